@@ -1,0 +1,45 @@
+//! The HTML shell and the router, shared by the server render and the
+//! browser's hydration.
+
+use crate::pages::{HomePage, MultiClientPage, NotFoundPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+/// The document around the app: head, hydration scripts, body.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: stylesheet, title and the three routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sse-hub.css"/>
+        <Title text="sse-hub"/>
+        <Router>
+            <Routes fallback=NotFoundPage>
+                <Route path=StaticSegment("") view=HomePage/>
+                <Route path=StaticSegment("test-multi-client") view=MultiClientPage/>
+                <Route path=StaticSegment("test-multi-client.html") view=MultiClientPage/>
+            </Routes>
+        </Router>
+    }
+}

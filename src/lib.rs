@@ -1,0 +1,36 @@
+//! sse-hub: a Server-Sent Events hub with a live browser UI.
+//!
+//! Every stream id has its own generator that emits a random number every
+//! interval; every client of the same id receives the same events, different
+//! ids are independent, and a stream's generator stops when its last client
+//! leaves.
+//!
+//! # Layout
+//!
+//! - [`model`]: the types both sides share (stream ids, events, stats) and the
+//!   pure logic around them, unit-tested on the host.
+//! - [`app`]: the HTML shell and the router; rendered by the server and
+//!   hydrated by the browser.
+//! - `pages/` and `components/`: the two pages and the reactive pieces they
+//!   are built from.
+//! - `client`: the browser-only hook that owns an `EventSource` (`hydrate`).
+//! - `server/`: the axum server, the hub and everything else that only runs
+//!   on the host (`ssr`).
+
+pub mod app;
+mod client;
+mod components;
+pub mod model;
+mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the WASM bundle: attaches the reactive app to the HTML the
+/// server rendered.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

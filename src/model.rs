@@ -1,0 +1,232 @@
+//! Types shared by the server and the browser, and the pure logic around
+//! them.
+//!
+//! Both sides serialise and parse these with serde, so the wire format is
+//! defined exactly once. Nothing here touches the network, the DOM or a clock,
+//! which keeps it unit-testable on the host.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest stream id the server accepts, in characters.
+pub const MAX_STREAM_ID_LEN: usize = 128;
+
+/// A validated stream id: 1 to [`MAX_STREAM_ID_LEN`] characters of
+/// `A-Z a-z 0-9 . _ ~ -` (RFC 3986's unreserved set), so it is safe in a URL
+/// path, a log line and an SSE field without escaping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StreamId(String);
+
+/// Why a string is not a valid [`StreamId`]; the message is shown to users
+/// verbatim (in the API's JSON errors and next to the UI's input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamIdError {
+    /// Nothing was given.
+    #[error("the stream id is empty; give 1 to 128 characters")]
+    Empty,
+    /// More than [`MAX_STREAM_ID_LEN`] characters.
+    #[error("the stream id is {len} characters long; the limit is 128")]
+    TooLong {
+        /// Length of the rejected id, in characters.
+        len: usize,
+    },
+    /// A character outside the allowed set.
+    #[error(
+        "the stream id contains {found}, which is not allowed; use only letters, digits and . _ ~ -"
+    )]
+    InvalidChar {
+        /// The first offending character, quoted and escaped for display.
+        found: String,
+    },
+}
+
+impl StreamId {
+    /// Validates `raw` (already percent-decoded) as a stream id.
+    pub fn parse(raw: &str) -> Result<Self, StreamIdError> {
+        if raw.is_empty() {
+            return Err(StreamIdError::Empty);
+        }
+        if let Some(bad) = raw.chars().find(|c| !is_stream_id_char(*c)) {
+            return Err(StreamIdError::InvalidChar {
+                found: describe_char(bad),
+            });
+        }
+        // Every allowed character is ASCII, so bytes == characters here.
+        if raw.len() > MAX_STREAM_ID_LEN {
+            return Err(StreamIdError::TooLong { len: raw.len() });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `true` for the characters a stream id may contain.
+fn is_stream_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-')
+}
+
+/// Renders a character readably in an error message, escaping invisible ones.
+fn describe_char(c: char) -> String {
+    if c == ' ' {
+        "a space".to_owned()
+    } else if c.is_control() || c.is_whitespace() {
+        format!("the character U+{:04X}", c as u32)
+    } else {
+        format!("'{c}'")
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for StreamId {
+    type Error = StreamIdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<StreamId> for String {
+    fn from(id: StreamId) -> Self {
+        id.0
+    }
+}
+
+/// One generated event, exactly as it travels in an SSE `data:` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEvent {
+    /// The random number, uniform in the server's `[min, max]`.
+    pub number: u32,
+    /// When the generator produced it: ISO-8601 UTC with milliseconds,
+    /// e.g. `2026-11-25T18:08:54.123Z`.
+    pub timestamp: String,
+    /// The stream id the event belongs to.
+    pub id: String,
+}
+
+/// Payload of the `event: gap` SSE message: the server could not deliver the
+/// events with sequence ids `first..=last` (they left the replay buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapNotice {
+    /// First missing sequence id.
+    pub first: u64,
+    /// Last missing sequence id.
+    pub last: u64,
+}
+
+/// One entry of `GET /api/streams`: a stream whose generator is running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    /// The stream id.
+    pub id: String,
+    /// Clients connected right now.
+    pub subscribers: usize,
+    /// Events generated over the stream's life (equals the last sequence id).
+    pub events_sent: u64,
+    /// When the generator last started, ISO-8601 UTC.
+    pub started_at: String,
+}
+
+/// Rejected requests by reason, as reported in [`HubStats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionCounts {
+    /// New streams refused because `--max-streams` were active.
+    pub too_many_streams: u64,
+    /// Connections refused because `--max-connections` were open.
+    pub too_many_connections: u64,
+    /// Connections refused because one IP had `--max-connections-per-ip` open.
+    pub too_many_connections_from_ip: u64,
+    /// Requests whose stream id failed validation.
+    pub invalid_stream_id: u64,
+    /// Connections closed because the client made no progress reading for
+    /// `--write-timeout-ms`.
+    pub slow_client_disconnected: u64,
+}
+
+/// Body of `GET /api/stats`: a snapshot of the whole hub.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubStats {
+    /// Open SSE connections.
+    pub connections: u64,
+    /// Streams with a running generator.
+    pub streams: u64,
+    /// Rejections by reason.
+    pub rejected: RejectionCounts,
+    /// Events generated since start, over all streams (each counted once,
+    /// however many clients received it).
+    pub events_sent: u64,
+    /// Seconds since the server started.
+    pub uptime_s: u64,
+}
+
+/// The JSON body of every error response: a sentence for people and a stable
+/// code for programs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Human-readable sentence naming the problem.
+    pub error: String,
+    /// Machine-readable code, e.g. `invalid_stream_id`.
+    pub code: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_every_allowed_character() {
+        let id = StreamId::parse("AZaz09._~-").expect("valid id");
+        assert_eq!(id.as_str(), "AZaz09._~-");
+    }
+
+    #[test]
+    fn accepts_exactly_the_maximum_length() {
+        assert!(StreamId::parse(&"a".repeat(MAX_STREAM_ID_LEN)).is_ok());
+        assert_eq!(
+            StreamId::parse(&"a".repeat(MAX_STREAM_ID_LEN + 1)),
+            Err(StreamIdError::TooLong { len: 129 })
+        );
+    }
+
+    #[test]
+    fn rejects_empty_and_foreign_characters_with_a_readable_reason() {
+        assert_eq!(StreamId::parse(""), Err(StreamIdError::Empty));
+        let err = StreamId::parse("a b").expect_err("space is invalid");
+        assert!(err.to_string().contains("a space"), "{err}");
+        let err = StreamId::parse("a/b").expect_err("slash is invalid");
+        assert!(err.to_string().contains("'/'"), "{err}");
+        let err = StreamId::parse("a\nb").expect_err("newline is invalid");
+        assert!(err.to_string().contains("U+000A"), "{err}");
+        assert!(StreamId::parse("é").is_err());
+    }
+
+    #[test]
+    fn event_round_trips_through_json_with_the_documented_field_names() {
+        let event = StreamEvent {
+            number: 7,
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+            id: "s1".into(),
+        };
+        let json = serde_json::to_string(&event).expect("serialise");
+        assert_eq!(
+            json,
+            r#"{"number":7,"timestamp":"2026-01-01T00:00:00.000Z","id":"s1"}"#
+        );
+        let back: StreamEvent = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn stream_id_deserialisation_validates() {
+        assert!(serde_json::from_str::<StreamId>("\"ok\"").is_ok());
+        assert!(serde_json::from_str::<StreamId>("\"not ok\"").is_err());
+    }
+}

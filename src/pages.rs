@@ -1,0 +1,9 @@
+//! The pages, one file each.
+
+mod home;
+mod multi_client;
+mod not_found;
+
+pub(crate) use home::HomePage;
+pub(crate) use multi_client::MultiClientPage;
+pub(crate) use not_found::NotFoundPage;

@@ -1,0 +1,254 @@
+//! Everything that only runs on the server (`ssr`): configuration, the hub,
+//! the HTTP routes and the process lifecycle.
+//!
+//! [`router`] builds the whole application from an [`AppState`], separate
+//! from [`main`], so tests can serve it on an ephemeral port.
+
+mod api;
+pub mod config;
+mod error;
+mod generator;
+pub mod hub;
+pub mod listener;
+mod shutdown;
+mod sse;
+pub mod sse_frame;
+pub mod stats;
+mod stream;
+mod subscription;
+
+use crate::app::{shell, App};
+use axum::extract::{FromRef, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use clap::Parser;
+use config::{Config, CorsPolicy, Settings};
+use error::AppError;
+use hub::{Hub, HubSettings};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use listener::{ClientAddr, HubListener};
+use stats::Stats;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use subscription::Subscription;
+
+/// How long shutdown waits for open responses to finish before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Exit code for a configuration the server cannot run with.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+/// What every handler can reach, injected through axum state.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Where the built site lives and how to render it.
+    pub leptos_options: LeptosOptions,
+    /// The stream hub.
+    pub hub: Hub,
+    /// The validated configuration.
+    pub settings: Arc<Settings>,
+}
+
+/// Builds the application: API and stream routes, the Leptos pages, static
+/// files, and JSON errors for unknown API paths and wrong methods.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/sse/", get(sse::missing_stream_id))
+        .route("/sse/{id}", get(sse::stream_events))
+        .route("/api/streams", get(api::list_streams))
+        .route("/api/stats", get(api::stats))
+        .route("/healthz", get(api::health))
+        .layer(cors_layer(&state.settings.cors));
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .merge(api)
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(fallback)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(state)
+}
+
+/// Unknown paths: JSON 404 under `/api/` and `/sse/`, otherwise a static file
+/// from the site or the app's own not-found page.
+async fn fallback(State(state): State<AppState>, uri: Uri, request: Request) -> Response {
+    let path = uri.path();
+    let is_api = ["/api", "/sse"]
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+    if is_api {
+        return AppError::NotFound(path.to_owned()).into_response();
+    }
+    let serve_site = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    serve_site(uri, State(state), request).await
+}
+
+/// CORS for the API and streams, from `--cors-origins`.
+fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
+    let origins = match policy {
+        CorsPolicy::Any => AllowOrigin::any(),
+        CorsPolicy::Localhost => {
+            AllowOrigin::predicate(|origin: &HeaderValue, _| config::is_localhost_origin(origin.as_bytes()))
+        }
+        CorsPolicy::List(list) => {
+            AllowOrigin::list(list.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+        }
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET])
+        .allow_headers([HeaderName::from_static("last-event-id"), header::CACHE_CONTROL])
+}
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The site configuration could not be read.
+    #[error("cannot read the site configuration: {0}")]
+    Site(String),
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The process entry point: parse and validate the configuration, set up
+/// logging, serve until SIGINT/SIGTERM. Bad configuration prints one line and
+/// exits with code 2.
+pub fn main() -> ExitCode {
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = error.print();
+                return ExitCode::SUCCESS;
+            }
+            let rendered = error.render().to_string();
+            let first_line = rendered.lines().next().unwrap_or("invalid arguments");
+            return fail(first_line.trim_start_matches("error: "));
+        }
+    };
+    let settings = match config.validate() {
+        Ok(settings) => settings,
+        Err(error) => return fail(&error.to_string()),
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&settings.log) {
+        Ok(filter) => filter,
+        Err(error) => return fail(&format!("--log {:?} is not a valid filter: {error}", settings.log)),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    match runtime.block_on(serve(settings, shutdown::signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error @ (ServeError::Bind { .. } | ServeError::Site(_))) => fail(&error.to_string()),
+        Err(error) => {
+            eprintln!("sse-hub: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a configuration problem and returns exit code 2.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("sse-hub: {message}");
+    ExitCode::from(EXIT_BAD_CONFIG)
+}
+
+/// Reads the site options: from the build's environment when built by
+/// cargo-leptos, else from `Cargo.toml` in the working directory.
+fn leptos_options() -> Result<LeptosOptions, ServeError> {
+    let built_by_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
+        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let source = if built_by_cargo_leptos { None } else { Some("Cargo.toml") };
+    leptos::config::get_configuration(source)
+        .map(|conf| conf.leptos_options)
+        .map_err(|error| ServeError::Site(error.to_string()))
+}
+
+/// Binds, prints `listening on http://<addr>` as the first line on stdout, and
+/// serves until `stop` resolves; then ends every stream and returns within
+/// [`SHUTDOWN_GRACE`].
+pub async fn serve(settings: Settings, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let mut leptos_options = leptos_options()?;
+    let tcp = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: settings.addr,
+            source,
+        })?;
+    let bound = tcp.local_addr()?;
+    leptos_options.site_addr = bound;
+
+    let stats = Arc::new(Stats::default());
+    let shutdown = CancellationToken::new();
+    let hub = Hub::new(hub_settings(&settings), Arc::clone(&stats), shutdown.clone());
+    let listener = HubListener::new(tcp, settings.write_timeout, stats);
+    let state = AppState {
+        leptos_options,
+        hub,
+        settings: Arc::new(settings),
+    };
+    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
+
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{bound}")?;
+        stdout.flush()?;
+    }
+    tracing::info!(addr = %bound, "serving");
+
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        stop.await;
+        trigger.cancel();
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!("connections still open after the grace period; exiting anyway"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The hub's part of the settings.
+fn hub_settings(settings: &Settings) -> HubSettings {
+    HubSettings {
+        interval: settings.interval,
+        min: settings.min,
+        max: settings.max,
+        history: settings.history,
+        retention: settings.retention,
+        keep_alive: settings.keep_alive,
+        max_streams: settings.max_streams,
+        max_connections: settings.max_connections,
+        max_connections_per_ip: settings.max_connections_per_ip,
+    }
+}

@@ -1,0 +1,96 @@
+//! `GET /sse/{id}`: validates the id, joins the stream and turns the
+//! subscription into a `text/event-stream` response body.
+
+use super::error::AppError;
+use super::hub::{retry_frame, Hub};
+use super::listener::ClientAddr;
+use super::stats::bump;
+use super::AppState;
+use crate::model::{StreamId, StreamIdError};
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, StreamExt};
+use std::convert::Infallible;
+
+/// Tells nginx-style proxies not to buffer the stream.
+static X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// The event stream of one id. A `Last-Event-ID` header (or a `lastEventId`
+/// query parameter) resumes after that event.
+pub(crate) async fn stream_events(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let hub = &state.hub;
+    let id = parse_stream_id(hub, path)?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.as_deref().and_then(last_event_id_param));
+    let subscription = hub.subscribe(&id, last_event_id.as_deref(), client.ip())?;
+
+    let retry = retry_frame(state.settings.retry);
+    // The subscription moves into the body; dropping the body leaves the stream.
+    let messages = stream::unfold(subscription, |mut subscription| async move {
+        let message = subscription.next_message().await?;
+        Some((message, subscription))
+    });
+    let body = stream::once(async move { retry })
+        .chain(messages)
+        .take_until(hub.shutdown_token().clone().cancelled_owned())
+        .map(Ok::<_, Infallible>);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (X_ACCEL_BUFFERING.clone(), HeaderValue::from_static("no")),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// `GET /sse/` with no id at all.
+pub(crate) async fn missing_stream_id(State(hub): State<Hub>) -> AppError {
+    bump(&hub.stats().invalid_stream_id);
+    AppError::InvalidStreamId(StreamIdError::Empty)
+}
+
+/// Validates the decoded path segment, counting rejections.
+fn parse_stream_id(hub: &Hub, path: Result<Path<String>, PathRejection>) -> Result<StreamId, AppError> {
+    let parsed = match path {
+        Ok(Path(raw)) => StreamId::parse(&raw).map_err(AppError::from),
+        Err(_) => Err(AppError::StreamIdEncoding),
+    };
+    if parsed.is_err() {
+        bump(&hub.stats().invalid_stream_id);
+    }
+    parsed
+}
+
+/// Extracts `lastEventId` from a raw query string.
+fn last_event_id_param(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "lastEventId").then(|| value.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_event_id_param;
+
+    #[test]
+    fn finds_last_event_id_among_other_parameters() {
+        assert_eq!(last_event_id_param("a=1&lastEventId=42"), Some("42".into()));
+        assert_eq!(last_event_id_param("lastEventId="), Some(String::new()));
+        assert_eq!(last_event_id_param("lastEventIdx=1&b"), None);
+    }
+}

@@ -1,0 +1,64 @@
+//! Process-wide counters behind `GET /api/stats` and the rejection logs.
+//!
+//! Plain atomics: they are bumped on hot paths by many tasks at once and only
+//! read together for a snapshot, where a value a few increments stale is fine.
+
+use crate::model::{HubStats, RejectionCounts};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// The counters; shared as `Arc<Stats>` by the hub, the handlers and the
+/// listener.
+#[derive(Debug)]
+pub struct Stats {
+    started: Instant,
+    /// Open SSE connections.
+    pub(crate) connections: AtomicU64,
+    /// Events generated over all streams.
+    pub(crate) events_sent: AtomicU64,
+    pub(crate) too_many_streams: AtomicU64,
+    pub(crate) too_many_connections: AtomicU64,
+    pub(crate) too_many_connections_from_ip: AtomicU64,
+    pub(crate) invalid_stream_id: AtomicU64,
+    pub(crate) slow_client_disconnected: AtomicU64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            connections: AtomicU64::new(0),
+            events_sent: AtomicU64::new(0),
+            too_many_streams: AtomicU64::new(0),
+            too_many_connections: AtomicU64::new(0),
+            too_many_connections_from_ip: AtomicU64::new(0),
+            invalid_stream_id: AtomicU64::new(0),
+            slow_client_disconnected: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Adds one to a counter and returns the new total, for the log line.
+pub(crate) fn bump(counter: &AtomicU64) -> u64 {
+    counter.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+impl Stats {
+    /// A snapshot for the API; `streams` comes from the hub.
+    pub fn snapshot(&self, streams: u64) -> HubStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        HubStats {
+            connections: read(&self.connections),
+            streams,
+            rejected: RejectionCounts {
+                too_many_streams: read(&self.too_many_streams),
+                too_many_connections: read(&self.too_many_connections),
+                too_many_connections_from_ip: read(&self.too_many_connections_from_ip),
+                invalid_stream_id: read(&self.invalid_stream_id),
+                slow_client_disconnected: read(&self.slow_client_disconnected),
+            },
+            events_sent: read(&self.events_sent),
+            uptime_s: self.started.elapsed().as_secs(),
+        }
+    }
+}

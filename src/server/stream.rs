@@ -1,0 +1,273 @@
+//! One stream's shared state: its sequence counter, replay buffer, broadcast
+//! channel and subscriber count. The hub's module doc states the contract.
+
+use super::generator;
+use super::hub::{lock, Hub, CHANNEL_CAPACITY};
+use super::sse_frame::{encode_comment, encode_message};
+use crate::model::{GapNotice, StreamId, StreamSummary};
+use bytes::Bytes;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tokio::sync::{broadcast, Notify};
+
+/// What travels through a stream's broadcast channel.
+#[derive(Debug, Clone)]
+pub(crate) enum Frame {
+    /// An encoded event and its sequence id.
+    Event {
+        /// The event's sequence id.
+        seq: u64,
+        /// The complete SSE message, shared by every subscriber.
+        bytes: Bytes,
+    },
+    /// Nothing happened for a while: send a keep-alive comment.
+    KeepAlive,
+}
+
+/// The bytes of a keep-alive comment.
+pub(crate) fn keep_alive_bytes() -> Bytes {
+    encode_comment("keep-alive")
+}
+
+/// A stream id's shared state.
+pub(crate) struct Stream {
+    id: StreamId,
+    sender: broadcast::Sender<Frame>,
+    state: Mutex<StreamState>,
+    /// Signalled when the subscriber count goes 0 → 1 or 1 → 0, or the stream
+    /// is retired, so the generator task reacts at once.
+    pub(crate) wake: Notify,
+}
+
+/// The part of a stream that changes, behind its mutex.
+struct StreamState {
+    subscribers: usize,
+    /// Sequence id the next event gets; the first is 1.
+    next_seq: u64,
+    /// The last `history` events, oldest first.
+    replay: VecDeque<(u64, Bytes)>,
+    history: usize,
+    /// When the generator last started.
+    started_at: SystemTime,
+    /// Removed from the hub; its generator task must exit.
+    retired: bool,
+}
+
+/// What a new subscriber gets from [`Stream::join`].
+pub(crate) struct Joined {
+    /// Live events from now on.
+    pub(crate) receiver: broadcast::Receiver<Frame>,
+    /// Messages to send before any live event: a gap notice and the replay.
+    pub(crate) backlog: VecDeque<Bytes>,
+    /// Sequence id of the newest event the subscriber has (or needs not get).
+    pub(crate) last_seq: u64,
+    /// Subscribers including this one.
+    pub(crate) subscribers: usize,
+}
+
+/// A consistent view of a stream for the API.
+pub(crate) struct StreamSnapshot {
+    id: StreamId,
+    pub(crate) subscribers: usize,
+    events_sent: u64,
+    started_at: SystemTime,
+}
+
+impl StreamSnapshot {
+    /// Converts to the shared API type.
+    pub(crate) fn into_summary(self) -> StreamSummary {
+        StreamSummary {
+            id: self.id.to_string(),
+            subscribers: self.subscribers,
+            events_sent: self.events_sent,
+            started_at: format_timestamp(self.started_at),
+        }
+    }
+}
+
+/// ISO-8601 UTC with milliseconds, e.g. `2026-11-25T18:08:54.123Z`.
+pub(crate) fn format_timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// The event as serialised on the wire; borrows to avoid copying the id.
+#[derive(Serialize)]
+struct WireEvent<'a> {
+    number: u32,
+    timestamp: &'a str,
+    id: &'a str,
+}
+
+impl Stream {
+    /// Creates a stream with no subscriber and starts its generator task.
+    pub(crate) fn create(id: StreamId, hub: &Hub) -> Arc<Self> {
+        let history = hub.shared.settings.history.max(1);
+        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY.min(history));
+        let stream = Arc::new(Self {
+            id,
+            sender,
+            state: Mutex::new(StreamState {
+                subscribers: 0,
+                next_seq: 1,
+                replay: VecDeque::with_capacity(history.min(16)),
+                history,
+                started_at: SystemTime::now(),
+                retired: false,
+            }),
+            wake: Notify::new(),
+        });
+        tokio::spawn(generator::run(Arc::clone(&stream), hub.clone()));
+        stream
+    }
+
+    /// The stream's id.
+    pub(crate) fn id(&self) -> &StreamId {
+        &self.id
+    }
+
+    /// Registers a subscriber and hands it the replay it needs.
+    ///
+    /// `last_event_id` that is not a sequence id this stream has issued is
+    /// treated as a fresh connection (no replay).
+    pub(crate) fn join(&self, last_event_id: Option<&str>) -> Joined {
+        let mut state = lock(&self.state);
+        state.subscribers += 1;
+        if state.subscribers == 1 {
+            self.wake.notify_one();
+        }
+        // Subscribed under the lock the generator holds while broadcasting:
+        // nothing can be sent between the replay snapshot and this receiver.
+        let receiver = self.sender.subscribe();
+        let newest = state.next_seq - 1;
+        let resume_from = last_event_id
+            .and_then(|raw| raw.trim().parse::<u64>().ok())
+            .filter(|last| *last <= newest);
+        let backlog = match resume_from {
+            Some(last) => state.messages_after(last),
+            None => VecDeque::new(),
+        };
+        Joined {
+            receiver,
+            backlog,
+            last_seq: newest,
+            subscribers: state.subscribers,
+        }
+    }
+
+    /// Unregisters a subscriber; returns how many remain.
+    pub(crate) fn leave(&self) -> usize {
+        let mut state = lock(&self.state);
+        state.subscribers = state.subscribers.saturating_sub(1);
+        if state.subscribers == 0 {
+            self.wake.notify_one();
+        }
+        state.subscribers
+    }
+
+    /// For a lagging subscriber that has everything up to `last_seq`: the
+    /// messages it missed (with a gap notice if some are gone) and the newest
+    /// sequence id they reach.
+    pub(crate) fn catch_up(&self, last_seq: u64) -> (VecDeque<Bytes>, u64) {
+        let state = lock(&self.state);
+        (state.messages_after(last_seq), state.next_seq - 1)
+    }
+
+    /// Generates, records and broadcasts one event.
+    pub(crate) fn emit(&self, number: u32, at: SystemTime) {
+        let timestamp = format_timestamp(at);
+        let json = serde_json::to_string(&WireEvent {
+            number,
+            timestamp: &timestamp,
+            id: self.id.as_str(),
+        })
+        // Serialising a struct of a number and two strings cannot fail.
+        .unwrap_or_default();
+        let mut state = lock(&self.state);
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let bytes = encode_message(Some(seq), None, &json);
+        if state.replay.len() == state.history {
+            state.replay.pop_front();
+        }
+        state.replay.push_back((seq, bytes.clone()));
+        // An error only means nobody is subscribed right now.
+        let _ = self.sender.send(Frame::Event { seq, bytes });
+    }
+
+    /// Broadcasts a keep-alive comment.
+    pub(crate) fn keep_alive(&self) {
+        let _ = self.sender.send(Frame::KeepAlive);
+    }
+
+    /// Subscribers right now.
+    pub(crate) fn subscriber_count(&self) -> usize {
+        lock(&self.state).subscribers
+    }
+
+    /// Whether the stream was removed from the hub.
+    pub(crate) fn is_retired(&self) -> bool {
+        lock(&self.state).retired
+    }
+
+    /// Records that the generator (re)started now.
+    pub(crate) fn mark_started(&self) {
+        lock(&self.state).started_at = SystemTime::now();
+    }
+
+    /// Marks the stream retired if it has no subscriber; returns whether it did.
+    /// The caller holds the hub's map lock and removes the stream from it.
+    pub(crate) fn retire_if_idle(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.subscribers > 0 {
+            return false;
+        }
+        state.retired = true;
+        self.wake.notify_one();
+        true
+    }
+
+    /// A consistent view for the API.
+    pub(crate) fn snapshot(&self) -> StreamSnapshot {
+        let state = lock(&self.state);
+        StreamSnapshot {
+            id: self.id.clone(),
+            subscribers: state.subscribers,
+            events_sent: state.next_seq - 1,
+            started_at: state.started_at,
+        }
+    }
+}
+
+impl StreamState {
+    /// Buffered messages after sequence id `last`, preceded by a gap notice
+    /// when the buffer no longer reaches back to `last + 1`.
+    fn messages_after(&self, last: u64) -> VecDeque<Bytes> {
+        let mut out = VecDeque::new();
+        let newest = self.next_seq - 1;
+        if last >= newest {
+            return out;
+        }
+        let oldest_buffered = self.replay.front().map_or(self.next_seq, |(seq, _)| *seq);
+        if last + 1 < oldest_buffered {
+            out.push_back(gap_message(GapNotice {
+                first: last + 1,
+                last: oldest_buffered - 1,
+            }));
+        }
+        out.extend(
+            self.replay
+                .iter()
+                .filter(|(seq, _)| *seq > last)
+                .map(|(_, bytes)| bytes.clone()),
+        );
+        out
+    }
+}
+
+/// Encodes the `event: gap` message.
+pub(crate) fn gap_message(gap: GapNotice) -> Bytes {
+    let data = serde_json::to_string(&gap).unwrap_or_default();
+    encode_message(None, Some("gap"), &data)
+}
