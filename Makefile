@@ -1,0 +1,87 @@
+# sse-hub: the only commands a newcomer needs.
+#
+#   make run    install what is missing, build, serve on http://127.0.0.1:3000
+#   make test   install what is missing, then lint and run every test
+#
+# Every install step is idempotent and checks versions first, so a second run
+# takes seconds. See ../shared/TOOLCHAIN.md for why each tool comes from where.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# The wasm-bindgen CLI must equal the library version pinned in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+TOOLS_BIN := $(CURDIR)/tools/node_modules/.bin
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# wasm-opt from npm's binaryen must come first on PATH (Debian's v108 breaks
+# hydration); cargo-installed tools next.
+export PATH := $(TOOLS_BIN):$(HOME)/.cargo/bin:$(PATH)
+# Run the server from the repo root: it finds its site under target/site.
+SERVER := target/release/sse-hub
+
+.PHONY: help setup build run test lint unit e2e screenshots bench bench-quick fuzz clean
+
+help:
+	@echo "make run    build and serve on http://127.0.0.1:3000"
+	@echo "make test   lint, Rust tests and the Playwright suite"
+	@echo "make setup | build | lint | unit | e2e | screenshots | bench | bench-quick | fuzz | clean"
+
+## setup: install whatever is missing (idempotent)
+setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.json
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+		|| rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -qF "$(CARGO_LEPTOS_VERSION)" \
+		|| cargo install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked
+	@wasm-bindgen --version 2>/dev/null | grep -qF "$(WASM_BINDGEN_VERSION)" \
+		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@test -x $(CHROMIUM) \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	@echo "setup: toolchain ready (cargo-leptos $(CARGO_LEPTOS_VERSION), wasm-bindgen $(WASM_BINDGEN_VERSION), $$(wasm-opt --version))"
+
+tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund
+
+end2end/node_modules/.package-lock.json: end2end/package.json end2end/package-lock.json
+	cd end2end && npm ci --no-audit --no-fund
+
+## build: release server binary and site (target/release/sse-hub, target/site)
+build: setup
+	cargo leptos build --release
+
+## run: build and serve with the defaults
+run: build
+	./$(SERVER)
+
+## test: everything, as CI runs it
+test: setup lint unit e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --all-features -- -D warnings
+	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e: build
+	cd end2end && npx playwright test
+
+## screenshots: PNGs of both pages with live data, into docs/
+screenshots: build
+	cd end2end && SCREENSHOTS=1 npx playwright test screenshots.spec.ts
+
+bench: build
+	$(MAKE) -C bench full
+
+bench-quick: build
+	$(MAKE) -C bench quick
+
+fuzz:
+	$(MAKE) -C fuzz run
+
+clean:
+	cargo clean
