@@ -8,6 +8,8 @@ mod api;
 pub mod config;
 mod error;
 mod generator;
+#[cfg(test)]
+mod hub_tests;
 pub mod hub;
 pub mod listener;
 mod shutdown;

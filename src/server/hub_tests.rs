@@ -1,0 +1,266 @@
+//! Hub behaviour under paused tokio time: deterministic, instant, and exact
+//! about when generators start, stop and forget.
+
+use super::hub::{Hub, HubError, HubSettings};
+use super::stats::Stats;
+use crate::model::StreamId;
+use bytes::Bytes;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const INTERVAL: Duration = Duration::from_millis(100);
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn settings() -> HubSettings {
+    HubSettings {
+        interval: INTERVAL,
+        min: 1,
+        max: 1000,
+        history: 100,
+        retention: Duration::from_secs(60),
+        keep_alive: Duration::from_secs(3600),
+        max_streams: 100,
+        max_connections: 1000,
+        max_connections_per_ip: 0,
+    }
+}
+
+fn hub_with(settings: HubSettings) -> Hub {
+    Hub::new(settings, Arc::new(Stats::default()), CancellationToken::new())
+}
+
+fn id(raw: &str) -> StreamId {
+    StreamId::parse(raw).expect("valid id")
+}
+
+fn text(bytes: &Bytes) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+}
+
+/// The `id:` of an encoded event message.
+fn seq_of(bytes: &Bytes) -> u64 {
+    text(bytes)
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .and_then(|seq| seq.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {:?}", text(bytes)))
+}
+
+/// Lets spawned tasks run without moving the clock.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribers_of_one_stream_share_each_encoded_event() {
+    let hub = hub_with(settings());
+    let mut a = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    let mut b = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    for expected in 1..=3 {
+        let from_a = a.next_message().await.expect("event");
+        let from_b = b.next_message().await.expect("event");
+        assert_eq!(from_a, from_b);
+        assert_eq!(seq_of(&from_a), expected);
+        // Encoded once: both subscribers hold the same allocation.
+        assert_eq!(from_a.as_ptr(), from_b.as_ptr());
+    }
+    assert_eq!(hub.active_streams()[0].subscribers, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn generator_stops_when_the_last_client_leaves_and_restarts_numbering_on() {
+    let hub = hub_with(settings());
+    let mut first = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    assert_eq!(seq_of(&first.next_message().await.expect("event")), 1);
+    drop(first);
+    settle().await;
+    assert!(hub.active_streams().is_empty(), "not listed once idle");
+    let generated = hub.stats().snapshot(0).events_sent;
+    tokio::time::advance(INTERVAL * 10).await;
+    settle().await;
+    assert_eq!(hub.stats().snapshot(0).events_sent, generated, "generator stopped");
+    assert_eq!(hub.known_stream_count(), 1, "buffer retained");
+
+    let mut again = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    assert_eq!(seq_of(&again.next_message().await.expect("event")), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_streams_are_forgotten_after_the_retention_time() {
+    let hub = hub_with(HubSettings {
+        retention: Duration::from_secs(5),
+        ..settings()
+    });
+    drop(hub.subscribe(&id("s"), None, LOCAL).expect("joined"));
+    settle().await;
+    tokio::time::advance(Duration::from_secs(4)).await;
+    settle().await;
+    assert_eq!(hub.known_stream_count(), 1);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(hub.known_stream_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resuming_replays_the_missed_events_then_continues_live_without_duplicates() {
+    let hub = hub_with(settings());
+    let mut keeper = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    for _ in 0..5 {
+        keeper.next_message().await.expect("event");
+    }
+    let mut resumed = hub.subscribe(&id("s"), Some("2"), LOCAL).expect("joined");
+    let mut seqs = Vec::new();
+    for _ in 0..6 {
+        seqs.push(seq_of(&resumed.next_message().await.expect("event")));
+    }
+    assert_eq!(seqs, vec![3, 4, 5, 6, 7, 8]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_last_event_id_older_than_the_buffer_gets_a_gap_notice_first() {
+    let hub = hub_with(HubSettings {
+        history: 3,
+        ..settings()
+    });
+    let mut keeper = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    for _ in 0..6 {
+        keeper.next_message().await.expect("event");
+    }
+    let mut resumed = hub.subscribe(&id("s"), Some("1"), LOCAL).expect("joined");
+    let gap = text(&resumed.next_message().await.expect("gap"));
+    assert_eq!(gap, "event: gap\ndata: {\"first\":2,\"last\":3}\n\n");
+    let replayed: Vec<u64> = [
+        resumed.next_message().await,
+        resumed.next_message().await,
+        resumed.next_message().await,
+    ]
+    .iter()
+    .map(|m| seq_of(m.as_ref().expect("event")))
+    .collect();
+    assert_eq!(replayed, vec![4, 5, 6]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unusable_last_event_ids_are_treated_as_fresh_connections() {
+    let hub = hub_with(settings());
+    let mut keeper = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    for _ in 0..3 {
+        keeper.next_message().await.expect("event");
+    }
+    for bad in ["abc", "-1", "99", ""] {
+        let mut fresh = hub.subscribe(&id("s"), Some(bad), LOCAL).expect("joined");
+        let next = seq_of(&fresh.next_message().await.expect("event"));
+        let newest = seq_of(&keeper.next_message().await.expect("event"));
+        assert_eq!(next, newest, "{bad:?} starts live");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_subscriber_catches_up_from_the_replay_buffer() {
+    let hub = hub_with(settings());
+    let mut fast = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    let mut slow = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    // 50 events: more than the broadcast ring holds, fewer than the history.
+    for _ in 0..50 {
+        fast.next_message().await.expect("event");
+    }
+    let mut seqs = Vec::new();
+    for _ in 0..50 {
+        seqs.push(seq_of(&slow.next_message().await.expect("event")));
+    }
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "no gap, no duplicate");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscriber_that_falls_behind_the_history_gets_a_gap_then_live() {
+    let hub = hub_with(HubSettings {
+        history: 10,
+        ..settings()
+    });
+    let mut fast = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    let mut slow = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    for _ in 0..30 {
+        fast.next_message().await.expect("event");
+    }
+    let gap = text(&slow.next_message().await.expect("gap"));
+    assert_eq!(gap, "event: gap\ndata: {\"first\":1,\"last\":20}\n\n");
+    let next = seq_of(&slow.next_message().await.expect("event"));
+    assert_eq!(next, 21);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_alives_fill_long_silences() {
+    let hub = hub_with(HubSettings {
+        interval: Duration::from_secs(60),
+        keep_alive: Duration::from_secs(15),
+        ..settings()
+    });
+    let mut sub = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    assert_eq!(text(&sub.next_message().await.expect("comment")), ": keep-alive\n\n");
+}
+
+#[tokio::test(start_paused = true)]
+async fn limits_reject_with_the_matching_error_and_count_it() {
+    let hub = hub_with(HubSettings {
+        max_streams: 2,
+        max_connections: 3,
+        max_connections_per_ip: 2,
+        ..settings()
+    });
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let _a = hub.subscribe(&id("a"), None, LOCAL).expect("joined");
+    let _b = hub.subscribe(&id("b"), None, LOCAL).expect("joined");
+    assert_eq!(
+        hub.subscribe(&id("a"), None, LOCAL).err(),
+        Some(HubError::TooManyConnectionsFromIp { limit: 2 })
+    );
+    assert_eq!(
+        hub.subscribe(&id("c"), None, other).err(),
+        Some(HubError::TooManyStreams { limit: 2 })
+    );
+    let _c = hub.subscribe(&id("a"), None, other).expect("joined");
+    assert_eq!(
+        hub.subscribe(&id("a"), None, other).err(),
+        Some(HubError::TooManyConnections { limit: 3 })
+    );
+    let rejected = hub.stats().snapshot(0).rejected;
+    assert_eq!(
+        (
+            rejected.too_many_connections_from_ip,
+            rejected.too_many_streams,
+            rejected.too_many_connections
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(hub.connection_count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_retained_stream_makes_room_for_a_new_one() {
+    let hub = hub_with(HubSettings {
+        max_streams: 1,
+        ..settings()
+    });
+    drop(hub.subscribe(&id("old"), None, LOCAL).expect("joined"));
+    settle().await;
+    let _new = hub.subscribe(&id("new"), None, LOCAL).expect("room was made");
+    assert_eq!(hub.known_stream_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_every_generator() {
+    let token = CancellationToken::new();
+    let hub = Hub::new(settings(), Arc::new(Stats::default()), token.clone());
+    let mut sub = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    sub.next_message().await.expect("event");
+    token.cancel();
+    settle().await;
+    let generated = hub.stats().snapshot(0).events_sent;
+    tokio::time::advance(INTERVAL * 5).await;
+    settle().await;
+    assert_eq!(hub.stats().snapshot(0).events_sent, generated);
+}
