@@ -33,4 +33,6 @@ pub mod server;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    // Lets tests (and curious people) know the page is interactive now.
+    let _ = js_sys::Reflect::set(&js_sys::global(), &"__sseHubHydrated".into(), &true.into());
 }

@@ -33,7 +33,10 @@ fn min_above_max_is_rejected() {
 
 #[test]
 fn zero_interval_is_rejected() {
-    assert_rejected(&run(&["--interval-ms", "0"], &[]), "--interval-ms must be at least 1");
+    assert_rejected(
+        &run(&["--interval-ms", "0"], &[]),
+        "--interval-ms must be at least 1",
+    );
 }
 
 #[test]
@@ -65,9 +68,21 @@ fn help_documents_every_flag() {
     assert_eq!(output.status.code(), Some(0));
     let help = String::from_utf8_lossy(&output.stdout);
     for flag in [
-        "--addr", "--interval-ms", "--min", "--max", "--cors-origins", "--log", "--history",
-        "--retention-ms", "--keep-alive-ms", "--retry-ms", "--max-streams", "--max-connections",
-        "--max-connections-per-ip", "--write-timeout-ms", "SSE_HUB_INTERVAL_MS",
+        "--addr",
+        "--interval-ms",
+        "--min",
+        "--max",
+        "--cors-origins",
+        "--log",
+        "--history",
+        "--retention-ms",
+        "--keep-alive-ms",
+        "--retry-ms",
+        "--max-streams",
+        "--max-connections",
+        "--max-connections-per-ip",
+        "--write-timeout-ms",
+        "SSE_HUB_INTERVAL_MS",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
     }

@@ -65,7 +65,9 @@ async fn events_follow_the_configured_interval() {
         .iter()
         .map(|r| humantime::parse_rfc3339(&r.event.timestamp).expect("timestamp"))
         .collect();
-    let total = times[7].duration_since(times[0]).expect("ordered timestamps");
+    let total = times[7]
+        .duration_since(times[0])
+        .expect("ordered timestamps");
     let mean = total / 7;
     assert!(
         mean >= Duration::from_millis(90) && mean <= Duration::from_millis(115),
@@ -73,7 +75,10 @@ async fn events_follow_the_configured_interval() {
     );
     for pair in times.windows(2) {
         let gap = pair[1].duration_since(pair[0]).expect("ordered timestamps");
-        assert!(gap >= Duration::from_millis(50), "events too close: {gap:?}");
+        assert!(
+            gap >= Duration::from_millis(50),
+            "events too close: {gap:?}"
+        );
     }
 }
 
@@ -182,7 +187,10 @@ async fn two_hundred_streams_with_two_clients_each_all_receive_events() {
 #[tokio::test]
 async fn health_endpoint_answers_ok() {
     let server = TestServer::start(&[]).await;
-    assert_eq!(server.get_json("/healthz").await, serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        server.get_json("/healthz").await,
+        serde_json::json!({"status": "ok"})
+    );
 }
 
 /// The default CORS policy admits pages served from localhost on any port
@@ -195,15 +203,26 @@ async fn cors_admits_localhost_and_denies_other_origins() {
         let http = http.clone();
         let url = server.url("/api/streams");
         async move {
-            let response = http.get(url).header("origin", origin).send().await.expect("sent");
+            let response = http
+                .get(url)
+                .header("origin", origin)
+                .send()
+                .await
+                .expect("sent");
             response
                 .headers()
                 .get("access-control-allow-origin")
                 .map(|v| v.to_str().expect("ASCII").to_owned())
         }
     };
-    assert_eq!(allow("http://localhost:5173").await.as_deref(), Some("http://localhost:5173"));
-    assert_eq!(allow("http://127.0.0.1:8080").await.as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(
+        allow("http://localhost:5173").await.as_deref(),
+        Some("http://localhost:5173")
+    );
+    assert_eq!(
+        allow("http://127.0.0.1:8080").await.as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
     assert_eq!(allow("http://evil.example").await, None);
     assert_eq!(allow("http://localhost.evil.example").await, None);
 
@@ -215,7 +234,10 @@ async fn cors_admits_localhost_and_denies_other_origins() {
         .await
         .expect("sent");
     assert_eq!(
-        response.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
         Some(&b"https://app.example"[..])
     );
     let response = http
@@ -224,7 +246,10 @@ async fn cors_admits_localhost_and_denies_other_origins() {
         .send()
         .await
         .expect("sent");
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 
     let any = TestServer::start(&["--cors-origins", "*"]).await;
     let response = http
@@ -234,7 +259,10 @@ async fn cors_admits_localhost_and_denies_other_origins() {
         .await
         .expect("sent");
     assert_eq!(
-        response.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
         Some(&b"*"[..])
     );
 }

@@ -1,13 +1,150 @@
-//! `/test-multi-client`: several stream clients side by side.
+//! `/test-multi-client`: several independent stream clients side by side,
+//! with a verdict on whether those sharing a stream saw the same events.
 
+use crate::client::StreamClient;
+use crate::components::StreamPanel;
+use crate::model::{compare_panels, Consistency, PanelEvents};
 use leptos::prelude::*;
+
+/// Most panels on the page (see the note rendered below the toolbar).
+const MAX_PANELS: usize = 4;
+
+/// One panel's state, owned by the page so the toolbar can drive it.
+#[derive(Clone, Copy)]
+struct PanelSlot {
+    key: usize,
+    client: StreamClient,
+    input: RwSignal<String>,
+}
+
+impl PanelSlot {
+    fn new(key: usize, stream_id: &str) -> Self {
+        Self {
+            key,
+            client: StreamClient::new(),
+            input: RwSignal::new(stream_id.to_owned()),
+        }
+    }
+}
 
 /// The multi-client page.
 #[component]
 pub fn MultiClientPage() -> impl IntoView {
+    let owner = Owner::current();
+    let panels = RwSignal::new(vec![PanelSlot::new(0, "demo"), PanelSlot::new(1, "demo")]);
+    let next_key = StoredValue::new(2usize);
+
+    let add_panel = move |_| {
+        if panels.with(Vec::len) >= MAX_PANELS {
+            return;
+        }
+        let key = next_key.get_value();
+        next_key.set_value(key + 1);
+        // Create the panel's signals under the page, not the click handler.
+        let slot = match &owner {
+            Some(owner) => owner.with(|| PanelSlot::new(key, "demo")),
+            None => PanelSlot::new(key, "demo"),
+        };
+        panels.update(|list| list.push(slot));
+    };
+    let connect_all = move |_| {
+        for slot in panels.get_untracked() {
+            slot.client.connect(&slot.input.get_untracked());
+        }
+    };
+    let disconnect_all = move |_| {
+        for slot in panels.get_untracked() {
+            slot.client.disconnect();
+        }
+    };
+    let verdict = Memo::new(move |_| {
+        let shared: Vec<PanelEvents> = panels.with(|list| {
+            list.iter()
+                .filter(|slot| slot.client.status.get().is_active())
+                .filter_map(|slot| {
+                    let stream_id = slot.client.stream_id.get()?;
+                    let events = slot.client.history.with(|h| {
+                        h.events()
+                            .map(|e| (e.timestamp.clone(), e.number))
+                            .collect()
+                    });
+                    Some(PanelEvents { stream_id, events })
+                })
+                .collect()
+        });
+        compare_panels(&shared)
+    });
+
     view! {
-        <main class="page">
-            <h1>"Multi-client test"</h1>
+        <main class="page page-multi">
+            <header class="hero">
+                <h1>"Multi-client test"</h1>
+                <p>
+                    "Each panel is an independent client with its own connection. Panels on the same stream id must show identical events; panels on different ids run independent generators."
+                </p>
+                <nav><a href="/">"← Single client"</a></nav>
+            </header>
+            <div class="toolbar">
+                <button type="button" class="primary" data-testid="connect-all" on:click=connect_all>"Connect all"</button>
+                <button type="button" data-testid="disconnect-all" on:click=disconnect_all>"Disconnect all"</button>
+                <button
+                    type="button"
+                    data-testid="add-panel"
+                    on:click=add_panel
+                    disabled=move || panels.with(Vec::len) >= MAX_PANELS
+                >
+                    "Add panel"
+                </button>
+                <ConsistencyIndicator verdict/>
+            </div>
+            <p class="note">
+                "Up to " {MAX_PANELS} " panels: browsers allow only 6 HTTP/1.1 connections per site, each open stream holds one, and the page needs a couple for itself."
+            </p>
+            <div class="panel-grid">
+                <For each=move || panels.get() key=|slot| slot.key let:slot>
+                    <StreamPanel
+                        client=slot.client
+                        input=slot.input
+                        dom_key=slot.key
+                        title=format!("Client {}", slot.key + 1)
+                        on_remove=Callback::new(move |()| {
+                            panels.update(|list| {
+                                if list.len() > 1 {
+                                    list.retain(|other| other.key != slot.key);
+                                }
+                            });
+                        })
+                    />
+                </For>
+            </div>
         </main>
+    }
+}
+
+/// States whether panels sharing a stream received identical events.
+#[component]
+fn ConsistencyIndicator(verdict: Memo<Consistency>) -> impl IntoView {
+    let state = move || match verdict.get() {
+        Consistency::NothingToCompare => "idle",
+        Consistency::Waiting => "waiting",
+        Consistency::Compared { differences: 0, .. } => "identical",
+        Consistency::Compared { .. } => "different",
+    };
+    let text = move || match verdict.get() {
+        Consistency::NothingToCompare => {
+            "Connect two panels to the same stream id to compare them.".to_owned()
+        }
+        Consistency::Waiting => "Waiting for events both panels received…".to_owned(),
+        Consistency::Compared {
+            compared,
+            differences: 0,
+        } => format!("✓ Identical: {compared} shared events compared, 0 differences"),
+        Consistency::Compared {
+            compared,
+            differences,
+        } => format!("✕ {differences} differences in {compared} shared events"),
+    };
+    view! {
+        <p class="consistency" data-testid="consistency" data-state=state role="status">{text}</p>
     }
 }

@@ -15,7 +15,11 @@ pub(crate) const FD_RESERVE: u64 = 256;
 
 /// Every setting of the server. Run `sse-hub --help` for the same text.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sse-hub", version, about = "A Server-Sent Events hub with a live browser UI")]
+#[command(
+    name = "sse-hub",
+    version,
+    about = "A Server-Sent Events hub with a live browser UI"
+)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, env = "SSE_HUB_ADDR", default_value = "127.0.0.1:3000")]
@@ -188,9 +192,7 @@ impl Config {
             keep_alive: Duration::from_millis(self.keep_alive_ms),
             retry: Duration::from_millis(self.retry_ms),
             max_streams: self.max_streams,
-            max_connections: self
-                .max_connections
-                .unwrap_or_else(default_max_connections),
+            max_connections: self.max_connections.unwrap_or_else(default_max_connections),
             max_connections_per_ip: self.max_connections_per_ip,
             write_timeout: Duration::from_millis(self.write_timeout_ms),
         })
@@ -236,7 +238,9 @@ fn is_origin(candidate: &str) -> bool {
         return false;
     };
     !scheme.is_empty()
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         && !rest.is_empty()
         && !rest.contains(['/', '?', '#', ' '])
         && rest.is_ascii()
@@ -251,9 +255,9 @@ pub(crate) fn is_localhost_origin(origin: &[u8]) -> bool {
     ["http://localhost", "http://127.0.0.1"].iter().any(|host| {
         origin.strip_prefix(host).is_some_and(|rest| {
             rest.is_empty()
-                || rest
-                    .strip_prefix(':')
-                    .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+                || rest.strip_prefix(':').is_some_and(|port| {
+                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                })
         })
     })
 }

@@ -28,7 +28,11 @@ fn settings() -> HubSettings {
 }
 
 fn hub_with(settings: HubSettings) -> Hub {
-    Hub::new(settings, Arc::new(Stats::default()), CancellationToken::new())
+    Hub::new(
+        settings,
+        Arc::new(Stats::default()),
+        CancellationToken::new(),
+    )
 }
 
 fn id(raw: &str) -> StreamId {
@@ -82,7 +86,11 @@ async fn generator_stops_when_the_last_client_leaves_and_restarts_numbering_on()
     let generated = hub.stats().snapshot(0).events_sent;
     tokio::time::advance(INTERVAL * 10).await;
     settle().await;
-    assert_eq!(hub.stats().snapshot(0).events_sent, generated, "generator stopped");
+    assert_eq!(
+        hub.stats().snapshot(0).events_sent,
+        generated,
+        "generator stopped"
+    );
     assert_eq!(hub.known_stream_count(), 1, "buffer retained");
 
     let mut again = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
@@ -200,7 +208,10 @@ async fn keep_alives_fill_long_silences() {
         ..settings()
     });
     let mut sub = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
-    assert_eq!(text(&sub.next_message().await.expect("comment")), ": keep-alive\n\n");
+    assert_eq!(
+        text(&sub.next_message().await.expect("comment")),
+        ": keep-alive\n\n"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -247,7 +258,9 @@ async fn an_idle_retained_stream_makes_room_for_a_new_one() {
     });
     drop(hub.subscribe(&id("old"), None, LOCAL).expect("joined"));
     settle().await;
-    let _new = hub.subscribe(&id("new"), None, LOCAL).expect("room was made");
+    let _new = hub
+        .subscribe(&id("new"), None, LOCAL)
+        .expect("room was made");
     assert_eq!(hub.known_stream_count(), 1);
 }
 

@@ -8,9 +8,9 @@ mod api;
 pub mod config;
 mod error;
 mod generator;
+pub mod hub;
 #[cfg(test)]
 mod hub_tests;
-pub mod hub;
 pub mod listener;
 mod shutdown;
 mod sse;
@@ -97,17 +97,21 @@ async fn fallback(State(state): State<AppState>, uri: Uri, request: Request) -> 
 fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
     let origins = match policy {
         CorsPolicy::Any => AllowOrigin::any(),
-        CorsPolicy::Localhost => {
-            AllowOrigin::predicate(|origin: &HeaderValue, _| config::is_localhost_origin(origin.as_bytes()))
-        }
-        CorsPolicy::List(list) => {
-            AllowOrigin::list(list.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
-        }
+        CorsPolicy::Localhost => AllowOrigin::predicate(|origin: &HeaderValue, _| {
+            config::is_localhost_origin(origin.as_bytes())
+        }),
+        CorsPolicy::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
     };
     CorsLayer::new()
         .allow_origin(origins)
         .allow_methods([Method::GET])
-        .allow_headers([HeaderName::from_static("last-event-id"), header::CACHE_CONTROL])
+        .allow_headers([
+            HeaderName::from_static("last-event-id"),
+            header::CACHE_CONTROL,
+        ])
 }
 
 /// Why the server could not start or stopped abnormally.
@@ -137,7 +141,10 @@ pub fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             use clap::error::ErrorKind;
-            if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
                 let _ = error.print();
                 return ExitCode::SUCCESS;
             }
@@ -152,14 +159,22 @@ pub fn main() -> ExitCode {
     };
     let filter = match tracing_subscriber::EnvFilter::try_new(&settings.log) {
         Ok(filter) => filter,
-        Err(error) => return fail(&format!("--log {:?} is not a valid filter: {error}", settings.log)),
+        Err(error) => {
+            return fail(&format!(
+                "--log {:?} is not a valid filter: {error}",
+                settings.log
+            ))
+        }
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
     };
@@ -184,7 +199,11 @@ fn fail(message: &str) -> ExitCode {
 fn leptos_options() -> Result<LeptosOptions, ServeError> {
     let built_by_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
         || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
-    let source = if built_by_cargo_leptos { None } else { Some("Cargo.toml") };
+    let source = if built_by_cargo_leptos {
+        None
+    } else {
+        Some("Cargo.toml")
+    };
     leptos::config::get_configuration(source)
         .map(|conf| conf.leptos_options)
         .map_err(|error| ServeError::Site(error.to_string()))
@@ -193,7 +212,10 @@ fn leptos_options() -> Result<LeptosOptions, ServeError> {
 /// Binds, prints `listening on http://<addr>` as the first line on stdout, and
 /// serves until `stop` resolves; then ends every stream and returns within
 /// [`SHUTDOWN_GRACE`].
-pub async fn serve(settings: Settings, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve(
+    settings: Settings,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let mut leptos_options = leptos_options()?;
     let tcp = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -206,7 +228,11 @@ pub async fn serve(settings: Settings, stop: impl std::future::Future<Output = (
 
     let stats = Arc::new(Stats::default());
     let shutdown = CancellationToken::new();
-    let hub = Hub::new(hub_settings(&settings), Arc::clone(&stats), shutdown.clone());
+    let hub = Hub::new(
+        hub_settings(&settings),
+        Arc::clone(&stats),
+        shutdown.clone(),
+    );
     let listener = HubListener::new(tcp, settings.write_timeout, stats);
     let state = AppState {
         leptos_options,
@@ -227,7 +253,8 @@ pub async fn serve(settings: Settings, stop: impl std::future::Future<Output = (
         stop.await;
         trigger.cancel();
     });
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -48,7 +48,10 @@ pub(crate) async fn stream_events(
         .map(Ok::<_, Infallible>);
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             (X_ACCEL_BUFFERING.clone(), HeaderValue::from_static("no")),
         ],
@@ -64,7 +67,10 @@ pub(crate) async fn missing_stream_id(State(hub): State<Hub>) -> AppError {
 }
 
 /// Validates the decoded path segment, counting rejections.
-fn parse_stream_id(hub: &Hub, path: Result<Path<String>, PathRejection>) -> Result<StreamId, AppError> {
+fn parse_stream_id(
+    hub: &Hub,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<StreamId, AppError> {
     let parsed = match path {
         Ok(Path(raw)) => StreamId::parse(&raw).map_err(AppError::from),
         Err(_) => Err(AppError::StreamIdEncoding),

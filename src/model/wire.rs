@@ -1,9 +1,5 @@
-//! Types shared by the server and the browser, and the pure logic around
-//! them.
-//!
-//! Both sides serialise and parse these with serde, so the wire format is
-//! defined exactly once. Nothing here touches the network, the DOM or a clock,
-//! which keeps it unit-testable on the host.
+//! The wire format: types that travel between the server and the browser as
+//! JSON, defined once for both sides.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,79 @@
+//! One complete stream client: form, status, latest number, sparkline and
+//! history. The home page shows one; the multi-client page several.
+
+use super::connect_form::ConnectForm;
+use super::event_history::EventHistoryList;
+use super::sparkline::Sparkline;
+use super::status_badge::StatusBadge;
+use crate::client::StreamClient;
+use crate::model::EventHistory;
+use leptos::prelude::*;
+
+/// Numbers the sparkline shows.
+const SPARKLINE_POINTS: usize = 40;
+
+/// A stream client panel. Its connection closes when the panel unmounts.
+#[component]
+pub fn StreamPanel(
+    /// The connection and its signals.
+    client: StreamClient,
+    /// The text in the stream id input.
+    input: RwSignal<String>,
+    /// Unique per page; keeps element ids unique.
+    dom_key: usize,
+    /// Heading of the panel.
+    #[prop(into)]
+    title: String,
+    /// Shows a Remove button that calls this.
+    #[prop(optional)]
+    on_remove: Option<Callback<()>>,
+) -> impl IntoView {
+    client.close_on_cleanup();
+    let latest = move || client.history.with(|h| h.latest_event().map(|e| e.number));
+    let numbers =
+        Signal::derive(move || client.history.with(|h| h.recent_numbers(SPARKLINE_POINTS)));
+    let announcement = move || {
+        latest()
+            .map(|n| format!("Latest number {n}"))
+            .unwrap_or_default()
+    };
+    view! {
+        <section class="panel" data-testid="panel" aria-label=title.clone()>
+            <header class="panel-head">
+                <h2>{title.clone()}</h2>
+                <StatusBadge status=client.status/>
+                {on_remove.map(|remove| view! {
+                    <button type="button" class="ghost" data-testid="remove-panel" on:click=move |_| remove.run(())>
+                        "Remove"
+                    </button>
+                })}
+            </header>
+            <ConnectForm client input dom_key/>
+            <p class="connection-error" data-testid="error" role="alert" hidden=move || client.error.with(Option::is_none)>
+                {move || client.error.get().unwrap_or_default()}
+            </p>
+            <div class="readout">
+                <div class="latest-box">
+                    <span class="caption">"Latest"</span>
+                    <span class="latest" data-testid="latest">{move || latest().map(|n| n.to_string()).unwrap_or_else(|| "–".into())}</span>
+                </div>
+                <div class="count-box">
+                    <span class="caption">"Events"</span>
+                    <span class="count" data-testid="count">{move || client.received.get()}</span>
+                </div>
+                <div class="spark-box">
+                    <span class="caption">"Trend"</span>
+                    <Sparkline values=numbers/>
+                </div>
+            </div>
+            <p class="sr-only" aria-live="polite" data-testid="announcer">{announcement}</p>
+            <div class="history-head">
+                <h3>"History" <span class="muted">{move || format!(" ({} shown, newest first)", client.history.with(EventHistory::len))}</span></h3>
+                <button type="button" class="ghost" data-testid="clear" on:click=move |_| client.history.update(EventHistory::clear)>
+                    "Clear"
+                </button>
+            </div>
+            <EventHistoryList history=client.history/>
+        </section>
+    }
+}

@@ -1,0 +1,183 @@
+//! The event history a stream panel shows: newest first, capped, with rows
+//! for events, gaps and data the client could not parse.
+
+use super::wire::{GapNotice, StreamEvent};
+use std::collections::VecDeque;
+
+/// Most rows a history keeps; older ones drop off.
+pub const HISTORY_LIMIT: usize = 100;
+
+/// One row of the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Unique within the history's life; the key of the rendered list.
+    pub key: u64,
+    /// What the row shows.
+    pub kind: RowKind,
+    /// Local time the browser received it, `HH:MM:SS.mmm`.
+    pub received_at: String,
+}
+
+/// The kinds of rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKind {
+    /// A generated event and its SSE sequence id.
+    Event {
+        /// The `id:` field, when it was a number.
+        seq: Option<u64>,
+        /// The event itself.
+        event: StreamEvent,
+    },
+    /// The server reported events it could no longer deliver.
+    Gap(GapNotice),
+    /// A message whose data was not a valid event.
+    Malformed {
+        /// Why it could not be parsed.
+        reason: String,
+    },
+}
+
+/// The capped, newest-first list of rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHistory {
+    rows: VecDeque<HistoryRow>,
+    next_key: u64,
+    limit: usize,
+}
+
+impl Default for EventHistory {
+    fn default() -> Self {
+        Self::with_limit(HISTORY_LIMIT)
+    }
+}
+
+impl EventHistory {
+    /// An empty history keeping at most `limit` rows.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            rows: VecDeque::new(),
+            next_key: 0,
+            limit,
+        }
+    }
+
+    /// Adds a row at the top, dropping the oldest beyond the limit.
+    pub fn push(&mut self, kind: RowKind, received_at: String) {
+        self.rows.push_front(HistoryRow {
+            key: self.next_key,
+            kind,
+            received_at,
+        });
+        self.next_key += 1;
+        self.rows.truncate(self.limit);
+    }
+
+    /// Removes every row (keys keep increasing, so the list re-renders).
+    pub fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    /// The rows, newest first.
+    pub fn rows(&self) -> impl Iterator<Item = &HistoryRow> {
+        self.rows.iter()
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The newest event, if any.
+    pub fn latest_event(&self) -> Option<&StreamEvent> {
+        self.events().next()
+    }
+
+    /// The events, newest first.
+    pub fn events(&self) -> impl Iterator<Item = &StreamEvent> {
+        self.rows.iter().filter_map(|row| match &row.kind {
+            RowKind::Event { event, .. } => Some(event),
+            _ => None,
+        })
+    }
+
+    /// The numbers of the last `n` events, oldest first (for the sparkline).
+    pub fn recent_numbers(&self, n: usize) -> Vec<u32> {
+        let mut numbers: Vec<u32> = self.events().take(n).map(|e| e.number).collect();
+        numbers.reverse();
+        numbers
+    }
+}
+
+/// Formats a local time of day as `HH:MM:SS.mmm`.
+pub fn format_clock(hours: u32, minutes: u32, seconds: u32, millis: u32) -> String {
+    format!("{hours:02}:{minutes:02}:{seconds:02}.{millis:03}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(number: u32) -> RowKind {
+        RowKind::Event {
+            seq: Some(u64::from(number)),
+            event: StreamEvent {
+                number,
+                timestamp: format!("t{number}"),
+                id: "s".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_rows_first_and_drops_the_oldest_beyond_the_limit() {
+        let mut history = EventHistory::with_limit(3);
+        for n in 1..=5 {
+            history.push(event(n), String::new());
+        }
+        let numbers: Vec<u32> = history.events().map(|e| e.number).collect();
+        assert_eq!(numbers, vec![5, 4, 3]);
+        assert_eq!(history.len(), 3);
+        assert_eq!(history.latest_event().map(|e| e.number), Some(5));
+    }
+
+    #[test]
+    fn the_default_limit_is_one_hundred() {
+        let mut history = EventHistory::default();
+        for n in 0..250 {
+            history.push(event(n), String::new());
+        }
+        assert_eq!(history.len(), HISTORY_LIMIT);
+    }
+
+    #[test]
+    fn keys_stay_unique_across_clears() {
+        let mut history = EventHistory::default();
+        history.push(event(1), String::new());
+        let first_key = history.rows().next().map(|r| r.key);
+        history.clear();
+        assert!(history.is_empty());
+        history.push(event(2), String::new());
+        assert_ne!(history.rows().next().map(|r| r.key), first_key);
+    }
+
+    #[test]
+    fn recent_numbers_skip_other_rows_and_are_oldest_first() {
+        let mut history = EventHistory::default();
+        history.push(event(1), String::new());
+        history.push(RowKind::Malformed { reason: "x".into() }, String::new());
+        history.push(event(2), String::new());
+        history.push(event(3), String::new());
+        assert_eq!(history.recent_numbers(2), vec![2, 3]);
+        assert_eq!(history.recent_numbers(10), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn clock_is_zero_padded() {
+        assert_eq!(format_clock(9, 5, 3, 7), "09:05:03.007");
+    }
+}
