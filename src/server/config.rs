@@ -78,6 +78,12 @@ pub struct Config {
     /// Milliseconds a client may leave written data unread before it is disconnected.
     #[arg(long, env = "SSE_HUB_WRITE_TIMEOUT_MS", default_value_t = 30_000)]
     pub write_timeout_ms: u64,
+
+    /// Kernel send buffer per connection in bytes (SO_SNDBUF); 0 = the
+    /// operating system's automatic sizing. Smaller detects stalled clients
+    /// sooner and bounds kernel memory per connection.
+    #[arg(long, env = "SSE_HUB_SEND_BUFFER_BYTES", default_value_t = 0)]
+    pub send_buffer_bytes: u32,
 }
 
 /// Which origins may read the API from another page.
@@ -122,6 +128,8 @@ pub struct Settings {
     pub max_connections_per_ip: usize,
     /// How long a write may stay blocked before the connection is dropped.
     pub write_timeout: Duration,
+    /// SO_SNDBUF for accepted sockets; `None` leaves the kernel's default.
+    pub send_buffer_bytes: Option<u32>,
 }
 
 /// A configuration that cannot work; the message is printed as is.
@@ -195,6 +203,7 @@ impl Config {
             max_connections: self.max_connections.unwrap_or_else(default_max_connections),
             max_connections_per_ip: self.max_connections_per_ip,
             write_timeout: Duration::from_millis(self.write_timeout_ms),
+            send_buffer_bytes: (self.send_buffer_bytes > 0).then_some(self.send_buffer_bytes),
         })
     }
 }

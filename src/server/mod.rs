@@ -217,9 +217,8 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let mut leptos_options = leptos_options()?;
-    let tcp = tokio::net::TcpListener::bind(settings.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
+    let tcp =
+        bind(settings.addr, settings.send_buffer_bytes).map_err(|source| ServeError::Bind {
             addr: settings.addr,
             source,
         })?;
@@ -265,6 +264,32 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Pending connections the kernel queues before `accept` (capped by
+/// `net.core.somaxconn`); high so that a burst of reconnecting clients after a
+/// restart is not refused.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// Binds the listening socket. The send buffer size set here is inherited by
+/// every accepted connection.
+fn bind(
+    addr: std::net::SocketAddr,
+    send_buffer: Option<u32>,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // Allows a quick restart while old connections sit in TIME_WAIT; Linux
+    // still refuses to bind a port another socket listens on.
+    socket.set_reuseaddr(true)?;
+    if let Some(bytes) = send_buffer {
+        socket.set_send_buffer_size(bytes)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The hub's part of the settings.

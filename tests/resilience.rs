@@ -1,0 +1,336 @@
+//! What makes the hub trustworthy in real deployments: resuming without
+//! loss, keep-alives, clear errors, limits, slow clients, malformed requests.
+
+mod common;
+
+use common::{client, eventually, subscribe, SseItem, SseReader, TestServer};
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Opens `/sse/{id}` with a `Last-Event-ID` header.
+async fn resume(server: &TestServer, id: &str, last: &str) -> SseReader {
+    let response = client()
+        .get(server.url(&format!("/sse/{id}")))
+        .header("last-event-id", last)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status(), 200);
+    SseReader::new(response)
+}
+
+/// Asserts `response` is a JSON error with this status and code.
+async fn assert_json_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "{}", response.url());
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.len() > 10),
+        "a sentence: {body}"
+    );
+    body
+}
+
+/// A client that reconnects with `Last-Event-ID` gets every event after it,
+/// then live events, with no gap and no duplicate.
+#[tokio::test]
+async fn last_event_id_resumes_without_gap_or_duplicate() {
+    let server = TestServer::start(&["--interval-ms", "20"]).await;
+    let http = client();
+    let mut keeper = subscribe(&http, &server, "resume").await;
+    let mut first = subscribe(&http, &server, "resume").await;
+    let seen = first.events(3).await;
+    let last = seen.last().expect("three events").seq;
+    drop(first);
+    // Let a few more events go by while the client is away.
+    let newest = keeper.events(6).await.last().expect("events").seq;
+    assert!(newest > last + 2);
+
+    let mut resumed = resume(&server, "resume", &last.to_string()).await;
+    let seqs: Vec<u64> = resumed.events(8).await.iter().map(|r| r.seq).collect();
+    let expected: Vec<u64> = (last + 1..=last + 8).collect();
+    assert_eq!(seqs, expected);
+
+    // The query parameter works the same for clients that cannot set headers.
+    let response = http
+        .get(server.url(&format!("/sse/resume?lastEventId={last}")))
+        .send()
+        .await
+        .expect("sent");
+    let mut by_query = SseReader::new(response);
+    assert_eq!(by_query.next_event().await.seq, last + 1);
+}
+
+/// A stream whose last client left keeps its buffer for the retention time,
+/// so a returning client resumes; after it, the id starts afresh.
+#[tokio::test]
+async fn idle_streams_keep_their_buffer_for_the_retention_time() {
+    let server = TestServer::start(&["--interval-ms", "20", "--retention-ms", "400"]).await;
+    let http = client();
+    let mut reader = subscribe(&http, &server, "retained").await;
+    let last = reader.events(4).await.last().expect("events").seq;
+    drop(reader);
+    eventually("the idle stream is no longer listed", || async {
+        server.get_json("/api/streams").await == serde_json::json!([])
+    })
+    .await;
+    let mut back = resume(&server, "retained", &(last - 2).to_string()).await;
+    let seqs: Vec<u64> = back.events(3).await.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![last - 1, last, last + 1], "replayed, then live");
+    drop(back);
+
+    // The retention time is what is under test, so waiting it out is the test.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut fresh = resume(&server, "retained", &last.to_string()).await;
+    assert_eq!(
+        fresh.next_event().await.seq,
+        1,
+        "forgotten: numbering restarts"
+    );
+}
+
+/// A `Last-Event-ID` older than the replay buffer yields an `event: gap`
+/// naming the missing ids, then everything buffered.
+#[tokio::test]
+async fn an_id_older_than_the_buffer_is_signalled_as_a_gap() {
+    let server = TestServer::start(&["--interval-ms", "10", "--history", "3"]).await;
+    let http = client();
+    let mut keeper = subscribe(&http, &server, "gappy").await;
+    let newest = keeper.events(8).await.last().expect("events").seq;
+    let mut late = resume(&server, "gappy", "1").await;
+    let (id, event, data) = late.next_message().await;
+    assert_eq!((id, event.as_deref()), (None, Some("gap")));
+    let gap: Value = serde_json::from_str(&data).expect("gap JSON");
+    assert_eq!(gap["first"], 2);
+    let first_buffered = gap["last"].as_u64().expect("number") + 1;
+    assert!(first_buffered + 2 >= newest, "at most 3 buffered");
+    assert_eq!(late.next_event().await.seq, first_buffered);
+}
+
+/// The first thing on a stream is `retry:` with the configured delay plus up
+/// to 50% jitter, so clients do not all come back at once.
+#[tokio::test]
+async fn retry_hint_carries_jitter() {
+    let server = TestServer::start(&["--retry-ms", "1000"]).await;
+    let http = client();
+    let mut hints = Vec::new();
+    for _ in 0..12 {
+        let mut reader = subscribe(&http, &server, "retry").await;
+        match reader.next().await {
+            Some(SseItem::Retry(ms)) => hints.push(ms),
+            other => panic!("expected retry first, got {other:?}"),
+        }
+    }
+    assert!(
+        hints.iter().all(|ms| (1000..=1500).contains(ms)),
+        "{hints:?}"
+    );
+    assert!(
+        hints.iter().any(|ms| *ms != hints[0]),
+        "jittered: {hints:?}"
+    );
+}
+
+/// An idle stream gets a `: keep-alive` comment after the keep-alive time.
+#[tokio::test]
+async fn idle_streams_get_keep_alive_comments() {
+    let server = TestServer::start(&["--interval-ms", "60000", "--keep-alive-ms", "100"]).await;
+    let mut reader = subscribe(&client(), &server, "quiet").await;
+    assert!(matches!(reader.next().await, Some(SseItem::Retry(_))));
+    assert_eq!(
+        reader.next().await,
+        Some(SseItem::Comment("keep-alive".into()))
+    );
+    assert_eq!(
+        reader.next().await,
+        Some(SseItem::Comment("keep-alive".into()))
+    );
+}
+
+/// Invalid stream ids get a JSON 400 naming the problem; unknown paths a
+/// JSON 404; wrong methods a JSON 405.
+#[tokio::test]
+async fn bad_requests_get_clear_json_errors() {
+    let server = TestServer::start(&[]).await;
+    let http = client();
+    let long = "x".repeat(129);
+    for (path, needle) in [
+        ("/sse/bad%20id", "a space"),
+        ("/sse/a%2Fb", "'/'"),
+        ("/sse/%FF", "UTF-8"),
+        ("/sse/%00", "U+0000"),
+        ("/sse/caf%C3%A9", "'é'"),
+        ("/sse/", "empty"),
+        (&format!("/sse/{long}"), "129 characters"),
+    ] {
+        let response = http.get(server.url(path)).send().await.expect("sent");
+        let body = assert_json_error(response, 400, "invalid_stream_id").await;
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(needle)),
+            "{path}: {body}"
+        );
+    }
+    for path in ["/sse/a/b", "/api/nope", "/api", "/sse"] {
+        let response = http.get(server.url(path)).send().await.expect("sent");
+        assert_json_error(response, 404, "not_found").await;
+    }
+    for path in ["/sse/x", "/api/streams", "/api/stats"] {
+        let response = http.post(server.url(path)).send().await.expect("sent");
+        assert_json_error(response, 405, "method_not_allowed").await;
+    }
+    let stats = server.get_json("/api/stats").await;
+    assert_eq!(stats["rejected"]["invalid_stream_id"], 7);
+}
+
+/// Garbage on the wire never takes the server down for anyone else.
+#[tokio::test]
+async fn malformed_requests_do_not_disturb_the_server() {
+    let server = TestServer::start(&["--interval-ms", "20"]).await;
+    let mut bystander = subscribe(&client(), &server, "bystander").await;
+    bystander.next_event().await;
+    let huge_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    let requests: Vec<Vec<u8>> = vec![
+        huge_header.into_bytes(),
+        b"GET /sse/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /sse/a\0b HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"\0\0\0\0\r\n\r\n".to_vec(),
+        b"GET / HTTP/9.9\r\n\r\n".to_vec(),
+        b"GET /sse/x HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \xff\xff\r\n\r\n".to_vec(),
+        b"GET /sse/x?lastEventId=%ZZ HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        (0..=255u8).cycle().take(10_000).collect(),
+    ];
+    for request in requests {
+        let mut socket = TcpStream::connect(server.addr()).await.expect("connects");
+        let _ = socket.write_all(&request).await;
+        let mut answer = vec![0; 512];
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer)).await;
+        if let Ok(Ok(n)) = read {
+            let head = String::from_utf8_lossy(&answer[..n]);
+            assert!(!head.starts_with("HTTP/1.1 5"), "no server error: {head}");
+        }
+    }
+    assert_eq!(server.get_json("/healthz").await["status"], "ok");
+    bystander.next_event().await;
+}
+
+/// Each limit answers with its status, code and `Retry-After`, and is counted.
+#[tokio::test]
+async fn limits_reject_with_status_code_and_retry_after() {
+    let server = TestServer::start(&[
+        "--max-streams",
+        "2",
+        "--max-connections",
+        "4",
+        "--max-connections-per-ip",
+        "3",
+        "--interval-ms",
+        "50",
+    ])
+    .await;
+    let http = client();
+    let _a = subscribe(&http, &server, "a").await;
+    let _b = subscribe(&http, &server, "b").await;
+    let response = http.get(server.url("/sse/c")).send().await.expect("sent");
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"5"[..])
+    );
+    assert_json_error(response, 503, "too_many_streams").await;
+
+    let _a2 = subscribe(&http, &server, "a").await;
+    let response = http.get(server.url("/sse/a")).send().await.expect("sent");
+    assert!(response.headers().contains_key("retry-after"));
+    assert_json_error(response, 429, "too_many_connections_from_ip").await;
+
+    let stats = server.get_json("/api/stats").await;
+    assert_eq!(stats["connections"], 3);
+    assert_eq!(stats["streams"], 2);
+    assert_eq!(stats["rejected"]["too_many_streams"], 1);
+    assert_eq!(stats["rejected"]["too_many_connections_from_ip"], 1);
+    assert!(stats["events_sent"].is_u64() && stats["uptime_s"].is_u64());
+}
+
+/// `--max-connections` caps the open streams over all clients.
+#[tokio::test]
+async fn the_connection_limit_answers_503() {
+    let server = TestServer::start(&["--max-connections", "2"]).await;
+    let http = client();
+    let _a = subscribe(&http, &server, "a").await;
+    let _b = subscribe(&http, &server, "a").await;
+    let response = http.get(server.url("/sse/a")).send().await.expect("sent");
+    assert_json_error(response, 503, "too_many_connections").await;
+    let stats = server.get_json("/api/stats").await;
+    assert_eq!(stats["rejected"]["too_many_connections"], 1);
+}
+
+/// 50 clients that never read sit next to normal readers: the readers get
+/// every event on time, the stalled ones are cut off after the write timeout
+/// and counted, and the server's memory stays flat.
+#[tokio::test]
+async fn clients_that_stop_reading_do_not_hurt_anyone_else() {
+    let server = TestServer::start(&[
+        "--interval-ms",
+        "10",
+        "--write-timeout-ms",
+        "500",
+        "--send-buffer-bytes",
+        "4096",
+        "--log",
+        "error",
+    ])
+    .await;
+    let http = client();
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        readers.push(subscribe(&http, &server, "busy").await);
+    }
+    let mut stalled = Vec::new();
+    for _ in 0..50 {
+        // A tiny receive window makes the server's writes block quickly.
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
+        let mut stream = socket
+            .connect(server.addr().parse().expect("address"))
+            .await
+            .expect("connects");
+        stream
+            .write_all(b"GET /sse/busy HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("request sent");
+        stalled.push(stream);
+    }
+    let warm_rss = server.rss_kib();
+    for _ in 0..300 {
+        for reader in &mut readers {
+            let received = reader.next_event().await;
+            let at = humantime::parse_rfc3339(&received.event.timestamp).expect("timestamp");
+            let delay = SystemTime::now().duration_since(at).unwrap_or_default();
+            assert!(delay < Duration::from_secs(1), "late by {delay:?}");
+        }
+    }
+    eventually("the stalled clients are disconnected", || async {
+        server.get_json("/api/stats").await["rejected"]["slow_client_disconnected"] == 50
+    })
+    .await;
+    let mut last_seq = Vec::new();
+    for reader in &mut readers {
+        let events = reader.events(20).await;
+        for pair in events.windows(2) {
+            assert_eq!(pair[1].seq, pair[0].seq + 1, "no gap for normal readers");
+        }
+        last_seq.push(events.last().expect("events").seq);
+    }
+    assert_eq!(server.get_json("/api/stats").await["connections"], 3);
+    let grown = server.rss_kib().saturating_sub(warm_rss);
+    assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
+    drop(stalled);
+}
