@@ -82,6 +82,7 @@ fn help_documents_every_flag() {
         "--max-connections",
         "--max-connections-per-ip",
         "--write-timeout-ms",
+        "--send-buffer-bytes",
         "SSE_HUB_INTERVAL_MS",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");

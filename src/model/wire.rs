@@ -220,6 +220,30 @@ mod tests {
         assert_eq!(back, event);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn ids_from_the_allowed_alphabet_are_accepted(raw in "[A-Za-z0-9._~-]{1,128}") {
+            let id = StreamId::parse(&raw).expect("valid");
+            proptest::prop_assert_eq!(id.as_str(), raw.as_str());
+        }
+
+        #[test]
+        fn any_string_is_accepted_exactly_when_it_follows_the_rules(raw in proptest::prelude::any::<String>()) {
+            let follows_rules = !raw.is_empty()
+                && raw.chars().count() <= MAX_STREAM_ID_LEN
+                && raw.chars().all(|c| c.is_ascii_alphanumeric() || ".-_~".contains(c));
+            proptest::prop_assert_eq!(StreamId::parse(&raw).is_ok(), follows_rules);
+        }
+
+        #[test]
+        fn rejection_messages_never_echo_control_characters(raw in proptest::prelude::any::<String>()) {
+            if let Err(error) = StreamId::parse(&raw) {
+                let message = error.to_string();
+                proptest::prop_assert!(!message.chars().any(char::is_control), "{:?}", message);
+            }
+        }
+    }
+
     #[test]
     fn stream_id_deserialisation_validates() {
         assert!(serde_json::from_str::<StreamId>("\"ok\"").is_ok());
