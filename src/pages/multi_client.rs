@@ -91,7 +91,7 @@ pub fn MultiClientPage() -> impl IntoView {
                     type="button"
                     data-testid="add-panel"
                     on:click=add_panel
-                    disabled=move || panels.with(Vec::len) >= MAX_PANELS
+                    disabled=move || { panels.with(Vec::len) >= MAX_PANELS }
                 >
                     "Add panel"
                 </button>
