@@ -59,6 +59,26 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
+impl AppState {
+    /// Creates the hub for `settings`; cancelling `shutdown` ends every stream.
+    pub fn new(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let hub = Hub::new(
+            hub_settings(&settings),
+            Arc::new(Stats::default()),
+            shutdown,
+        );
+        Self {
+            leptos_options,
+            hub,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
 /// Builds the application: API and stream routes, the Leptos pages, static
 /// files, and JSON errors for unknown API paths and wrong methods.
 pub fn router(state: AppState) -> Router {
