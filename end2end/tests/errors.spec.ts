@@ -1,0 +1,47 @@
+import { test, expect } from "./fixtures/guard";
+import { HomePage, MultiClientPage } from "./fixtures/stream-panel";
+import { OwnServer } from "./fixtures/server";
+
+test.describe("errors the user should understand", () => {
+  test("a stream the server refuses shows status error with the server's reason", async ({ page, guard }) => {
+    // The refused request is the point of this test.
+    guard.allow(/503/);
+    const server = await OwnServer.start(["--max-streams", "1", "--interval-ms", "100"]);
+    try {
+      const multi = new MultiClientPage(page);
+      await multi.open(`${server.baseURL}/test-multi-client`);
+      await multi.panel(0).connect("e2e-allowed");
+      await expect(multi.panel(0).status).toHaveText("connected");
+      await multi.panel(1).connect("e2e-refused");
+      await expect(multi.panel(1).status).toHaveText("error");
+      await expect(multi.panel(1).root.getByTestId("error")).toContainText("maximum of 1 streams");
+      await expect(multi.panel(1).root.getByTestId("error")).toContainText("503");
+      await expect(multi.panel(0).status).toHaveText("connected");
+    } finally {
+      await page.goto("about:blank");
+      await server.stop();
+    }
+  });
+
+  test("malformed event data adds a visible error row and the app keeps working", async ({ page }) => {
+    await page.route("**/sse/e2e-garbage", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/event-stream",
+        body: 'retry: 600000\n\ndata: {"number": "not a number"}\n\ndata: \u0000\u0001 garbage\n\nid: 7\ndata: {"number":5,"timestamp":"2026-01-01T00:00:00.000Z","id":"e2e-garbage"}\n\n',
+      }),
+    );
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-garbage");
+    await expect(home.panel.root.getByTestId("error-row")).toHaveCount(2);
+    await expect(home.panel.root.getByTestId("error-row").first()).toContainText("could not read event data");
+    await expect(home.panel.events).toHaveCount(1);
+    await expect(home.panel.latest).toHaveText("5");
+    // Still interactive: a real stream works afterwards.
+    await page.unroute("**/sse/e2e-garbage");
+    await home.panel.connect("e2e-after-garbage");
+    await expect(home.panel.status).toHaveText("connected");
+    await home.panel.waitForEvents(1);
+  });
+});
