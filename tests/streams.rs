@@ -193,76 +193,43 @@ async fn health_endpoint_answers_ok() {
     );
 }
 
+/// The `Access-Control-Allow-Origin` a GET of `url` from `origin` gets.
+async fn allowed_origin(url: String, origin: &str) -> Option<String> {
+    let response = client()
+        .get(url)
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("sent");
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().expect("ASCII").to_owned())
+}
+
 /// The default CORS policy admits pages served from localhost on any port
 /// and nobody else; `--cors-origins` replaces it.
 #[tokio::test]
 async fn cors_admits_localhost_and_denies_other_origins() {
     let server = TestServer::start(&[]).await;
-    let http = client();
-    let allow = |origin: &'static str| {
-        let http = http.clone();
-        let url = server.url("/api/streams");
-        async move {
-            let response = http
-                .get(url)
-                .header("origin", origin)
-                .send()
-                .await
-                .expect("sent");
-            response
-                .headers()
-                .get("access-control-allow-origin")
-                .map(|v| v.to_str().expect("ASCII").to_owned())
-        }
-    };
-    assert_eq!(
-        allow("http://localhost:5173").await.as_deref(),
-        Some("http://localhost:5173")
-    );
-    assert_eq!(
-        allow("http://127.0.0.1:8080").await.as_deref(),
-        Some("http://127.0.0.1:8080")
-    );
-    assert_eq!(allow("http://evil.example").await, None);
-    assert_eq!(allow("http://localhost.evil.example").await, None);
+    for origin in ["http://localhost:5173", "http://127.0.0.1:8080"] {
+        let allowed = allowed_origin(server.url("/api/streams"), origin).await;
+        assert_eq!(allowed.as_deref(), Some(origin));
+    }
+    for origin in ["http://evil.example", "http://localhost.evil.example"] {
+        assert_eq!(
+            allowed_origin(server.url("/api/streams"), origin).await,
+            None
+        );
+    }
 
     let listed = TestServer::start(&["--cors-origins", "https://app.example"]).await;
-    let response = http
-        .get(listed.url("/healthz"))
-        .header("origin", "https://app.example")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .map(|v| v.as_bytes()),
-        Some(&b"https://app.example"[..])
-    );
-    let response = http
-        .get(listed.url("/healthz"))
-        .header("origin", "http://localhost:3000")
-        .send()
-        .await
-        .expect("sent");
-    assert!(response
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    let allowed = allowed_origin(listed.url("/healthz"), "https://app.example").await;
+    assert_eq!(allowed.as_deref(), Some("https://app.example"));
+    let allowed = allowed_origin(listed.url("/healthz"), "http://localhost:3000").await;
+    assert_eq!(allowed, None);
 
     let any = TestServer::start(&["--cors-origins", "*"]).await;
-    let response = http
-        .get(any.url("/healthz"))
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .map(|v| v.as_bytes()),
-        Some(&b"*"[..])
-    );
+    let allowed = allowed_origin(any.url("/healthz"), "http://evil.example").await;
+    assert_eq!(allowed.as_deref(), Some("*"));
 }
