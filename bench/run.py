@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""Runs the benchmark scenarios against sse-hub and the Express reference.
+
+Usage: python3 run.py full|quick
+
+For each scenario it starts sse-hub, runs the load generator, stops it, then
+does the same with the Express reference, and finally prints one table with
+both servers' figures and their ratio. `full` also rewrites RESULTS.md; both
+modes keep the raw JSON summaries and the servers' logs under target/bench/.
+
+Only the Python standard library is used. The server binary must already be
+built (the root Makefile's `bench` target does that); the Makefile in this
+directory builds the load generator and installs the reference's packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+HUB_BIN = ROOT / "target" / "release" / "sse-hub"
+LOADGEN = BENCH / "target" / "release" / "sse-loadgen"
+EXPRESS_DIR = BENCH / "reference-express"
+OUT_DIR = BENCH / "target" / "bench"
+RESULTS_MD = BENCH / "RESULTS.md"
+
+SERVERS = ("sse-hub", "express")
+# sse-hub forgets an idle stream's replay buffer after this long; the churn
+# scenario runs it short and waits it out before measuring memory.
+CHURN_RETENTION_MS = 1000
+# Churn runs its cycles twice: memory that keeps growing in the second round
+# is a leak, memory that stays level is the allocator's high-water mark.
+CHURN_ROUNDS = 2
+PAUSE_BETWEEN_RUNS_S = 1.0
+
+
+@dataclass
+class Scenario:
+    """One scenario: the server settings and the load generator's arguments."""
+
+    key: str
+    title: str
+    interval_ms: int
+    loadgen_args: list[str]
+    timeout_s: float
+    hub_args: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+def scenarios(mode: str) -> list[Scenario]:
+    """The four scenarios at full or quick size."""
+    full = mode == "full"
+    cap_n, fan_n = (19_500, 19_500) if full else (500, 500)
+    tp_streams, tp_clients = (100, 100) if full else (10, 50)
+    churn_cycles = 20_000 if full else 2_000
+    hold = "30s" if full else "10s"
+    hold_s = 30 if full else 10
+    ramp = 2000 if full else 1000
+    stats = ["--stats-path", "/api/stats"]
+    return [
+        Scenario(
+            key="capacity",
+            title=f"Capacity: {cap_n:,} connections over 100 streams, 1 s interval, held {hold}",
+            interval_ms=1000,
+            loadgen_args=["hold", "-n", str(cap_n), "-s", "100", "--ramp", str(ramp), "--hold", hold, *stats],
+            timeout_s=cap_n / ramp + hold_s + 90,
+            description=f"ramp {ramp:,}/s",
+        ),
+        Scenario(
+            key="fanout",
+            title=f"Fan-out: 1 stream, {fan_n:,} clients, 1 s interval, held {hold}",
+            interval_ms=1000,
+            loadgen_args=["hold", "-n", str(fan_n), "-s", "1", "--ramp", str(ramp), "--hold", hold, *stats],
+            timeout_s=fan_n / ramp + hold_s + 90,
+            description=f"ramp {ramp:,}/s",
+        ),
+        Scenario(
+            key="throughput",
+            title=f"Throughput: {tp_streams} streams x {tp_clients} clients, 10 ms interval, held {hold}",
+            interval_ms=10,
+            loadgen_args=[
+                "hold", "-n", str(tp_streams * tp_clients), "-s", str(tp_streams),
+                "--ramp", str(ramp), "--hold", hold, *stats,
+            ],
+            timeout_s=tp_streams * tp_clients / ramp + hold_s + 90,
+            description=f"nominal {tp_streams * tp_clients * 100:,} events/s; ramp {ramp:,}/s",
+        ),
+        Scenario(
+            key="churn",
+            title=(
+                f"Churn: {churn_cycles:,} connect/disconnect cycles over 1,000 ids, 200 in flight, "
+                f"{CHURN_ROUNDS} rounds"
+            ),
+            interval_ms=100,
+            loadgen_args=[
+                "churn", "-c", str(churn_cycles), "--ids", "1000", "--concurrency", "200",
+                "--warmup", "200", "--rounds", str(CHURN_ROUNDS),
+                "--settle", f"{CHURN_RETENTION_MS * 3}ms",
+            ],
+            hub_args=["--retention-ms", str(CHURN_RETENTION_MS)],
+            timeout_s=CHURN_ROUNDS * churn_cycles / 50 + 120,
+            description=(
+                f"100 ms interval; sse-hub with --retention-ms {CHURN_RETENTION_MS}; "
+                "200 warm-up cycles before the baseline"
+            ),
+        ),
+    ]
+
+
+class Server:
+    """A server process under test, started for one run."""
+
+    def __init__(self, name: str, scenario: Scenario, mode: str) -> None:
+        self.name = name
+        self.scenario = scenario
+        stem = OUT_DIR / f"{mode}-{scenario.key}-{name}"
+        self.stdout_path = stem.with_suffix(".stdout.log")
+        self.stderr_path = stem.with_suffix(".stderr.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.early_exit: int | None = None
+
+    def command(self) -> tuple[list[str], Path, dict[str, str]]:
+        env = dict(os.environ)
+        if self.name == "sse-hub":
+            args = [
+                str(HUB_BIN), "--addr", "127.0.0.1:0",
+                "--interval-ms", str(self.scenario.interval_ms), "--log", "warn",
+                *self.scenario.hub_args,
+            ]
+            return args, ROOT, env
+        env.update({"PORT": "0", "INTERVAL_MS": str(self.scenario.interval_ms)})
+        return ["node", "server.js"], EXPRESS_DIR, env
+
+    def start(self) -> None:
+        args, cwd, env = self.command()
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            first = self.stdout_path.read_text(errors="replace").splitlines()
+            if first and first[0].startswith("listening on "):
+                self.url = first[0].removeprefix("listening on ").strip()
+                # Let the fresh process settle before its memory baseline.
+                time.sleep(1.0)
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start; see {self.stderr_path}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.early_exit = self.proc.poll()
+        if self.early_exit is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_summary(self) -> dict[str, Any]:
+        """Warnings and errors the server logged during the run."""
+        lines = self.stderr_path.read_text(errors="replace").splitlines()
+        if self.name == "sse-hub":
+            notable = [line for line in lines if " WARN " in line or " ERROR " in line]
+        else:
+            notable = lines
+        return {"lines": len(notable), "sample": notable[:5]}
+
+
+def run_loadgen(scenario: Scenario, server: Server) -> dict[str, Any]:
+    args = [
+        str(LOADGEN), *scenario.loadgen_args,
+        "--url", server.url, "--server-pid", str(server.pid),
+        "--label", f"{scenario.key}/{server.name}",
+    ]
+    print(f"    $ {' '.join(args[1:])}", flush=True)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=scenario.timeout_s)
+    if done.stderr.strip():
+        print(done.stderr.rstrip(), file=sys.stderr)
+    if done.returncode != 0:
+        raise RuntimeError(f"sse-loadgen failed ({done.returncode}): {done.stderr.strip()}")
+    summary = None
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            summary = json.loads(line)
+        else:
+            print(f"    {line}", flush=True)
+    if summary is None:
+        raise RuntimeError("sse-loadgen printed no JSON summary")
+    return summary
+
+
+def run_all(mode: str) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for scenario in scenarios(mode):
+        print(f"== {scenario.title} ({scenario.description})", flush=True)
+        results[scenario.key] = {}
+        for name in SERVERS:
+            server = Server(name, scenario, mode)
+            print(f"  -- {name}", flush=True)
+            server.start()
+            try:
+                summary = run_loadgen(scenario, server)
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                summary = {"error": str(error)}
+                print(f"    ERROR: {error}", flush=True)
+            finally:
+                server.stop()
+            summary["server_log"] = server.log_summary()
+            summary["server_exited_early"] = server.early_exit
+            results[scenario.key][name] = summary
+            time.sleep(PAUSE_BETWEEN_RUNS_S)
+    return results
+
+
+# ---------------------------------------------------------------- the table
+
+
+def dig(summary: dict[str, Any], path: str) -> Any:
+    value: Any = summary
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def dig_list(summary: dict[str, Any], key: str, index: int, field_name: str) -> Any:
+    items = summary.get(key)
+    if not isinstance(items, list) or index >= len(items):
+        return None
+    return items[index].get(field_name)
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        text = f"{value:,}"
+    elif isinstance(value, float):
+        text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}" if abs(value) < 100 else f"{value:,.1f}"
+    else:
+        text = str(value)
+    return f"{text}{unit}"
+
+
+def ratio(hub: Any, express: Any) -> str:
+    if not isinstance(hub, (int, float)) or not isinstance(express, (int, float)) or express == 0:
+        return "—"
+    return f"{hub / express:.2f}"
+
+
+def mib(kib: Any) -> float | None:
+    return None if kib is None else kib / 1024
+
+
+Row = tuple[str, Callable[[dict[str, Any]], Any], str]
+
+
+def rows_for(scenario: Scenario) -> list[Row]:
+    """(metric label, getter, unit); ↑ higher is better, ↓ lower is better."""
+    def at(path: str) -> Callable[[dict[str, Any]], Any]:
+        return lambda s: dig(s, path)
+
+    def gaps(s: dict[str, Any]) -> Any:
+        # The reference sends no id: lines, so there is nothing to check there.
+        totals = s.get("totals") or {}
+        if s.get("label", "").endswith("/express") or "gaps" not in totals:
+            return None
+        return totals["gaps"] + totals["gap_notices"]
+
+    key = scenario.key
+    nominal = 1000 / scenario.interval_ms
+    latency = [
+        ("latency p50 ↓", at("latency.p50_ms"), " ms"),
+        ("latency p90 ↓", at("latency.p90_ms"), " ms"),
+        ("latency p99 ↓", at("latency.p99_ms"), " ms"),
+        ("latency max ↓", at("latency.max_ms"), " ms"),
+    ]
+    checks = [
+        ("mismatches ↓", at("mismatches"), ""),
+        ("gaps (id jumps + gap notices) ↓", gaps, ""),
+        ("ticks sharing a timestamp", at("timestamp_collisions"), ""),
+    ]
+    rate = [
+        (f"ticks per stream per s (nominal {nominal:g})", at("ticks_per_stream_per_s"), ""),
+        ("server CPU (100 % = 1 core)", at("server_cpu_pct"), " %"),
+        ("sse-loadgen CPU", at("loadgen_cpu_pct"), " %"),
+    ]
+    held = [("held ↑", at("held"), ""), ("failed ↓", at("failed"), "")]
+    if key == "capacity":
+        return [
+            *held,
+            ("server RSS before", lambda s: mib(dig(s, "server_rss.baseline_kib")), " MiB"),
+            ("server RSS peak", lambda s: mib(dig(s, "server_rss.peak_kib")), " MiB"),
+            ("server RSS per connection ↓", at("server_rss.per_connection_kib"), " KiB"),
+            ("events/s ↑", at("events_per_s"), ""),
+            ("latency p99 ↓", at("latency.p99_ms"), " ms"),
+            *checks,
+            *rate,
+        ]
+    if key == "fanout":
+        return [*held, *latency, ("events/s ↑", at("events_per_s"), ""), *checks, *rate,
+                ("server RSS per connection ↓", at("server_rss.per_connection_kib"), " KiB")]
+    if key == "throughput":
+        return [*held, ("events/s delivered ↑", at("events_per_s"), ""), *latency, *checks, *rate]
+    return [
+        ("cycles completed ↑", at("completed"), ""),
+        ("cycles failed ↓", at("failed"), ""),
+        ("cycles/s ↑", at("cycles_per_s"), ""),
+        ("first frame p99 ↓", at("first_frame.p99_ms"), " ms"),
+        ("streams left ↓", at("streams_left"), ""),
+        ("server RSS cold", lambda s: mib(dig(s, "server_rss.cold_kib")), " MiB"),
+        ("server RSS baseline (after warm-up)", lambda s: mib(dig(s, "server_rss.baseline_kib")), " MiB"),
+        ("server RSS peak", lambda s: mib(dig(s, "server_rss.peak_kib")), " MiB"),
+        *[
+            (f"server RSS after round {n + 1}", lambda s, n=n: mib(dig_list(s, "per_round", n, "rss_after_kib")), " MiB")
+            for n in range(CHURN_ROUNDS)
+        ],
+        ("RSS after vs baseline ↓", at("server_rss.change_pct"), " %"),
+        ("RSS after vs cold ↓", at("server_rss.change_vs_cold_pct"), " %"),
+        ("RSS growth over the last round ↓", at("server_rss.last_round_growth_pct"), " %"),
+        ("server CPU during cycles", at("server_cpu_pct"), " %"),
+    ]
+
+
+def table(mode: str, results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| Scenario | Metric | sse-hub | express | ratio sse-hub ÷ express |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for scenario in scenarios(mode):
+        pair = results.get(scenario.key, {})
+        hub, express = pair.get("sse-hub", {}), pair.get("express", {})
+        for n, (label, get, unit) in enumerate(rows_for(scenario)):
+            name = scenario.key.capitalize() if n == 0 else ""
+            h, e = get(hub), get(express)
+            lines.append(f"| {name} | {label} | {fmt(h, unit)} | {fmt(e, unit)} | {ratio(h, e)} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- targets
+
+
+def target_sizes(mode: str) -> dict[str, int]:
+    """Connections the capacity and fan-out targets expect at this size."""
+    n = 19_500 if mode == "full" else 500
+    return {"capacity": n, "fanout": n}
+
+
+def targets(results: dict[str, dict[str, Any]], full_size: dict[str, int]) -> list[tuple[str, str, bool | None]]:
+    def hub(key: str) -> dict[str, Any]:
+        return results.get(key, {}).get("sse-hub", {})
+
+    def ref(key: str) -> dict[str, Any]:
+        return results.get(key, {}).get("express", {})
+
+    out: list[tuple[str, str, bool | None]] = []
+    cap = hub("capacity")
+    n = full_size["capacity"]
+    held, failed = cap.get("held"), cap.get("failed")
+    out.append((f"Capacity: {n:,} held, 0 failed", f"{fmt(held)} held, {fmt(failed)} failed",
+                held == n and failed == 0))
+    per_conn = dig(cap, "server_rss.per_connection_kib")
+    out.append(("Capacity: at most 4 KiB server memory per connection", fmt(per_conn, " KiB"),
+                None if per_conn is None else per_conn <= 4.0))
+    fan = hub("fanout")
+    p99 = dig(fan, "latency.p99_ms")
+    out.append((f"Fan-out: p99 ≤ 25 ms at {full_size['fanout']:,} subscribers", fmt(p99, " ms"),
+                None if p99 is None else p99 <= 25.0))
+    tp_h, tp_e = hub("throughput"), ref("throughput")
+    eps_h, eps_e = tp_h.get("events_per_s"), tp_e.get("events_per_s")
+    p99_h, p99_e = dig(tp_h, "latency.p99_ms"), dig(tp_e, "latency.p99_ms")
+    if None in (eps_h, eps_e, p99_h, p99_e) or not eps_e:
+        out.append(("Throughput: ≥ 5× the reference's events/s at equal or better p99", "n/a", None))
+    else:
+        out.append((
+            "Throughput: ≥ 5× the reference's events/s at equal or better p99",
+            f"{eps_h / eps_e:.2f}× ({fmt(eps_h)} vs {fmt(eps_e)} events/s); "
+            f"p99 {fmt(p99_h, ' ms')} vs {fmt(p99_e, ' ms')}",
+            eps_h >= 5 * eps_e and p99_h <= p99_e,
+        ))
+    churn = hub("churn")
+    left = churn.get("streams_left")
+    out.append(("Churn: 0 streams left in /api/streams", fmt(left), None if left is None else left == 0))
+    change = dig(churn, "server_rss.change_pct")
+    cold = dig(churn, "server_rss.change_vs_cold_pct")
+    out.append((
+        "Churn: resident memory back within 10% of the baseline",
+        f"{fmt(change, ' %')} vs the warm baseline ({fmt(cold, ' %')} vs the cold start)",
+        None if change is None else change <= 10.0,
+    ))
+    bad = {}
+    for key in ("capacity", "fanout", "throughput"):
+        s = hub(key)
+        bad[key] = (s.get("mismatches"), dig(s, "totals.gaps"), dig(s, "totals.gap_notices"))
+    known = [v for v in bad.values() if None not in v]
+    clean = bool(known) and len(known) == len(bad) and all(sum(v) == 0 for v in known)
+    detail = "; ".join(f"{k}: {v[0]} / {v[1]} / {v[2]}" for k, v in bad.items())
+    out.append(("No mismatches and no gaps anywhere (mismatches / id gaps / gap notices)", detail,
+                clean if known else None))
+    return out
+
+
+def targets_table(rows: list[tuple[str, str, bool | None]]) -> str:
+    lines = ["| Target | sse-hub result | Reached? |", "|---|---|---|"]
+    for target, result, ok in rows:
+        verdict = "n/a" if ok is None else "**reached**" if ok else "**not reached**"
+        lines.append(f"| {target} | {result} | {verdict} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- observations
+
+
+def observations(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Plain facts worth a note: failures, drops, server log lines, crashes."""
+    notes = []
+    for key, pair in results.items():
+        for name, s in pair.items():
+            where = f"{key}/{name}"
+            if s.get("error"):
+                notes.append(f"{where}: the run failed: {s['error']}")
+                continue
+            if s.get("server_exited_early") is not None:
+                notes.append(f"{where}: the server exited during the run (code {s['server_exited_early']})")
+            reasons = s.get("failure_reasons") or {}
+            if reasons:
+                listed = ", ".join(f"{count:,}× {why}" for why, count in sorted(reasons.items(), key=lambda kv: -kv[1]))
+                notes.append(f"{where}: failures: {listed}")
+            log = s.get("server_log") or {}
+            if log.get("lines"):
+                sample = " / ".join(line.strip()[:160] for line in log.get("sample", [])[:2])
+                notes.append(f"{where}: the server logged {log['lines']:,} warning/error lines, e.g. {sample}")
+            stats = s.get("server_stats")
+            if isinstance(stats, dict):
+                rejected = {k: v for k, v in (stats.get("rejected") or {}).items() if v}
+                if rejected:
+                    notes.append(f"{where}: /api/stats rejected counters: {rejected}")
+            totals = s.get("totals") or {}
+            for counter in ("duplicates", "malformed", "wrong_stream"):
+                if totals.get(counter):
+                    notes.append(f"{where}: {totals[counter]:,} {counter.replace('_', ' ')} events")
+    return notes
+
+
+def machine() -> dict[str, str]:
+    def sh(*args: str) -> str:
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    express_version = "unknown"
+    lock = EXPRESS_DIR / "package-lock.json"
+    if lock.exists():
+        express_version = json.loads(lock.read_text())["packages"].get("node_modules/express", {}).get("version", "unknown")
+    dirty = sh("git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock")
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "fd_limit": str(soft),
+        "kernel": platform.release(),
+        "node": sh("node", "--version"),
+        "express": express_version,
+        "commit": sh("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD") + (" (server sources modified)" if dirty else ""),
+    }
+
+
+def results_markdown(mode: str, results: dict[str, dict[str, Any]], started: dt.datetime, took_s: float) -> str:
+    m = machine()
+    full_size = target_sizes(mode)
+    notes = observations(results)
+    scenario_lines = "\n".join(f"{i}. **{s.title}** ({s.description})." for i, s in enumerate(scenarios(mode), 1))
+    raw = "\n".join(
+        json.dumps({"scenario": key, "server": name, **summary}, separators=(",", ":"))
+        for key, pair in results.items() for name, summary in pair.items()
+    )
+    return f"""# Benchmark results
+
+Latest **{mode}** run of `make bench` ({'`make -C bench full`' if mode == 'full' else '`make -C bench quick`'}),
+written by `bench/run.py`. Do not edit by hand: the next run rewrites it.
+
+- Date: {started.strftime('%Y-%m-%d %H:%M UTC')} (took {took_s / 60:.1f} min)
+- Machine: {m['cores']} cores ({m['cpu']}), {m['memory']} RAM, open-file limit {m['fd_limit']} per process, Linux {m['kernel']}
+- sse-hub: commit {m['commit']}, release build; Express reference: express {m['express']} on Node {m['node']}
+- The load generator (`sse-loadgen`, 2 runtime threads) and the server **share the same 2 cores**:
+  every figure includes the generator's own CPU use and its scheduling competition with the server.
+
+## Scenarios
+
+{scenario_lines}
+
+Each scenario runs sse-hub first, then the Express reference, each freshly started.
+
+## Results
+
+Ratio = sse-hub ÷ express; ↑ marks metrics where higher is better, ↓ where lower is better.
+
+{table(mode, results)}
+
+## Targets (sse-hub)
+
+{targets_table(targets(results, full_size))}
+
+## Notes
+
+- **Latency** is the local receive time minus the event's `timestamp`, which both servers write with
+  millisecond resolution (so every figure carries up to 1 ms of truncation). It is measured only during the
+  hold window, after every connection of the ramp has been opened; events that arrive during the ramp count
+  for consistency and gaps but not for latency or events/s.
+- **Memory** is the server's `VmRSS` from `/proc/<pid>/status`: baseline before the first connection, peak
+  sampled every 200 ms while the connections are held; per connection = (peak − baseline) / held. For Node
+  this includes the V8 heap, which grows and shrinks with garbage collection.
+- **Mismatches**: two clients of one stream that received different numbers for the same tick. A tick is
+  its `timestamp`, and for sse-hub also its `id:`: two *different* events of one stream can carry the same
+  millisecond timestamp (a late tick followed at once by the next one), and those are counted apart as
+  "ticks sharing a timestamp" — a client that compares by timestamp alone, as the UI's consistency
+  indicator (`src/model/consistency.rs`) does, would report each of them as a mismatch.
+  **Gaps**: a jump in one client's `id:` sequence, plus any `event: gap` notice. The Express reference sends
+  no `id:` lines, so gaps cannot be checked there (n/a).
+- **Ticks per stream per second** counts the distinct events whose timestamp falls in the hold window: the
+  rate a server actually generated, against the nominal 1000 / interval.
+- **CPU** is user + system time from `/proc/<pid>/stat` over the hold window, 100 % = one core; the machine
+  has 200 %.
+- **Churn**: a cycle connects, waits for the first frame (sse-hub's `retry:` line arrives at once; the
+  reference sends nothing before its first event, so its cycles last about one 100 ms interval) and
+  disconnects. sse-hub runs with `--retention-ms {CHURN_RETENTION_MS}`; after the cycles the generator polls
+  `/api/streams` until it is `[]`, then waits {CHURN_RETENTION_MS * 3} ms so that the retained replay buffers
+  are forgotten, then reads the memory. The baseline is taken after 200 warm-up cycles (one batch of the same
+  concurrency) so that it includes the runtime's and the allocator's one-time growth; the memory compared
+  with the cold start is shown as well. The cycles run in {CHURN_ROUNDS} rounds with a reading after each:
+  growth that continues in the last round would point at a leak, a level reading at memory the allocator
+  keeps after the first round's peak. The target is judged on the last reading against the warm baseline.
+- The generator binds each connection to an explicit source port (127.0.0.1, one source address per 25,000
+  connections): letting the kernel choose made `connect` search the port range for a free 4-tuple toward the
+  single server address, and at ~20,000 connections that kept the generator's threads in the kernel for
+  seconds during the ramp.
+{chr(10).join(f'- {note}' for note in notes) if notes else '- No connection failures, server warnings or crashes were recorded.'}
+
+## Raw summaries
+
+One JSON line per run, as printed by `sse-loadgen` (plus the server's log summary).
+
+```json
+{raw}
+```
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("full", "quick"))
+    args = parser.parse_args()
+    for path, hint in ((HUB_BIN, "run `make build` in the repository root"), (LOADGEN, "run `make -C bench` first")):
+        if not path.exists():
+            print(f"run.py: {path} is missing: {hint}", file=sys.stderr)
+            return 2
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.monotonic()
+    results = run_all(args.mode)
+    took = time.monotonic() - clock
+    (OUT_DIR / f"results-{args.mode}.json").write_text(json.dumps(results, indent=2))
+    markdown = results_markdown(args.mode, results, started, took)
+    target = RESULTS_MD if args.mode == "full" else OUT_DIR / "RESULTS-quick.md"
+    target.write_text(markdown)
+    print()
+    print(table(args.mode, results))
+    print()
+    print(targets_table(targets(results, target_sizes(args.mode))))
+    print(f"\n{args.mode} run took {took:.0f} s; report written to {target.relative_to(ROOT)}")
+    failed_runs = [f"{k}/{n}" for k, pair in results.items() for n, s in pair.items() if s.get("error")]
+    if failed_runs:
+        print(f"runs that failed: {', '.join(failed_runs)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

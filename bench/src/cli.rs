@@ -1,0 +1,137 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand};
+use std::time::Duration;
+
+/// Load generator for Server-Sent Events servers (sse-hub and its Express
+/// reference). Prints a human summary line, then one JSON line.
+#[derive(Debug, Parser)]
+#[command(name = "sse-loadgen", version, about)]
+pub struct Cli {
+    /// Runtime worker threads; 0 = one per CPU.
+    #[arg(long, global = true, default_value_t = 0)]
+    pub threads: usize,
+
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The two modes.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open N connections over S streams, hold them, measure delivery.
+    Hold(HoldArgs),
+    /// Connect and disconnect many times, then check the server forgot it all.
+    Churn(ChurnArgs),
+}
+
+/// Options shared by both modes.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+
+    /// Process id of the server, for its resident memory (VmRSS).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// Loopback source addresses to spread connections over (127.0.0.1,
+    /// 127.0.0.2, …). Default: one per 25,000 connections.
+    #[arg(long)]
+    pub sources: Option<usize>,
+
+    /// Free-form label copied into the JSON summary.
+    #[arg(long, default_value = "")]
+    pub label: String,
+
+    /// Time allowed to connect and receive the response head.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+/// `hold` mode.
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    /// Server and source options.
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Connections to open.
+    #[arg(long, short = 'n', default_value_t = 1000)]
+    pub connections: usize,
+
+    /// Streams the connections are spread over (connection i joins stream i mod S).
+    #[arg(long, short = 's', default_value_t = 10)]
+    pub streams: usize,
+
+    /// New connections per second while ramping up.
+    #[arg(long, default_value_t = 1000.0)]
+    pub ramp: f64,
+
+    /// How long to hold all connections once they are open; latency and
+    /// events/s are measured over this window.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub hold: Duration,
+
+    /// Stream ids are `<prefix>-<n>`.
+    #[arg(long, default_value = "bench")]
+    pub stream_prefix: String,
+
+    /// A JSON endpoint to fetch at the end of the hold, e.g. `/api/stats`.
+    #[arg(long)]
+    pub stats_path: Option<String>,
+
+    /// Bytes each connection reads at a time.
+    #[arg(long, default_value_t = 2048)]
+    pub read_buffer: usize,
+}
+
+/// `churn` mode.
+#[derive(Debug, Args)]
+pub struct ChurnArgs {
+    /// Server and source options.
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Connect/disconnect cycles.
+    #[arg(long, short = 'c', default_value_t = 2000)]
+    pub cycles: usize,
+
+    /// Stream ids the cycles go round (cycle k uses id k mod I).
+    #[arg(long, default_value_t = 100)]
+    pub ids: usize,
+
+    /// Cycles in flight at once.
+    #[arg(long, default_value_t = 200)]
+    pub concurrency: usize,
+
+    /// Rounds of `--cycles` cycles, each followed by a drain and a memory
+    /// reading: memory that keeps growing round after round is a leak, memory
+    /// that stays level is the allocator's high-water mark.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+
+    /// Cycles run before the memory baseline is taken (0 = baseline on the
+    /// fresh server); the cold value is reported as well.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+
+    /// Stream ids are `<prefix>-<n>`.
+    #[arg(long, default_value = "churn")]
+    pub id_prefix: String,
+
+    /// Endpoint listing the active streams as a JSON array.
+    #[arg(long, default_value = "/api/streams")]
+    pub streams_path: String,
+
+    /// How long to wait for that list to become empty.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Wait after the list is empty before measuring memory (let idle
+    /// streams' retention run out).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+}

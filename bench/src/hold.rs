@@ -1,0 +1,453 @@
+//! `hold` mode: ramp up N connections over S streams, hold them, and measure
+//! what arrives.
+//!
+//! Phases: *ramp* (connections are opened at `--ramp` per second, then the
+//! loader waits until every attempt has succeeded or failed), *measure* (the
+//! `--hold` window: latency and events/s are taken only here), *stop* (every
+//! connection is closed). Consistency and gaps are checked in every phase.
+
+use crate::cli::HoldArgs;
+use crate::conn::{Failure, Subscription};
+use crate::event::{now_us, parse_gap, parse_payload, timestamp_ms};
+use crate::metrics::{round3, Consistency, LatencyRecorder, LatencySummary, Reasons, Tally};
+use crate::procfs::{cpu_percent, cpu_seconds, own_peak_kib, rss_kib, PeakSampler};
+use crate::sse::{Item, Kind, Message};
+use crate::target::{default_sources, open_file_limit, Target};
+use anyhow::{bail, Result};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Connections are still being opened.
+const PHASE_RAMP: u8 = 0;
+/// The measured hold window.
+const PHASE_MEASURE: u8 = 1;
+/// After the window.
+const PHASE_STOP: u8 = 2;
+
+/// Descriptors the loader keeps for itself beyond one per connection.
+const OWN_FDS: u64 = 32;
+
+/// The JSON summary of a `hold` run.
+#[derive(Debug, Serialize)]
+pub struct HoldReport {
+    /// Always `"hold"`.
+    pub mode: &'static str,
+    /// The `--label` given.
+    pub label: String,
+    /// Connections attempted.
+    pub attempted: usize,
+    /// Connections that got a 200 and their response head.
+    pub established: usize,
+    /// Connections open at the end of the hold window.
+    pub held: usize,
+    /// Attempts that failed or connections that dropped before the end.
+    pub failed: u64,
+    /// `failed`, by category: connect, status, protocol, dropped.
+    pub failed_by_category: Reasons,
+    /// `failed`, by reason.
+    pub failure_reasons: Reasons,
+    /// Streams the connections were spread over.
+    pub streams: usize,
+    /// Loopback source addresses used.
+    pub sources: usize,
+    /// Requested ramp rate, connections per second.
+    pub ramp_per_s: f64,
+    /// Seconds from the first attempt until every attempt was resolved.
+    pub ramp_s: f64,
+    /// Length of the measured window in seconds.
+    pub measured_s: f64,
+    /// Events received in the measured window, per second.
+    pub events_per_s: f64,
+    /// Delivery latency in the measured window: receive time minus the
+    /// event's `timestamp` (which has millisecond resolution).
+    pub latency: LatencySummary,
+    /// Two clients of one stream got different numbers for one tick (its
+    /// timestamp, and its `id:` when the server sends ids).
+    pub mismatches: u64,
+    /// Ticks that shared their millisecond timestamp with an earlier tick of
+    /// the same stream (told apart by their `id:`).
+    pub timestamp_collisions: u64,
+    /// Distinct ticks per stream per second whose timestamp falls in the
+    /// measured window: the rate the server actually generated.
+    pub ticks_per_stream_per_s: f64,
+    /// Server CPU use during the measured window, percent of one core.
+    pub server_cpu_pct: Option<f64>,
+    /// This loader's CPU use during the measured window, percent of one core.
+    pub loadgen_cpu_pct: Option<f64>,
+    /// All counts over every connection and phase.
+    pub totals: Tally,
+    /// Server memory, when `--server-pid` was given.
+    pub server_rss: Option<RssReport>,
+    /// Peak resident memory of this loader, KiB.
+    pub loadgen_peak_rss_kib: Option<u64>,
+    /// The `--stats-path` document at the end of the window (or the error).
+    pub server_stats: Option<serde_json::Value>,
+}
+
+/// Server memory during a hold run.
+#[derive(Debug, Serialize)]
+pub struct RssReport {
+    /// Before the first connection, KiB.
+    pub baseline_kib: u64,
+    /// Highest sample while connections were open, KiB.
+    pub peak_kib: u64,
+    /// (peak − baseline) / held, KiB.
+    pub per_connection_kib: Option<f64>,
+}
+
+/// State shared by the driver and every connection task.
+struct Shared {
+    target: Target,
+    connect_timeout: Duration,
+    read_buffer: usize,
+    /// Request path of each stream.
+    paths: Vec<String>,
+    /// Stream id of each stream, as the payload's `id` field carries it.
+    ids: Vec<String>,
+    phase: AtomicU8,
+    /// Connections with an open stream right now.
+    open: AtomicUsize,
+    /// Attempts that have succeeded or failed.
+    resolved: AtomicUsize,
+    latency: LatencyRecorder,
+    consistency: Consistency,
+    stop: CancellationToken,
+}
+
+/// What a connection task hands back.
+struct ClientResult {
+    failure: Option<Failure>,
+    established: bool,
+    tally: Tally,
+}
+
+/// Runs the `hold` mode.
+pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
+    if args.connections == 0 || args.streams == 0 {
+        bail!("--connections and --streams must be at least 1");
+    }
+    if !(args.ramp.is_finite() && args.ramp > 0.0) {
+        bail!("--ramp must be a positive number of connections per second");
+    }
+    if args.read_buffer < 256 {
+        bail!("--read-buffer must be at least 256 bytes");
+    }
+    let sources = args
+        .server
+        .sources
+        .unwrap_or_else(|| default_sources(args.connections));
+    let target = Target::new(&args.server.url, sources)?;
+    if let Some(limit) = open_file_limit() {
+        if (args.connections as u64) + OWN_FDS > limit {
+            eprintln!(
+                "sse-loadgen: warning: {} connections need more descriptors than the limit of {limit}",
+                args.connections
+            );
+        }
+    }
+
+    let ids: Vec<String> = (0..args.streams)
+        .map(|n| format!("{}-{n}", args.stream_prefix))
+        .collect();
+    let shared = Arc::new(Shared {
+        paths: ids.iter().map(|id| format!("/sse/{id}")).collect(),
+        ids,
+        target,
+        connect_timeout: args.server.connect_timeout,
+        read_buffer: args.read_buffer,
+        phase: AtomicU8::new(PHASE_RAMP),
+        open: AtomicUsize::new(0),
+        resolved: AtomicUsize::new(0),
+        latency: LatencyRecorder::new(threads.max(1) * 8)?,
+        consistency: Consistency::new(args.streams),
+        stop: CancellationToken::new(),
+    });
+
+    let pid = args.server.server_pid;
+    let baseline = pid.map(rss_kib).transpose()?;
+    let sampler = pid
+        .zip(baseline)
+        .map(|(pid, kib)| PeakSampler::start(pid, kib));
+
+    // Ramp.
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for n in 0..args.connections {
+        sleep_until(started + Duration::from_secs_f64(n as f64 / args.ramp)).await;
+        tasks.spawn(client(Arc::clone(&shared), n));
+    }
+    let deadline = Instant::now() + args.server.connect_timeout + Duration::from_secs(1);
+    while shared.resolved.load(Ordering::Relaxed) < args.connections && Instant::now() < deadline {
+        sleep(Duration::from_millis(20)).await;
+    }
+    let ramp_s = started.elapsed().as_secs_f64();
+
+    // Measure.
+    let cpu_before = (cpu_seconds(pid).ok(), cpu_seconds(None).ok());
+    shared.phase.store(PHASE_MEASURE, Ordering::Relaxed);
+    let window_start = Instant::now();
+    let window_start_ms = now_us() / 1000;
+    sleep(args.hold).await;
+    let held = shared.open.load(Ordering::Relaxed);
+    shared.phase.store(PHASE_STOP, Ordering::Relaxed);
+    let measured_s = window_start.elapsed().as_secs_f64();
+    let window_end_ms = now_us() / 1000;
+    let cpu_after = (cpu_seconds(pid).ok(), cpu_seconds(None).ok());
+    let cpu = |before: Option<f64>, after: Option<f64>| {
+        before
+            .zip(after)
+            .map(|(before, after)| cpu_percent(before, after, measured_s))
+    };
+    let server_cpu_pct = pid.and(cpu(cpu_before.0, cpu_after.0));
+    let loadgen_cpu_pct = cpu(cpu_before.1, cpu_after.1);
+    let server_stats = match &args.stats_path {
+        Some(path) => Some(fetch_json(&shared.target, path).await),
+        None => None,
+    };
+    let peak = match (sampler, pid) {
+        (Some(sampler), Some(pid)) => Some(sampler.finish(pid).await),
+        _ => None,
+    };
+
+    // Stop.
+    shared.stop.cancel();
+    let mut totals = Tally::default();
+    let mut by_category = Reasons::default();
+    let mut reasons = Reasons::default();
+    let mut established = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(result) => {
+                totals.merge(&result.tally);
+                established += usize::from(result.established);
+                if let Some(failure) = result.failure {
+                    by_category.add(failure.category());
+                    reasons.add(failure.to_string());
+                }
+            }
+            Err(error) => {
+                by_category.add("task");
+                reasons.add(format!("task: {error}"));
+            }
+        }
+    }
+    let latency = LatencySummary::from_micros(&shared.latency.merged()?);
+    let window_ticks = shared
+        .consistency
+        .ticks_between(window_start_ms, window_end_ms);
+    let window_s = (window_end_ms.saturating_sub(window_start_ms)) as f64 / 1000.0;
+    let server_rss = baseline
+        .zip(peak)
+        .map(|(baseline_kib, peak_kib)| RssReport {
+            baseline_kib,
+            peak_kib,
+            per_connection_kib: (held > 0)
+                .then(|| round3(peak_kib.saturating_sub(baseline_kib) as f64 / held as f64)),
+        });
+    Ok(HoldReport {
+        mode: "hold",
+        label: args.server.label,
+        attempted: args.connections,
+        established,
+        held,
+        failed: by_category.total(),
+        failed_by_category: by_category,
+        failure_reasons: reasons,
+        streams: args.streams,
+        sources: shared.target.source_count(),
+        ramp_per_s: args.ramp,
+        ramp_s: round3(ramp_s),
+        measured_s: round3(measured_s),
+        events_per_s: round3(totals.events_measured as f64 / measured_s),
+        latency,
+        mismatches: shared.consistency.mismatches(),
+        timestamp_collisions: shared.consistency.collisions(),
+        ticks_per_stream_per_s: round3(
+            window_ticks as f64 / window_s.max(0.001) / args.streams as f64,
+        ),
+        server_cpu_pct,
+        loadgen_cpu_pct,
+        totals,
+        server_rss,
+        loadgen_peak_rss_kib: own_peak_kib(),
+        server_stats,
+    })
+}
+
+/// Fetches a JSON document; an error becomes a JSON string describing it.
+async fn fetch_json(target: &Target, path: &str) -> serde_json::Value {
+    match crate::http::get(target.addr, &target.host, path, Duration::from_secs(5)).await {
+        Ok((200, body)) => serde_json::from_slice(&body)
+            .unwrap_or_else(|error| serde_json::Value::String(format!("invalid JSON: {error}"))),
+        Ok((status, _)) => serde_json::Value::String(format!("status {status}")),
+        Err(error) => serde_json::Value::String(format!("{error:#}")),
+    }
+}
+
+/// One connection: subscribe, read until stopped, count everything.
+async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
+    let stream = n % shared.paths.len();
+    let mut buf = vec![0_u8; shared.read_buffer];
+    let mut state = Checker {
+        shared: &shared,
+        n,
+        stream,
+        last_id: None,
+        tally: Tally::default(),
+    };
+    let opened = tokio::select! {
+        opened = timeout(
+            shared.connect_timeout,
+            Subscription::open(&shared.target, n, &shared.paths[stream], &mut buf),
+        ) => opened.unwrap_or(Err(Failure::Timeout)),
+        () = shared.stop.cancelled() => Err(Failure::Connect("still connecting when the run stopped".into())),
+    };
+    shared.resolved.fetch_add(1, Ordering::Relaxed);
+    let (mut subscription, (start, end)) = match opened {
+        Ok(opened) => opened,
+        Err(failure) => {
+            return ClientResult {
+                failure: Some(failure),
+                established: false,
+                tally: state.tally,
+            }
+        }
+    };
+    shared.open.fetch_add(1, Ordering::Relaxed);
+    let mut pending = Some((start, end));
+    let failure = loop {
+        let (from, to) = match pending.take() {
+            Some(range) => range,
+            None => {
+                let read = tokio::select! {
+                    biased;
+                    () = shared.stop.cancelled() => break None,
+                    read = subscription.read(&mut buf) => read,
+                };
+                match read {
+                    Ok(0) => break Some(Failure::Dropped("closed by the server".into())),
+                    Ok(len) => (0, len),
+                    Err(error) => break Some(Failure::Dropped(crate::conn::describe(&error))),
+                }
+            }
+        };
+        let now = now_us();
+        match subscription.feed(&buf[from..to], &mut |item| state.on_item(item, now)) {
+            Ok(false) => {}
+            Ok(true) => break Some(Failure::Dropped("response ended".into())),
+            Err(failure) => break Some(failure),
+        }
+    };
+    shared.open.fetch_sub(1, Ordering::Relaxed);
+    ClientResult {
+        failure,
+        established: true,
+        tally: state.tally,
+    }
+}
+
+/// Per-connection checks on each received item.
+struct Checker<'a> {
+    shared: &'a Shared,
+    n: usize,
+    stream: usize,
+    last_id: Option<u64>,
+    tally: Tally,
+}
+
+impl Checker<'_> {
+    /// Counts an item received at `now` (µs since the epoch).
+    fn on_item(&mut self, item: Item<'_>, now: u64) {
+        match item {
+            Item::Retry => self.tally.retries += 1,
+            Item::Comment => self.tally.comments += 1,
+            Item::Message(message) => match message.kind {
+                Kind::Message => self.on_event(message, now),
+                Kind::Gap => {
+                    self.tally.gap_notices += 1;
+                    if let Some(gap) = parse_gap(message.data) {
+                        self.tally.missing_events += gap.last.saturating_sub(gap.first) + 1;
+                    }
+                }
+                Kind::Other => {}
+            },
+        }
+    }
+
+    /// Checks sequence, payload and consistency, and records latency.
+    fn on_event(&mut self, message: Message<'_>, now: u64) {
+        self.tally.events += 1;
+        if let Some(id) = message.id {
+            match self.last_id {
+                Some(last) if id == last + 1 => {}
+                Some(last) if id > last => {
+                    self.tally.gaps += 1;
+                    self.tally.missing_events += id - last - 1;
+                }
+                Some(_) => self.tally.duplicates += 1,
+                None => {}
+            }
+            self.last_id = Some(id);
+        }
+        let Some(payload) = parse_payload(message.data) else {
+            self.tally.malformed += 1;
+            return;
+        };
+        if payload
+            .id
+            .is_some_and(|id| id != self.shared.ids[self.stream])
+        {
+            self.tally.wrong_stream += 1;
+        }
+        let Some(tick_ms) = timestamp_ms(payload.timestamp) else {
+            self.tally.malformed += 1;
+            return;
+        };
+        self.shared
+            .consistency
+            .observe(self.stream, tick_ms, message.id, payload.number);
+        if self.shared.phase.load(Ordering::Relaxed) == PHASE_MEASURE {
+            self.tally.events_measured += 1;
+            let latency = now.saturating_sub(tick_ms.saturating_mul(1000));
+            self.shared.latency.record(self.n, latency);
+        }
+    }
+}
+
+/// The one-line human summary.
+pub fn human(report: &HoldReport) -> String {
+    let memory = report.server_rss.as_ref().map_or(String::new(), |rss| {
+        format!(
+            ", server RSS {} → {} KiB ({} KiB/conn)",
+            rss.baseline_kib,
+            rss.peak_kib,
+            rss.per_connection_kib
+                .map_or("n/a".to_owned(), |kib| format!("{kib:.2}"))
+        )
+    });
+    let cpu = |pct: Option<f64>| pct.map_or("n/a".to_owned(), |pct| format!("{pct:.0}%"));
+    format!(
+        "hold {}: {} attempted, {} held, {} failed; {:.0} events/s ({:.1} ticks/stream/s); latency p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ms; {} mismatches, {} timestamp collisions, {} gaps, {} gap notices; CPU server {} loadgen {}{memory}",
+        report.label,
+        report.attempted,
+        report.held,
+        report.failed,
+        report.events_per_s,
+        report.ticks_per_stream_per_s,
+        report.latency.p50_ms,
+        report.latency.p90_ms,
+        report.latency.p99_ms,
+        report.latency.max_ms,
+        report.mismatches,
+        report.timestamp_collisions,
+        report.totals.gaps,
+        report.totals.gap_notices,
+        cpu(report.server_cpu_pct),
+        cpu(report.loadgen_cpu_pct),
+    )
+}

@@ -1,0 +1,139 @@
+//! Resident memory and CPU time of a process, from `/proc/<pid>/…`.
+
+use anyhow::{Context, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often a [`PeakSampler`] reads the memory.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+
+/// `VmRSS` of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    status_field(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// The peak resident memory of this process (`VmHWM`), in KiB.
+pub fn own_peak_kib() -> Option<u64> {
+    status_field("/proc/self/status", "VmHWM:").ok()
+}
+
+/// CPU time (user + system) process `pid` has used so far, in seconds;
+/// `None` for this process's own figure when `pid` is `None`.
+pub fn cpu_seconds(pid: Option<u32>) -> Result<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |pid| format!("/proc/{pid}/stat"),
+    );
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    // Fields after the parenthesised command name start with field 3 (state);
+    // utime and stime are fields 14 and 15.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .with_context(|| format!("unexpected format of {path}"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> Result<u64> {
+        fields
+            .get(index)
+            .and_then(|field| field.parse().ok())
+            .with_context(|| format!("unexpected format of {path}"))
+    };
+    Ok((ticks(11)? + ticks(12)?) as f64 / clock_ticks_per_second())
+}
+
+/// The kernel's clock ticks per second (`_SC_CLK_TCK`), usually 100.
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+/// CPU use between two readings of [`cpu_seconds`], in percent of one core.
+pub fn cpu_percent(before: f64, after: f64, wall_seconds: f64) -> f64 {
+    if wall_seconds <= 0.0 {
+        return 0.0;
+    }
+    ((after - before) / wall_seconds * 1000.0).round() / 10.0
+}
+
+/// Reads one `kB` field of a `/proc/*/status` file.
+fn status_field(path: &str, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in {path}"))
+}
+
+/// Samples a process's resident memory in the background and keeps the peak.
+pub struct PeakSampler {
+    peak: Arc<AtomicU64>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl PeakSampler {
+    /// Starts sampling `pid`; `initial` is the first known value in KiB.
+    pub fn start(pid: u32, initial: u64) -> Self {
+        let peak = Arc::new(AtomicU64::new(initial));
+        let stop = CancellationToken::new();
+        let task = tokio::spawn({
+            let peak = Arc::clone(&peak);
+            let stop = stop.clone();
+            async move {
+                let mut ticker = tokio::time::interval(SAMPLE_EVERY);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        _ = ticker.tick() => {
+                            if let Ok(kib) = rss_kib(pid) {
+                                peak.fetch_max(kib, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self { peak, stop, task }
+    }
+
+    /// Takes a last sample, stops, and returns the peak in KiB.
+    pub async fn finish(self, pid: u32) -> u64 {
+        if let Ok(kib) = rss_kib(pid) {
+            self.peak.fetch_max(kib, Ordering::Relaxed);
+        }
+        self.stop.cancel();
+        // A sampler task that panicked only loses samples.
+        let _ = self.task.await;
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process_memory() {
+        let kib = rss_kib(std::process::id()).expect("own status is readable");
+        assert!(kib > 0);
+        assert!(own_peak_kib().is_some_and(|peak| peak >= 1));
+        assert!(rss_kib(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn reads_cpu_time() {
+        let own = cpu_seconds(None).expect("own stat is readable");
+        let by_pid = cpu_seconds(Some(std::process::id())).expect("stat by pid");
+        assert!(own >= 0.0 && by_pid >= own);
+        assert_eq!(cpu_percent(1.0, 1.5, 1.0), 50.0);
+    }
+}
