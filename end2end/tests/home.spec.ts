@@ -30,7 +30,7 @@ test.describe("home page", () => {
     ]);
     expect(latest).toBe(newest);
     expect(Number(await home.panel.count.textContent())).toBeGreaterThanOrEqual(3);
-    expect(await home.panel.rowStreamIds()).toEqual(numbers.map(() => "e2e-home"));
+    expect(new Set(await home.panel.rowStreamIds())).toEqual(new Set(["e2e-home"]));
     await expect(page.getByTestId("announcer")).toContainText("Latest number");
   });
 
