@@ -9,8 +9,9 @@
 
 use crate::cli::ChurnArgs;
 use crate::conn::{describe, Failure, Subscription};
+use crate::cpu::{CpuReport, CpuWindow};
 use crate::metrics::{new_histogram, round3, LatencyRecorder, LatencySummary, Reasons};
-use crate::procfs::{cpu_percent, cpu_seconds, own_peak_kib, rss_kib, PeakSampler};
+use crate::procfs::{own_peak_kib, rss_kib, PeakSampler};
 use crate::sse::Item;
 use crate::target::{default_sources, Target};
 use anyhow::{bail, Context, Result};
@@ -67,8 +68,8 @@ pub struct ChurnReport {
     pub per_round: Vec<RoundReport>,
     /// Server memory, when `--server-pid` was given.
     pub server_rss: Option<ChurnRss>,
-    /// Server CPU use while cycles ran, percent of one core.
-    pub server_cpu_pct: Option<f64>,
+    /// CPU use while the cycles of the last round ran.
+    pub cpu: Option<CpuReport>,
     /// Peak resident memory of this loader, KiB.
     pub loadgen_peak_rss_kib: Option<u64>,
 }
@@ -142,14 +143,14 @@ pub async fn run(args: ChurnArgs) -> Result<ChurnReport> {
     let mut per_round = Vec::with_capacity(args.rounds);
     let mut reasons = Reasons::default();
     let mut first_frame = new_histogram()?;
-    let (mut completed, mut elapsed, mut cpu_s) = (0, Duration::ZERO, 0.0);
+    let (mut completed, mut elapsed, mut cpu) = (0, Duration::ZERO, None);
     let mut peak = baseline;
     let mut drained = None;
     for _ in 0..args.rounds {
         let round = round(&target, &args, pid, baseline).await?;
         per_round.push(round.report);
         peak = peak.max(round.peak_kib);
-        cpu_s += round.server_cpu_s;
+        cpu = Some(round.cpu);
         completed += round.batch.completed;
         elapsed += round.batch.elapsed;
         for (reason, count) in round.batch.reasons.0 {
@@ -196,7 +197,7 @@ pub async fn run(args: ChurnArgs) -> Result<ChurnReport> {
         streams_error: drained.error,
         per_round,
         server_rss,
-        server_cpu_pct: pid.map(|_| cpu_percent(0.0, cpu_s, elapsed.as_secs_f64())),
+        cpu,
         loadgen_peak_rss_kib: own_peak_kib(),
     })
 }
@@ -207,7 +208,7 @@ struct Round {
     batch: Batch,
     drained: Drained,
     peak_kib: Option<u64>,
-    server_cpu_s: f64,
+    cpu: CpuReport,
 }
 
 /// Runs one round: the cycles, the drain, the settle, the memory reading.
@@ -220,9 +221,9 @@ async fn round(
     let sampler = pid
         .zip(baseline)
         .map(|(pid, kib)| PeakSampler::start(pid, kib));
-    let cpu_before = pid.and_then(|pid| cpu_seconds(Some(pid)).ok());
+    let cpu_window = CpuWindow::start(pid);
     let batch = cycles(target, args, args.cycles).await?;
-    let cpu_after = pid.and_then(|pid| cpu_seconds(Some(pid)).ok());
+    let cpu = cpu_window.finish();
     let peak_kib = match (sampler, pid) {
         (Some(sampler), Some(pid)) => Some(sampler.finish(pid).await),
         _ => None,
@@ -241,7 +242,7 @@ async fn round(
         batch,
         drained,
         peak_kib,
-        server_cpu_s: cpu_after.zip(cpu_before).map_or(0.0, |(a, b)| a - b),
+        cpu,
     })
 }
 

@@ -6,28 +6,22 @@
 //! `--hold` window: latency and events/s are taken only here), *stop* (every
 //! connection is closed). Consistency and gaps are checked in every phase.
 
+use crate::check::EventChecker;
 use crate::cli::HoldArgs;
 use crate::conn::{Failure, Subscription};
-use crate::event::{now_us, parse_gap, parse_payload, timestamp_ms};
+use crate::cpu::{CpuReport, CpuWindow};
+use crate::event::now_us;
 use crate::metrics::{round3, Consistency, LatencyRecorder, LatencySummary, Reasons, Tally};
-use crate::procfs::{cpu_percent, cpu_seconds, own_peak_kib, rss_kib, PeakSampler};
-use crate::sse::{Item, Kind, Message};
+use crate::procfs::{own_peak_kib, rss_kib, PeakSampler};
 use crate::target::{default_sources, open_file_limit, Target};
 use anyhow::{bail, Result};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// Connections are still being opened.
-const PHASE_RAMP: u8 = 0;
-/// The measured hold window.
-const PHASE_MEASURE: u8 = 1;
-/// After the window.
-const PHASE_STOP: u8 = 2;
 
 /// Descriptors the loader keeps for itself beyond one per connection.
 const OWN_FDS: u64 = 32;
@@ -75,10 +69,8 @@ pub struct HoldReport {
     /// Distinct ticks per stream per second whose timestamp falls in the
     /// measured window: the rate the server actually generated.
     pub ticks_per_stream_per_s: f64,
-    /// Server CPU use during the measured window, percent of one core.
-    pub server_cpu_pct: Option<f64>,
-    /// This loader's CPU use during the measured window, percent of one core.
-    pub loadgen_cpu_pct: Option<f64>,
+    /// CPU use during the measured window.
+    pub cpu: CpuReport,
     /// All counts over every connection and phase.
     pub totals: Tally,
     /// Server memory, when `--server-pid` was given.
@@ -109,7 +101,8 @@ struct Shared {
     paths: Vec<String>,
     /// Stream id of each stream, as the payload's `id` field carries it.
     ids: Vec<String>,
-    phase: AtomicU8,
+    /// True during the measured window.
+    measuring: AtomicBool,
     /// Connections with an open stream right now.
     open: AtomicUsize,
     /// Attempts that have succeeded or failed.
@@ -160,7 +153,7 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         target,
         connect_timeout: args.server.connect_timeout,
         read_buffer: args.read_buffer,
-        phase: AtomicU8::new(PHASE_RAMP),
+        measuring: AtomicBool::new(false),
         open: AtomicUsize::new(0),
         resolved: AtomicUsize::new(0),
         latency: LatencyRecorder::new(threads.max(1) * 8)?,
@@ -188,23 +181,16 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
     let ramp_s = started.elapsed().as_secs_f64();
 
     // Measure.
-    let cpu_before = (cpu_seconds(pid).ok(), cpu_seconds(None).ok());
-    shared.phase.store(PHASE_MEASURE, Ordering::Relaxed);
+    let cpu_window = CpuWindow::start(pid);
+    shared.measuring.store(true, Ordering::Relaxed);
     let window_start = Instant::now();
     let window_start_ms = now_us() / 1000;
     sleep(args.hold).await;
     let held = shared.open.load(Ordering::Relaxed);
-    shared.phase.store(PHASE_STOP, Ordering::Relaxed);
+    shared.measuring.store(false, Ordering::Relaxed);
     let measured_s = window_start.elapsed().as_secs_f64();
     let window_end_ms = now_us() / 1000;
-    let cpu_after = (cpu_seconds(pid).ok(), cpu_seconds(None).ok());
-    let cpu = |before: Option<f64>, after: Option<f64>| {
-        before
-            .zip(after)
-            .map(|(before, after)| cpu_percent(before, after, measured_s))
-    };
-    let server_cpu_pct = pid.and(cpu(cpu_before.0, cpu_after.0));
-    let loadgen_cpu_pct = cpu(cpu_before.1, cpu_after.1);
+    let cpu = cpu_window.finish();
     let server_stats = match &args.stats_path {
         Some(path) => Some(fetch_json(&shared.target, path).await),
         None => None,
@@ -270,8 +256,7 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         ticks_per_stream_per_s: round3(
             window_ticks as f64 / window_s.max(0.001) / args.streams as f64,
         ),
-        server_cpu_pct,
-        loadgen_cpu_pct,
+        cpu,
         totals,
         server_rss,
         loadgen_peak_rss_kib: own_peak_kib(),
@@ -293,9 +278,12 @@ async fn fetch_json(target: &Target, path: &str) -> serde_json::Value {
 async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
     let stream = n % shared.paths.len();
     let mut buf = vec![0_u8; shared.read_buffer];
-    let mut state = Checker {
-        shared: &shared,
-        n,
+    let mut checker = EventChecker {
+        latency: &shared.latency,
+        consistency: &shared.consistency,
+        measuring: &shared.measuring,
+        expected_id: &shared.ids[stream],
+        key: n,
         stream,
         last_id: None,
         tally: Tally::default(),
@@ -314,7 +302,7 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
             return ClientResult {
                 failure: Some(failure),
                 established: false,
-                tally: state.tally,
+                tally: checker.tally,
             }
         }
     };
@@ -337,7 +325,7 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
             }
         };
         let now = now_us();
-        match subscription.feed(&buf[from..to], &mut |item| state.on_item(item, now)) {
+        match subscription.feed(&buf[from..to], &mut |item| checker.on_item(item, now)) {
             Ok(false) => {}
             Ok(true) => break Some(Failure::Dropped("response ended".into())),
             Err(failure) => break Some(failure),
@@ -347,75 +335,7 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
     ClientResult {
         failure,
         established: true,
-        tally: state.tally,
-    }
-}
-
-/// Per-connection checks on each received item.
-struct Checker<'a> {
-    shared: &'a Shared,
-    n: usize,
-    stream: usize,
-    last_id: Option<u64>,
-    tally: Tally,
-}
-
-impl Checker<'_> {
-    /// Counts an item received at `now` (µs since the epoch).
-    fn on_item(&mut self, item: Item<'_>, now: u64) {
-        match item {
-            Item::Retry => self.tally.retries += 1,
-            Item::Comment => self.tally.comments += 1,
-            Item::Message(message) => match message.kind {
-                Kind::Message => self.on_event(message, now),
-                Kind::Gap => {
-                    self.tally.gap_notices += 1;
-                    if let Some(gap) = parse_gap(message.data) {
-                        self.tally.missing_events += gap.last.saturating_sub(gap.first) + 1;
-                    }
-                }
-                Kind::Other => {}
-            },
-        }
-    }
-
-    /// Checks sequence, payload and consistency, and records latency.
-    fn on_event(&mut self, message: Message<'_>, now: u64) {
-        self.tally.events += 1;
-        if let Some(id) = message.id {
-            match self.last_id {
-                Some(last) if id == last + 1 => {}
-                Some(last) if id > last => {
-                    self.tally.gaps += 1;
-                    self.tally.missing_events += id - last - 1;
-                }
-                Some(_) => self.tally.duplicates += 1,
-                None => {}
-            }
-            self.last_id = Some(id);
-        }
-        let Some(payload) = parse_payload(message.data) else {
-            self.tally.malformed += 1;
-            return;
-        };
-        if payload
-            .id
-            .is_some_and(|id| id != self.shared.ids[self.stream])
-        {
-            self.tally.wrong_stream += 1;
-        }
-        let Some(tick_ms) = timestamp_ms(payload.timestamp) else {
-            self.tally.malformed += 1;
-            return;
-        };
-        self.shared
-            .consistency
-            .observe(self.stream, tick_ms, message.id, payload.number);
-        if self.shared.phase.load(Ordering::Relaxed) == PHASE_MEASURE {
-            self.tally.events_measured += 1;
-            let latency = now.saturating_sub(tick_ms.saturating_mul(1000));
-            self.shared.latency.record(self.n, latency);
-        }
+        tally: checker.tally,
     }
 }
 
@@ -430,9 +350,9 @@ pub fn human(report: &HoldReport) -> String {
                 .map_or("n/a".to_owned(), |kib| format!("{kib:.2}"))
         )
     });
-    let cpu = |pct: Option<f64>| pct.map_or("n/a".to_owned(), |pct| format!("{pct:.0}%"));
+    let pct = |pct: Option<f64>| pct.map_or("n/a".to_owned(), |pct| format!("{pct:.0}%"));
     format!(
-        "hold {}: {} attempted, {} held, {} failed; {:.0} events/s ({:.1} ticks/stream/s); latency p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ms; {} mismatches, {} timestamp collisions, {} gaps, {} gap notices; CPU server {} loadgen {}{memory}",
+        "hold {}: {} attempted, {} held, {} failed; {:.0} events/s ({:.1} ticks/stream/s); latency p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ms; {} mismatches, {} timestamp collisions, {} gaps, {} gap notices; CPU server {} loadgen {} irq {} other {}{memory}",
         report.label,
         report.attempted,
         report.held,
@@ -447,7 +367,9 @@ pub fn human(report: &HoldReport) -> String {
         report.timestamp_collisions,
         report.totals.gaps,
         report.totals.gap_notices,
-        cpu(report.server_cpu_pct),
-        cpu(report.loadgen_cpu_pct),
+        pct(report.cpu.server_pct),
+        pct(report.cpu.loadgen_pct),
+        pct(report.cpu.irq_pct),
+        pct(report.cpu.other_pct),
     )
 }

@@ -6,9 +6,11 @@
 //! task, a socket and one small read buffer, so that one process can hold
 //! the ~19,500 connections the server's file limit allows. See `--help`.
 
+mod check;
 mod churn;
 mod cli;
 mod conn;
+mod cpu;
 mod event;
 mod hold;
 mod http;

@@ -55,6 +55,41 @@ fn clock_ticks_per_second() -> f64 {
     }
 }
 
+/// Machine-wide CPU time from `/proc/stat`, in seconds summed over all cores.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineCpu {
+    /// Time not idle (user, nice, system, irq, softirq, steal).
+    pub busy_s: f64,
+    /// Of that, time in interrupt and softirq handlers: on loopback this is
+    /// mostly the TCP receive path of the benchmark's own traffic.
+    pub irq_s: f64,
+}
+
+impl MachineCpu {
+    /// Reads the `cpu` line of `/proc/stat`.
+    pub fn read() -> Result<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+        let line = stat
+            .lines()
+            .find(|line| line.starts_with("cpu "))
+            .context("no cpu line in /proc/stat")?;
+        let ticks: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|field| field.parse::<f64>().unwrap_or(0.0))
+            .collect();
+        let field = |index: usize| ticks.get(index).copied().unwrap_or(0.0);
+        let hz = clock_ticks_per_second();
+        // user nice system idle iowait irq softirq steal (guest time is
+        // already counted in user).
+        let busy = field(0) + field(1) + field(2) + field(5) + field(6) + field(7);
+        Ok(Self {
+            busy_s: busy / hz,
+            irq_s: (field(5) + field(6)) / hz,
+        })
+    }
+}
+
 /// CPU use between two readings of [`cpu_seconds`], in percent of one core.
 pub fn cpu_percent(before: f64, after: f64, wall_seconds: f64) -> f64 {
     if wall_seconds <= 0.0 {
@@ -135,5 +170,7 @@ mod tests {
         let by_pid = cpu_seconds(Some(std::process::id())).expect("stat by pid");
         assert!(own >= 0.0 && by_pid >= own);
         assert_eq!(cpu_percent(1.0, 1.5, 1.0), 50.0);
+        let machine = MachineCpu::read().expect("/proc/stat is readable");
+        assert!(machine.busy_s >= machine.irq_s && machine.busy_s > 0.0);
     }
 }

@@ -15,10 +15,6 @@ pub const CONNECTIONS_PER_SOURCE: usize = 25_000;
 /// Lowest local port the loader binds to.
 const FIRST_PORT: u16 = 10_000;
 
-/// Ports tried per connection before giving up: ports held by other sockets,
-/// including `TIME_WAIT` ones of an earlier run, are skipped.
-const BIND_ATTEMPTS: usize = 512;
-
 /// Where to connect and what to send as `Host`.
 #[derive(Debug)]
 pub struct Target {
@@ -89,7 +85,9 @@ impl Target {
 fn bind_free_port(socket: &TcpSocket, source: &Source) -> io::Result<()> {
     let range = usize::from(u16::MAX - FIRST_PORT) + 1;
     let mut last_error = None;
-    for _ in 0..BIND_ATTEMPTS {
+    // Ports held by other sockets, such as the `TIME_WAIT` ones an earlier run
+    // left behind, are skipped; the cursor is shared, so each is skipped once.
+    for _ in 0..range {
         let offset = source.next_port.fetch_add(1, Ordering::Relaxed) % range;
         let port = FIRST_PORT + u16::try_from(offset).unwrap_or(0);
         match socket.bind(SocketAddr::new(source.ip, port)) {
