@@ -8,7 +8,7 @@ use super::stream::Stream;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::time::{interval_at, sleep, sleep_until, Instant, MissedTickBehavior};
 
 /// Runs until the stream is forgotten or the hub shuts down.
@@ -42,13 +42,28 @@ pub(crate) async fn run(stream: Arc<Stream>, hub: Hub) {
     }
 }
 
+/// Delay before a stream's first event: a random point within the first
+/// interval. Streams created together (a page opening several, a reconnect
+/// storm after a restart) would otherwise tick at the same instant forever,
+/// and every one of their subscribers would be written to in one burst.
+fn first_tick(interval: Duration, rng: &mut StdRng) -> Duration {
+    let interval_ms = u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(rng.random_range(1..=interval_ms))
+}
+
 /// Emits events (and keep-alives in long gaps) until the last subscriber
 /// leaves.
 async fn generate_while_subscribed(stream: &Stream, hub: &Hub, rng: &mut StdRng) {
     let settings = &hub.shared.settings;
-    let mut ticker = interval_at(Instant::now() + settings.interval, settings.interval);
-    // After a stall, keep the rhythm rather than bursting to catch up.
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut ticker = interval_at(
+        Instant::now() + first_tick(settings.interval, rng),
+        settings.interval,
+    );
+    // A late tick moves the rhythm instead of bursting to catch up, so streams
+    // that were delayed together drift apart rather than staying in lockstep.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let keep_alive = sleep_until(Instant::now() + settings.keep_alive);
     tokio::pin!(keep_alive);
     loop {

@@ -6,6 +6,10 @@
 //!   stream and starts its generator task; every later subscriber shares it.
 //!   Each event is serialised and SSE-encoded once, into shared [`Bytes`], and
 //!   every subscriber receives the same bytes.
+//! - **Timing.** A generator's first event comes at a random point within the
+//!   first interval, then one every interval; a late tick shifts the rhythm
+//!   rather than bursting. Streams started together thus spread out instead
+//!   of fanning out to all their subscribers in the same instant.
 //! - **Sequence ids.** A stream numbers its events 1, 2, 3, … for its whole
 //!   life, including restarts after it went idle.
 //! - **Replay buffer.** A stream keeps its last `history` events. A subscriber
