@@ -1,6 +1,7 @@
 //! Resident memory and CPU time of a process, from `/proc/<pid>/…`.
 
 use anyhow::{Context, Result};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,27 +22,58 @@ pub fn own_peak_kib() -> Option<u64> {
 }
 
 /// CPU time (user + system) process `pid` has used so far, in seconds;
-/// `None` for this process's own figure when `pid` is `None`.
+/// this process's own when `pid` is `None`.
 pub fn cpu_seconds(pid: Option<u32>) -> Result<f64> {
     let path = pid.map_or_else(
         || "/proc/self/stat".to_owned(),
         |pid| format!("/proc/{pid}/stat"),
     );
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-    // Fields after the parenthesised command name start with field 3 (state);
-    // utime and stime are fields 14 and 15.
+    Ok(read_stat(&path)?.cpu_s)
+}
+
+/// What the loader needs from `/proc/<pid>/stat`.
+struct ProcStat {
+    parent: u32,
+    cpu_s: f64,
+}
+
+/// Parses `/proc/<pid>/stat`.
+fn read_stat(path: &str) -> Result<ProcStat> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    // Fields after the parenthesised command name start with field 3 (state):
+    // the parent is field 4, utime and stime are fields 14 and 15.
     let after_name = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest)
         .with_context(|| format!("unexpected format of {path}"))?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| -> Result<u64> {
+    let number = |index: usize| -> Result<u64> {
         fields
             .get(index)
             .and_then(|field| field.parse().ok())
             .with_context(|| format!("unexpected format of {path}"))
     };
-    Ok((ticks(11)? + ticks(12)?) as f64 / clock_ticks_per_second())
+    Ok(ProcStat {
+        parent: u32::try_from(number(1)?).unwrap_or(0),
+        cpu_s: (number(11)? + number(12)?) as f64 / clock_ticks_per_second(),
+    })
+}
+
+/// CPU seconds used so far by every user-space process except `exclude`,
+/// by pid. Kernel threads (children of `kthreadd`, pid 2) are left out.
+pub fn user_processes_cpu(exclude: &[u32]) -> HashMap<u32, f64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != 2 && !exclude.contains(pid))
+        .filter_map(|pid| {
+            // A process may exit between listing and reading: skip it.
+            let stat = read_stat(&format!("/proc/{pid}/stat")).ok()?;
+            (stat.parent != 2).then_some((pid, stat.cpu_s))
+        })
+        .collect()
 }
 
 /// The kernel's clock ticks per second (`_SC_CLK_TCK`), usually 100.
@@ -170,6 +202,8 @@ mod tests {
         let by_pid = cpu_seconds(Some(std::process::id())).expect("stat by pid");
         assert!(own >= 0.0 && by_pid >= own);
         assert_eq!(cpu_percent(1.0, 1.5, 1.0), 50.0);
+        let others = user_processes_cpu(&[std::process::id()]);
+        assert!(!others.contains_key(&std::process::id()));
         let machine = MachineCpu::read().expect("/proc/stat is readable");
         assert!(machine.busy_s >= machine.irq_s && machine.busy_s > 0.0);
     }
