@@ -375,7 +375,11 @@ def rows_for(scenario: Scenario) -> list[Row]:
         ("kernel irq/softirq CPU", at("cpu.irq_pct"), " %"),
         ("other processes' CPU", at("cpu.other_pct"), " %"),
     ]
-    held = [("held ↑", at("held"), ""), ("failed ↓", at("failed"), "")]
+    held = [
+        ("held ↑", at("held"), ""),
+        ("failed ↓", at("failed"), ""),
+        ("accept-queue overflows (kernel) ↓", at("listen.overflows"), ""),
+    ]
     if key == "capacity":
         return [
             *held,
@@ -530,6 +534,12 @@ def observations(results: dict[str, dict[str, Any]]) -> list[str]:
                     f"{where}: held only {held:,} of {attempted:,} connections; its events/s and latency "
                     f"cover those {held:,} clients only"
                 )
+            retries = s.get("local_port_retries")
+            if retries:
+                notes.append(
+                    f"{where}: {retries:,} connects were retried on another local port after the kernel "
+                    "refused the first (a clash of the generator's own port choice, not a server failure)"
+                )
             reasons = s.get("failure_reasons") or {}
             if reasons:
                 listed = ", ".join(f"{count:,}× {why}" for why, count in sorted(reasons.items(), key=lambda kv: -kv[1]))
@@ -636,6 +646,10 @@ Ratio = sse-hub ÷ express; ↑ marks metrics where higher is better, ↓ where 
   indicator (`src/model/consistency.rs`) does, would report each of them as a mismatch.
   **Gaps**: a jump in one client's `id:` sequence, plus any `event: gap` notice. The Express reference sends
   no `id:` lines, so gaps cannot be checked there (n/a).
+- **Accept-queue overflows** is the increase of the kernel's `TcpExt.ListenOverflows` counter
+  (`/proc/net/netstat`) over the ramp and hold: connection attempts the kernel dropped because the server
+  had not accepted earlier ones yet. The client only retries a dropped SYN after 1, 3, 7 s…, so these show
+  as slow or timed-out connects (the generator gives up after 10 s).
 - **Ticks per stream per second** counts the distinct events whose timestamp falls in the hold window: the
   rate a server actually generated, against the nominal 1000 / interval.
 - **CPU** is user + system time from `/proc/<pid>/stat` over the hold window (churn: over the last round's

@@ -70,6 +70,9 @@ pub struct ChurnReport {
     pub server_rss: Option<ChurnRss>,
     /// CPU use while the cycles of the last round ran.
     pub cpu: Option<CpuReport>,
+    /// Cycles that had to pick another local port after `connect` refused
+    /// the first (a loader-side port clash, not a server failure).
+    pub local_port_retries: usize,
     /// Peak resident memory of this loader, KiB.
     pub loadgen_peak_rss_kib: Option<u64>,
 }
@@ -198,6 +201,7 @@ pub async fn run(args: ChurnArgs) -> Result<ChurnReport> {
         per_round,
         server_rss,
         cpu,
+        local_port_retries: target.port_retries(),
         loadgen_peak_rss_kib: own_peak_kib(),
     })
 }

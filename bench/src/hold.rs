@@ -12,7 +12,7 @@ use crate::conn::{Failure, Subscription};
 use crate::cpu::{CpuReport, CpuWindow};
 use crate::event::now_us;
 use crate::metrics::{round3, Consistency, LatencyRecorder, LatencySummary, Reasons, Tally};
-use crate::procfs::{own_peak_kib, rss_kib, PeakSampler};
+use crate::procfs::{own_peak_kib, rss_kib, ListenCounters, PeakSampler};
 use crate::target::{default_sources, open_file_limit, Target};
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -71,6 +71,12 @@ pub struct HoldReport {
     pub ticks_per_stream_per_s: f64,
     /// CPU use during the measured window.
     pub cpu: CpuReport,
+    /// Accept-queue overflows on this machine from the first attempt to the
+    /// end of the window (on loopback: the server under test).
+    pub listen: ListenCounters,
+    /// Connections that had to pick another local port after `connect`
+    /// refused the first (a loader-side port clash, not a server failure).
+    pub local_port_retries: usize,
     /// All counts over every connection and phase.
     pub totals: Tally,
     /// Server memory, when `--server-pid` was given.
@@ -168,6 +174,7 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         .map(|(pid, kib)| PeakSampler::start(pid, kib));
 
     // Ramp.
+    let listen_before = ListenCounters::read();
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for n in 0..args.connections {
@@ -191,6 +198,7 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
     let measured_s = window_start.elapsed().as_secs_f64();
     let window_end_ms = now_us() / 1000;
     let cpu = cpu_window.finish();
+    let listen = ListenCounters::read().since(listen_before);
     let server_stats = match &args.stats_path {
         Some(path) => Some(fetch_json(&shared.target, path).await),
         None => None,
@@ -257,6 +265,8 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
             window_ticks as f64 / window_s.max(0.001) / args.streams as f64,
         ),
         cpu,
+        listen,
+        local_port_retries: shared.target.port_retries(),
         totals,
         server_rss,
         loadgen_peak_rss_kib: own_peak_kib(),

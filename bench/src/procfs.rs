@@ -1,6 +1,7 @@
 //! Resident memory and CPU time of a process, from `/proc/<pid>/…`.
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -74,6 +75,52 @@ pub fn user_processes_cpu(exclude: &[u32]) -> HashMap<u32, f64> {
             (stat.parent != 2).then_some((pid, stat.cpu_s))
         })
         .collect()
+}
+
+/// Machine-wide TCP counters from `/proc/net/netstat` that tell whether a
+/// server's accept queue overflowed (the kernel then drops the SYN or the
+/// final ACK, and the client retries after a second or more).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ListenCounters {
+    /// `TcpExt.ListenOverflows`: the accept queue was full.
+    pub overflows: u64,
+    /// `TcpExt.ListenDrops`: connection requests dropped at a listener.
+    pub drops: u64,
+    /// `TcpExt.TCPReqQFullDoCookies`: SYN cookies sent for a full SYN queue.
+    pub syn_cookies: u64,
+}
+
+impl ListenCounters {
+    /// Reads the counters; zeros where they cannot be read.
+    pub fn read() -> Self {
+        let Ok(netstat) = std::fs::read_to_string("/proc/net/netstat") else {
+            return Self::default();
+        };
+        let mut lines = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+        let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+            return Self::default();
+        };
+        let counters: HashMap<&str, u64> = names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .filter_map(|(name, value)| Some((name, value.parse().ok()?)))
+            .collect();
+        let get = |name: &str| counters.get(name).copied().unwrap_or(0);
+        Self {
+            overflows: get("ListenOverflows"),
+            drops: get("ListenDrops"),
+            syn_cookies: get("TCPReqQFullDoCookies"),
+        }
+    }
+
+    /// The increase since `earlier`.
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            overflows: self.overflows.saturating_sub(earlier.overflows),
+            drops: self.drops.saturating_sub(earlier.drops),
+            syn_cookies: self.syn_cookies.saturating_sub(earlier.syn_cookies),
+        }
+    }
 }
 
 /// The kernel's clock ticks per second (`_SC_CLK_TCK`), usually 100.

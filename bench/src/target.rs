@@ -25,6 +25,8 @@ pub struct Target {
     /// Source addresses to bind to, used round-robin, each with the next
     /// port to try; empty = let the kernel pick.
     sources: Vec<Source>,
+    /// Connects retried on another local port.
+    port_retries: AtomicUsize,
 }
 
 /// One loopback source address and its port cursor.
@@ -56,6 +58,7 @@ impl Target {
             addr,
             host,
             sources,
+            port_retries: AtomicUsize::new(0),
         })
     }
 
@@ -72,13 +75,41 @@ impl Target {
     /// grows with every open connection and, at ~20,000 of them, keeps the
     /// loader's threads busy in the kernel instead of reading.
     pub async fn connect(&self, n: usize) -> io::Result<TcpStream> {
-        let socket = TcpSocket::new_v4()?;
-        if !self.sources.is_empty() {
-            let source = &self.sources[n % self.sources.len()];
+        let Some(source) = self.sources.get(n % self.sources.len().max(1)) else {
+            return TcpSocket::new_v4()?.connect(self.addr).await;
+        };
+        let mut attempt = 0;
+        loop {
+            let socket = TcpSocket::new_v4()?;
             bind_free_port(&socket, source)?;
+            match socket.connect(self.addr).await {
+                // The 4-tuple clashed with a socket that still holds it (such
+                // as a TIME_WAIT one): that is the loader's port choice, so
+                // try the next port.
+                Err(error) if is_local_clash(&error) && attempt < CONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    self.port_retries.fetch_add(1, Ordering::Relaxed);
+                }
+                result => return result,
+            }
         }
-        socket.connect(self.addr).await
     }
+
+    /// How many connects were retried on another local port so far.
+    pub fn port_retries(&self) -> usize {
+        self.port_retries.load(Ordering::Relaxed)
+    }
+}
+
+/// Extra local ports tried when `connect` reports a clash.
+const CONNECT_ATTEMPTS: usize = 8;
+
+/// `connect` errors that mean the local address, not the server, is at fault.
+fn is_local_clash(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable
+    )
 }
 
 /// Binds `socket` to the source address and the next free port.
