@@ -202,16 +202,33 @@ async fn a_subscriber_that_falls_behind_the_history_gets_a_gap_then_live() {
 
 #[tokio::test(start_paused = true)]
 async fn keep_alives_fill_long_silences() {
+    const KEEP_ALIVE: Duration = Duration::from_secs(15);
     let hub = hub_with(HubSettings {
         interval: Duration::from_secs(60),
-        keep_alive: Duration::from_secs(15),
+        keep_alive: KEEP_ALIVE,
         ..settings()
     });
     let mut sub = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
-    assert_eq!(
-        text(&sub.next_message().await.expect("comment")),
-        ": keep-alive\n\n"
-    );
+    let mut last_frame = tokio::time::Instant::now();
+    let mut keep_alives = 0;
+    while keep_alives < 5 {
+        let message = text(&sub.next_message().await.expect("message"));
+        let silence = last_frame.elapsed();
+        if message == ": keep-alive\n\n" {
+            assert_eq!(
+                silence, KEEP_ALIVE,
+                "exactly one keep-alive time after the last frame"
+            );
+            keep_alives += 1;
+        } else {
+            assert!(message.starts_with("id: "), "{message:?}");
+            assert!(
+                silence <= KEEP_ALIVE,
+                "no silence longer than the keep-alive time"
+            );
+        }
+        last_frame = tokio::time::Instant::now();
+    }
 }
 
 #[tokio::test(start_paused = true)]
