@@ -233,3 +233,24 @@ async fn cors_admits_localhost_and_denies_other_origins() {
     let allowed = allowed_origin(any.url("/healthz"), "http://evil.example").await;
     assert_eq!(allowed.as_deref(), Some("*"));
 }
+
+/// Pages are compressed for clients that accept it (streams never are: see
+/// `stream_response_has_event_stream_headers`).
+#[tokio::test]
+async fn pages_are_compressed_when_accepted() {
+    let server = TestServer::start(&[]).await;
+    let response = client()
+        .get(server.url("/"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+}

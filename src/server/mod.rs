@@ -38,6 +38,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use subscription::Subscription;
@@ -91,10 +92,15 @@ pub fn router(state: AppState) -> Router {
         .layer(cors_layer(&state.settings.cors));
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
-        .merge(api)
+    // Pages and static files (the WASM bundle above all) are compressed; the
+    // API and the streams are not (an event stream must never be buffered).
+    let site = Router::new()
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(fallback)
+        .layer(CompressionLayer::new());
+    Router::new()
+        .merge(api)
+        .merge(site)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
 }
