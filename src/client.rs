@@ -237,6 +237,14 @@ mod browser {
         )
     }
 
+    /// Adds `row` to the top of the history, stamped with the local time.
+    fn push_row(client: StreamClient, row: RowKind) {
+        let received_at = local_clock();
+        client
+            .history
+            .update(|history| history.push(row, received_at));
+    }
+
     /// Adds a received message to the history: an event, or an error row when
     /// its data is not a valid event.
     fn record_message(client: StreamClient, message: &MessageEvent) {
@@ -253,10 +261,7 @@ mod browser {
                 reason: format!("could not read event data ({error})"),
             },
         };
-        let received_at = local_clock();
-        client
-            .history
-            .update(|history| history.push(row, received_at));
+        push_row(client, row);
     }
 
     /// Adds a gap notice to the history.
@@ -268,10 +273,7 @@ mod browser {
                 reason: format!("could not read gap notice ({error})"),
             },
         };
-        let received_at = local_clock();
-        client
-            .history
-            .update(|history| history.push(row, received_at));
+        push_row(client, row);
     }
 
     /// `EventSource` hides why it gave up; ask the server once with `fetch`

@@ -100,6 +100,14 @@ mod tests {
     }
 
     #[test]
+    fn the_static_keep_alive_is_what_the_encoder_produces() {
+        assert_eq!(
+            encode_comment("keep-alive"),
+            crate::server::stream::KEEP_ALIVE
+        );
+    }
+
+    #[test]
     fn single_line_fields_lose_their_line_breaks() {
         assert_eq!(
             encode_message(None, Some("x\ny"), "z"),

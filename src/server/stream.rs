@@ -3,7 +3,9 @@
 
 use super::generator;
 use super::hub::{lock, Hub, CHANNEL_CAPACITY};
-use super::sse_frame::{encode_comment, encode_message};
+#[cfg(doc)]
+use super::sse_frame::encode_comment;
+use super::sse_frame::encode_message;
 use crate::model::{GapNotice, StreamId, StreamSummary};
 use bytes::Bytes;
 use serde::Serialize;
@@ -26,10 +28,9 @@ pub(crate) enum Frame {
     KeepAlive,
 }
 
-/// The bytes of a keep-alive comment.
-pub(crate) fn keep_alive_bytes() -> Bytes {
-    encode_comment("keep-alive")
-}
+/// The keep-alive comment, as `encode_comment("keep-alive")` would
+/// encode it; static, so sending it to every subscriber allocates nothing.
+pub(crate) const KEEP_ALIVE: Bytes = Bytes::from_static(b": keep-alive\n\n");
 
 /// A stream id's shared state.
 pub(crate) struct Stream {

@@ -3,7 +3,7 @@
 
 use super::hub::{lock, HubError, Shared};
 use super::stats::bump;
-use super::stream::{keep_alive_bytes, Frame, Joined, Stream};
+use super::stream::{Frame, Joined, Stream, KEEP_ALIVE};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -107,7 +107,7 @@ impl Subscription {
                         return Some(bytes);
                     }
                 }
-                Ok(Frame::KeepAlive) => return Some(keep_alive_bytes()),
+                Ok(Frame::KeepAlive) => return Some(KEEP_ALIVE),
                 Err(RecvError::Lagged(_)) => {
                     let (missed, newest) = self.stream.catch_up(self.last_seq);
                     self.backlog = missed;
