@@ -97,6 +97,17 @@ pub enum CorsPolicy {
     List(Vec<String>),
 }
 
+impl CorsPolicy {
+    /// Whether a page from `origin` (the `Origin` header) may read responses.
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        match self {
+            Self::Localhost => is_localhost_origin(origin),
+            Self::Any => true,
+            Self::List(list) => list.iter().any(|allowed| allowed.as_bytes() == origin),
+        }
+    }
+}
+
 /// The validated settings; built only by [`Config::validate`].
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -1,10 +1,12 @@
-//! The TCP listener: every accepted connection gets a write timeout, so a
-//! client that stops reading is disconnected instead of holding buffers
-//! forever, and each such disconnect is counted.
+//! The connections axum serves: those the [gateway](super::gateway) hands
+//! over, each with the bytes already read from it put back in front. Every one
+//! gets a write timeout, so a client that stops reading is disconnected
+//! instead of holding buffers forever, and each such disconnect is counted.
 
 use super::stats::{bump, Stats};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
+use bytes::Bytes;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -12,21 +14,47 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_io_timeout::TimeoutStream;
 
-/// A [`TcpListener`] whose connections time out blocked writes.
+/// A connection the gateway hands to axum, with what it already read.
+pub struct Handoff {
+    io: Rewound,
+    peer: SocketAddr,
+}
+
+impl Handoff {
+    /// `received` are the bytes read from `socket` so far; axum reads them
+    /// first.
+    pub(crate) fn new(socket: TcpStream, peer: SocketAddr, received: Bytes) -> Self {
+        Self {
+            io: Rewound { received, socket },
+            peer,
+        }
+    }
+}
+
+/// The [`Listener`] axum serves: it yields the connections the gateway hands
+/// over, with a write timeout on each.
 pub struct HubListener {
-    inner: TcpListener,
+    handoffs: mpsc::Receiver<Handoff>,
+    local_addr: SocketAddr,
     write_timeout: Duration,
     stats: Arc<Stats>,
 }
 
 impl HubListener {
-    /// Wraps a bound listener.
-    pub fn new(inner: TcpListener, write_timeout: Duration, stats: Arc<Stats>) -> Self {
+    /// Serves what arrives on `handoffs`; `local_addr` is the gateway's.
+    pub fn new(
+        handoffs: mpsc::Receiver<Handoff>,
+        local_addr: SocketAddr,
+        write_timeout: Duration,
+        stats: Arc<Stats>,
+    ) -> Self {
         Self {
-            inner,
+            handoffs,
+            local_addr,
             write_timeout,
             stats,
         }
@@ -38,13 +66,11 @@ impl Listener for HubListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // axum's own accept loop logs and backs off on errors such as EMFILE.
-        let (socket, peer) = Listener::accept(&mut self.inner).await;
-        // Events are small and latency matters more than packet count.
-        if let Err(error) = socket.set_nodelay(true) {
-            tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
-        }
-        let mut io = TimeoutStream::new(socket);
+        let Some(Handoff { io, peer }) = self.handoffs.recv().await else {
+            // The gateway has stopped: nothing more will come.
+            return std::future::pending().await;
+        };
+        let mut io = TimeoutStream::new(io);
         io.set_write_timeout(Some(self.write_timeout));
         let connection = TimedConnection {
             io: Box::pin(io),
@@ -55,7 +81,58 @@ impl Listener for HubListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
+        Ok(self.local_addr)
+    }
+}
+
+/// A socket with the bytes already read from it put back in front.
+pub struct Rewound {
+    received: Bytes,
+    socket: TcpStream,
+}
+
+impl AsyncRead for Rewound {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.received.is_empty() {
+            return Pin::new(&mut self.socket).poll_read(cx, buf);
+        }
+        let n = self.received.len().min(buf.remaining());
+        buf.put_slice(&self.received.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Rewound {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.socket).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.socket.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.socket).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.socket).poll_shutdown(cx)
     }
 }
 
@@ -72,7 +149,7 @@ impl Connected<IncomingStream<'_, HubListener>> for ClientAddr {
 /// An accepted connection with a write timeout; counts the disconnects the
 /// timeout causes.
 pub struct TimedConnection {
-    io: Pin<Box<TimeoutStream<TcpStream>>>,
+    io: Pin<Box<TimeoutStream<Rewound>>>,
     stats: Arc<Stats>,
     peer: SocketAddr,
 }

@@ -6,12 +6,15 @@
 
 mod api;
 pub mod config;
+mod direct_stream;
 mod error;
+mod gateway;
 mod generator;
 pub mod hub;
 #[cfg(test)]
 mod hub_tests;
 pub mod listener;
+mod request_head;
 mod shutdown;
 mod sse;
 pub mod sse_frame;
@@ -28,6 +31,7 @@ use axum::Router;
 use clap::Parser;
 use config::{Config, CorsPolicy, Settings};
 use error::AppError;
+use gateway::Gateway;
 use hub::{Hub, HubSettings};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -38,6 +42,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -45,6 +50,9 @@ pub use subscription::Subscription;
 
 /// How long shutdown waits for open responses to finish before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Connections the gateway may have handed over before axum takes them.
+const HANDOFF_QUEUE: usize = 1024;
 
 /// Exit code for a configuration the server cannot run with.
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -123,13 +131,10 @@ async fn fallback(State(state): State<AppState>, uri: Uri, request: Request) -> 
 fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
     let origins = match policy {
         CorsPolicy::Any => AllowOrigin::any(),
-        CorsPolicy::Localhost => AllowOrigin::predicate(|origin: &HeaderValue, _| {
-            config::is_localhost_origin(origin.as_bytes())
-        }),
-        CorsPolicy::List(list) => AllowOrigin::list(
-            list.iter()
-                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        ),
+        policy => {
+            let policy = policy.clone();
+            AllowOrigin::predicate(move |origin: &HeaderValue, _| policy.allows(origin.as_bytes()))
+        }
     };
     CorsLayer::new()
         .allow_origin(origins)
@@ -258,12 +263,15 @@ pub async fn serve(
         Arc::clone(&stats),
         shutdown.clone(),
     );
-    let listener = HubListener::new(tcp, settings.write_timeout, stats);
+    let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
+    let listener = HubListener::new(handoffs, bound, settings.write_timeout, stats);
     let state = AppState {
         leptos_options,
         hub,
         settings: Arc::new(settings),
     };
+    let direct_streams = TaskTracker::new();
+    let gateway = Gateway::new(tcp, state.clone(), handoff, direct_streams.clone());
     let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
 
     {
@@ -278,14 +286,24 @@ pub async fn serve(
         stop.await;
         trigger.cancel();
     });
-    let server =
+    let accepting = tokio::spawn(gateway.run());
+    let axum_connections =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let everything = async {
+        axum_connections.await?;
+        // The gateway stops at once on shutdown; its connection tasks end
+        // their streams cleanly.
+        let _ = accepting.await;
+        direct_streams.close();
+        direct_streams.wait().await;
+        Ok::<(), ServeError>(())
+    };
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        result = server => result?,
+        result = everything => result?,
         () = deadline => tracing::warn!("connections still open after the grace period; exiting anyway"),
     }
     tracing::info!("stopped");

@@ -4,6 +4,7 @@
 use super::error::AppError;
 use super::hub::{retry_frame, Hub};
 use super::listener::ClientAddr;
+use super::request_head::last_event_id_param;
 use super::stats::bump;
 use super::AppState;
 use crate::model::{StreamId, StreamIdError};
@@ -79,24 +80,4 @@ fn parse_stream_id(
         bump(&hub.stats().invalid_stream_id);
     }
     parsed
-}
-
-/// Extracts `lastEventId` from a raw query string.
-fn last_event_id_param(query: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == "lastEventId").then(|| value.to_owned())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::last_event_id_param;
-
-    #[test]
-    fn finds_last_event_id_among_other_parameters() {
-        assert_eq!(last_event_id_param("a=1&lastEventId=42"), Some("42".into()));
-        assert_eq!(last_event_id_param("lastEventId="), Some(String::new()));
-        assert_eq!(last_event_id_param("lastEventIdx=1&b"), None);
-    }
 }

@@ -1,0 +1,318 @@
+//! Serves `GET /sse/{id}` on the raw socket, outside hyper, when it is the
+//! first request of a connection (see [`super::gateway`]).
+//!
+//! Holding tens of thousands of open streams is what sse-hub is for. hyper
+//! keeps an 8 KiB read buffer and an 8 KiB header buffer for every connection
+//! for as long as it is open; an open stream here costs its task, its socket
+//! and its [`Subscription`] only, and each event goes out in one `writev` of
+//! the stream's shared bytes framed as an HTTP/1.1 chunk.
+//!
+//! The response is the same as the axum handler's (`super::sse`): the same
+//! headers, CORS, `retry:` hint, replay, keep-alives and errors, a write
+//! timeout for clients that stop reading, and a clean end (the last chunk) on
+//! shutdown. Requests this path does not take (another method, an invalid id,
+//! a second request on a keep-alive connection) are served by that handler.
+
+use super::config::CorsPolicy;
+use super::error::AppError;
+use super::hub::retry_frame;
+use super::request_head::StreamRequest;
+use super::stats::bump;
+use super::{AppState, Subscription};
+use axum::response::IntoResponse;
+use bytes::Buf;
+use std::future::{poll_fn, Future};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::time::{Duration, SystemTime};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_util::sync::WaitForCancellationFuture;
+
+/// The headers every stream response carries (CORS comes after them).
+const STREAM_HEADERS: &str = "HTTP/1.1 200 OK\r\n\
+    content-type: text/event-stream\r\n\
+    cache-control: no-cache\r\n\
+    x-accel-buffering: no\r\n\
+    transfer-encoding: chunked\r\n\
+    vary: origin, access-control-request-method, access-control-request-headers\r\n";
+
+/// The last chunk, which ends a chunked response cleanly.
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Most bytes of an error body sent (they are a short JSON object).
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Why a stream response ended.
+enum End {
+    /// The server is shutting down: end the response cleanly.
+    Shutdown,
+    /// The hub closed the stream: end the response cleanly.
+    StreamClosed,
+    /// The client closed the connection or a write failed.
+    ClientGone,
+    /// A write made no progress for the write timeout.
+    TimedOut,
+}
+
+/// Answers a stream request on `socket`: joins the stream and streams it, or
+/// writes the JSON error when a limit refuses the client.
+pub(crate) async fn serve(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    request: StreamRequest,
+    state: &AppState,
+) {
+    let cors = allowed_origin(&state.settings.cors, request.origin.as_deref());
+    let subscribed = state
+        .hub
+        .subscribe(&request.id, request.last_event_id.as_deref(), peer.ip());
+    drop(request);
+    match subscribed {
+        Ok(subscription) => stream(socket, peer, subscription, cors, state).await,
+        Err(error) => {
+            // The client may already be gone; there is no one to tell.
+            let _ = write_error(&mut socket, AppError::from(error), cors.as_deref()).await;
+        }
+    }
+}
+
+/// Writes the response head and then every message until one side ends it.
+async fn stream(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    mut subscription: Subscription,
+    cors: Option<Vec<u8>>,
+    state: &AppState,
+) {
+    let write_timeout = state.settings.write_timeout;
+    let mut head = response_head(cors.as_deref());
+    drop(cors);
+    encode_chunk_into(&mut head, &retry_frame(state.settings.retry));
+    let mut shutdown = pin!(state.hub.shutdown_token().cancelled());
+    let end = pump(
+        &mut socket,
+        &mut subscription,
+        head,
+        shutdown.as_mut(),
+        write_timeout,
+    )
+    .await;
+    // Leaves the stream before the goodbye, which may take a moment.
+    drop(subscription);
+    match end {
+        End::Shutdown | End::StreamClosed => {
+            // A short grace: the process is about to exit, and a client that
+            // cannot take five bytes gets a reset instead.
+            let ending = async {
+                socket.write_all(LAST_CHUNK).await?;
+                socket.shutdown().await
+            };
+            let _ = tokio::time::timeout(write_timeout.min(LAST_CHUNK_GRACE), ending).await;
+        }
+        End::TimedOut => {
+            let total = bump(&state.hub.stats().slow_client_disconnected);
+            tracing::warn!(client = %peer, disconnected_total = total, "disconnected a client that stopped reading");
+        }
+        End::ClientGone => {}
+    }
+}
+
+/// Sends the head, then each message as it comes, until shutdown, the end of
+/// the stream, the client leaving or a write timing out.
+async fn pump(
+    socket: &mut TcpStream,
+    subscription: &mut Subscription,
+    head: Vec<u8>,
+    mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    write_timeout: Duration,
+) -> End {
+    if let Err(end) = guarded(socket.write_all(&head), shutdown.as_mut(), write_timeout).await {
+        return end;
+    }
+    drop(head);
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = shutdown.as_mut() => return End::Shutdown,
+            () = client_gone(socket) => return End::ClientGone,
+            message = subscription.next_message() => message,
+        };
+        let Some(message) = message else {
+            return End::StreamClosed;
+        };
+        let write = write_chunk(socket, &message);
+        if let Err(end) = guarded(write, shutdown.as_mut(), write_timeout).await {
+            return end;
+        }
+    }
+}
+
+/// Runs one write under the write timeout, giving up at shutdown.
+async fn guarded(
+    write: impl Future<Output = io::Result<()>>,
+    shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    write_timeout: Duration,
+) -> Result<(), End> {
+    tokio::select! {
+        biased;
+        () = shutdown => Err(End::Shutdown),
+        wrote = tokio::time::timeout(write_timeout, write) => match wrote {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Err(_) => Err(End::TimedOut),
+        },
+    }
+}
+
+/// How long the last chunk may take at shutdown.
+const LAST_CHUNK_GRACE: Duration = Duration::from_millis(500);
+
+/// Resolves when the client has closed its side (or the socket failed).
+/// Anything it sends after its request is read and ignored.
+async fn client_gone(socket: &TcpStream) {
+    let mut scratch = [0u8; 64];
+    loop {
+        if poll_fn(|cx| socket.poll_read_ready(cx)).await.is_err() {
+            return;
+        }
+        match socket.try_read(&mut scratch) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Writes one message as one HTTP/1.1 chunk, in a single `writev` when the
+/// socket takes it all.
+async fn write_chunk(socket: &mut TcpStream, message: &[u8]) -> io::Result<()> {
+    if message.is_empty() {
+        // An empty chunk would end the response.
+        return Ok(());
+    }
+    let mut size_line = [0u8; 20];
+    let size_len = {
+        let mut cursor = io::Cursor::new(&mut size_line[..]);
+        write!(cursor, "{:x}\r\n", message.len())?;
+        usize::try_from(cursor.position()).unwrap_or(0)
+    };
+    let mut chunk = size_line[..size_len].chain(message).chain(&b"\r\n"[..]);
+    socket.write_all_buf(&mut chunk).await
+}
+
+/// Appends `message` to `out` as one HTTP/1.1 chunk.
+fn encode_chunk_into(out: &mut Vec<u8>, message: &[u8]) {
+    if message.is_empty() {
+        return;
+    }
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{:x}\r\n", message.len());
+    out.extend_from_slice(message);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The status line and headers of a stream response.
+fn response_head(cors: Option<&[u8]>) -> Vec<u8> {
+    let mut head = Vec::with_capacity(512);
+    head.extend_from_slice(STREAM_HEADERS.as_bytes());
+    finish_head(&mut head, cors);
+    head
+}
+
+/// Adds the `date`, the CORS header when the origin is allowed, and the blank
+/// line that ends the head.
+fn finish_head(head: &mut Vec<u8>, cors: Option<&[u8]>) {
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let _ = write!(head, "date: {date}\r\n");
+    if let Some(origin) = cors {
+        head.extend_from_slice(b"access-control-allow-origin: ");
+        head.extend_from_slice(origin);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+}
+
+/// The `Access-Control-Allow-Origin` value for a request from `origin`, as
+/// the CORS layer on the axum routes would send it.
+fn allowed_origin(policy: &CorsPolicy, origin: Option<&[u8]>) -> Option<Vec<u8>> {
+    match policy {
+        CorsPolicy::Any => Some(b"*".to_vec()),
+        _ => origin
+            .filter(|origin| policy.allows(origin))
+            .map(<[u8]>::to_vec),
+    }
+}
+
+/// Writes an error as the axum handler would (status, JSON body, headers such
+/// as `Retry-After`), then closes the connection.
+async fn write_error(
+    socket: &mut TcpStream,
+    error: AppError,
+    cors: Option<&[u8]>,
+) -> io::Result<()> {
+    let (parts, body) = error.into_response().into_parts();
+    let body = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(512 + body.len());
+    let _ = write!(out, "HTTP/1.1 {}\r\n", parts.status);
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let _ = write!(
+        out,
+        "content-length: {}\r\nconnection: close\r\n\
+         vary: origin, access-control-request-method, access-control-request-headers\r\n",
+        body.len()
+    );
+    finish_head(&mut out, cors);
+    out.extend_from_slice(&body);
+    socket.write_all(&out).await?;
+    socket.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_carry_their_length_in_hex() {
+        let mut out = Vec::new();
+        encode_chunk_into(&mut out, b"data: 0123456789abcdef\n\n");
+        assert_eq!(out, b"18\r\ndata: 0123456789abcdef\n\n\r\n");
+        encode_chunk_into(&mut out, b"");
+        assert_eq!(out.len(), 4 + 24 + 2, "an empty message adds no chunk");
+    }
+
+    #[test]
+    fn the_head_names_the_allowed_origin_only() {
+        let head = String::from_utf8(response_head(Some(b"http://localhost:8080"))).expect("ascii");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"));
+        assert!(head.contains("\r\naccess-control-allow-origin: http://localhost:8080\r\n"));
+        assert!(head.ends_with("\r\n\r\n"));
+        let head = String::from_utf8(response_head(None)).expect("ascii");
+        assert!(!head.contains("access-control-allow-origin"));
+    }
+
+    #[test]
+    fn cors_matches_the_policy() {
+        let local = Some(&b"http://localhost:3000"[..]);
+        let evil = Some(&b"http://evil.example"[..]);
+        assert_eq!(
+            allowed_origin(&CorsPolicy::Localhost, local),
+            local.map(<[u8]>::to_vec)
+        );
+        assert_eq!(allowed_origin(&CorsPolicy::Localhost, evil), None);
+        assert_eq!(allowed_origin(&CorsPolicy::Localhost, None), None);
+        assert_eq!(allowed_origin(&CorsPolicy::Any, evil), Some(b"*".to_vec()));
+        let list = CorsPolicy::List(vec!["http://evil.example".into()]);
+        assert_eq!(allowed_origin(&list, evil), evil.map(<[u8]>::to_vec));
+        assert_eq!(allowed_origin(&list, local), None);
+    }
+}

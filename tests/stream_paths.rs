@@ -1,0 +1,204 @@
+//! A stream request is served on one of two paths: the first request of a
+//! fresh connection is streamed directly on the socket, any later request on
+//! a keep-alive connection (or an HTTP/1.0 one) by the axum handler. Clients
+//! must not be able to tell them apart: same headers, same events, same clean
+//! end at shutdown.
+
+mod common;
+
+use common::TestServer;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads from `socket` into `received` until `done` holds for what has been
+/// received, failing the test after a few seconds.
+async fn read_until(socket: &mut TcpStream, received: &mut Vec<u8>, done: impl Fn(&str) -> bool) {
+    let reading = async {
+        while !done(&String::from_utf8_lossy(received)) {
+            let mut chunk = [0u8; 4096];
+            let n = socket.read(&mut chunk).await.expect("read");
+            assert!(
+                n > 0,
+                "connection closed early: {}",
+                String::from_utf8_lossy(received)
+            );
+            received.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), reading)
+        .await
+        .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(received)));
+}
+
+/// Sends a raw request head.
+async fn send(socket: &mut TcpStream, head: &str) {
+    socket.write_all(head.as_bytes()).await.expect("write");
+}
+
+/// The status line and the headers (lower-case names) of a response, minus
+/// the `date`, which changes.
+fn head_of(response: &str) -> (String, Vec<String>) {
+    let head = response.split("\r\n\r\n").next().expect("a head");
+    let mut lines = head.lines();
+    let status = lines.next().expect("status line").to_owned();
+    let mut headers: Vec<String> = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').expect("header line");
+            format!("{}: {}", name.to_ascii_lowercase(), value.trim())
+        })
+        .filter(|line| !line.starts_with("date: "))
+        .collect();
+    headers.sort();
+    (status, headers)
+}
+
+/// The `data:` lines of the events received so far, by `id:`.
+fn events(body: &str) -> Vec<(u64, String)> {
+    let mut found = Vec::new();
+    let mut id = None;
+    for line in body.lines() {
+        if let Some(value) = line.strip_prefix("id: ") {
+            id = value.parse().ok();
+        } else if let (Some(data), Some(seq)) = (line.strip_prefix("data: "), id.take()) {
+            found.push((seq, data.to_owned()));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
+    let mut server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
+    let request = "GET /sse/paths HTTP/1.1\r\nHost: test\r\nOrigin: http://localhost:8080\r\n\r\n";
+
+    // Direct path: the stream request is the connection's first.
+    let mut fresh = TcpStream::connect(server.addr()).await.expect("connect");
+    send(&mut fresh, request).await;
+    // Axum path: the same request after another one on a keep-alive connection.
+    let mut reused = TcpStream::connect(server.addr()).await.expect("connect");
+    send(&mut reused, "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let mut first = Vec::new();
+    read_until(&mut reused, &mut first, |text| {
+        text.ends_with(r#"{"status":"ok"}"#)
+    })
+    .await;
+    send(&mut reused, request).await;
+
+    let mut from_fresh = Vec::new();
+    let mut from_reused = Vec::new();
+    let three_events = |text: &str| events(text).len() >= 3;
+    read_until(&mut fresh, &mut from_fresh, three_events).await;
+    read_until(&mut reused, &mut from_reused, three_events).await;
+    let fresh_text = String::from_utf8_lossy(&from_fresh).into_owned();
+    let reused_text = String::from_utf8_lossy(&from_reused).into_owned();
+
+    let (fresh_status, fresh_headers) = head_of(&fresh_text);
+    let (reused_status, reused_headers) = head_of(&reused_text);
+    assert_eq!(fresh_status, "HTTP/1.1 200 OK");
+    assert_eq!(reused_status, "HTTP/1.1 200 OK");
+    for expected in [
+        "content-type: text/event-stream",
+        "cache-control: no-cache",
+        "x-accel-buffering: no",
+        "transfer-encoding: chunked",
+        "access-control-allow-origin: http://localhost:8080",
+    ] {
+        assert!(
+            fresh_headers.iter().any(|h| h == expected),
+            "fresh lacks {expected}: {fresh_headers:?}"
+        );
+        assert!(
+            reused_headers.iter().any(|h| h == expected),
+            "reused lacks {expected}: {reused_headers:?}"
+        );
+    }
+    assert_eq!(fresh_headers, reused_headers, "same headers on both paths");
+    assert!(fresh_text.contains("\r\nretry: ") && reused_text.contains("\r\nretry: "));
+
+    // Both joined the same stream: every event both saw is identical.
+    let fresh_events = events(&fresh_text);
+    let reused_events = events(&reused_text);
+    let common: Vec<_> = fresh_events
+        .iter()
+        .filter(|event| reused_events.iter().any(|other| other.0 == event.0))
+        .collect();
+    assert!(!common.is_empty(), "{fresh_events:?} / {reused_events:?}");
+    for event in common {
+        assert!(reused_events.contains(event), "{event:?} differs");
+    }
+
+    // Shutdown ends both with the last chunk of a chunked body.
+    let pid = server.child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    for (socket, received) in [
+        (&mut fresh, &mut from_fresh),
+        (&mut reused, &mut from_reused),
+    ] {
+        let ending = async {
+            loop {
+                let mut chunk = [0u8; 4096];
+                match socket.read(&mut chunk).await.expect("read") {
+                    0 => break,
+                    n => received.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3), ending)
+            .await
+            .expect("ends");
+        assert!(
+            received.ends_with(b"\r\n0\r\n\r\n"),
+            "clean end: {:?}",
+            String::from_utf8_lossy(&received[received.len().saturating_sub(40)..])
+        );
+    }
+    let status = server.child.wait().await.expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn limit_errors_are_the_same_json_on_a_fresh_connection() {
+    let server = TestServer::start(&["--max-connections-per-ip", "1", "--log", "warn"]).await;
+    let mut holder = TcpStream::connect(server.addr()).await.expect("connect");
+    send(&mut holder, "GET /sse/held HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let mut held = Vec::new();
+    read_until(&mut holder, &mut held, |text| text.contains("retry: ")).await;
+
+    let mut refused = TcpStream::connect(server.addr()).await.expect("connect");
+    send(
+        &mut refused,
+        "GET /sse/another HTTP/1.1\r\nHost: test\r\n\r\n",
+    )
+    .await;
+    let mut answer = Vec::new();
+    read_until(&mut refused, &mut answer, |text| text.ends_with('}')).await;
+    let text = String::from_utf8_lossy(&answer);
+    let (status, headers) = head_of(&text);
+    assert_eq!(status, "HTTP/1.1 429 Too Many Requests");
+    assert!(
+        headers.contains(&"content-type: application/json".to_owned()),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&"retry-after: 5".to_owned()),
+        "{headers:?}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).expect("body")).expect("JSON body");
+    assert_eq!(body["code"], "too_many_connections_from_ip");
+    let length = headers
+        .iter()
+        .find_map(|h| h.strip_prefix("content-length: "))
+        .and_then(|n| n.parse::<usize>().ok())
+        .expect("content-length");
+    assert_eq!(length, text.split("\r\n\r\n").nth(1).map_or(0, str::len));
+    assert_eq!(
+        server.get_json("/api/stats").await["rejected"]["too_many_connections_from_ip"],
+        1
+    );
+}
