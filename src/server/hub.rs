@@ -199,6 +199,11 @@ impl Hub {
         {
             streams.remove(stream.id());
         }
+        let none_left = streams.is_empty();
+        drop(streams);
+        if none_left {
+            super::memory::release_free_memory();
+        }
         true
     }
 

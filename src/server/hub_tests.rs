@@ -184,6 +184,29 @@ async fn a_lagging_subscriber_catches_up_from_the_replay_buffer() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn what_is_already_due_can_be_taken_without_waiting_in_order() {
+    let hub = hub_with(settings());
+    let mut fast = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    let mut batched = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    assert!(batched.try_next_message().is_none(), "nothing due yet");
+    // 50 events: the batched subscriber lags past the ring and must catch up.
+    for _ in 0..50 {
+        fast.next_message().await.expect("event");
+    }
+    let first = seq_of(&batched.next_message().await.expect("event"));
+    let mut seqs = vec![first];
+    while let Some(message) = batched.try_next_message() {
+        seqs.push(seq_of(&message));
+    }
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "no gap, no duplicate");
+    fast.next_message().await.expect("event");
+    assert_eq!(
+        seq_of(&batched.try_next_message().expect("the next live event")),
+        51
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_subscriber_that_falls_behind_the_history_gets_a_gap_then_live() {
     let hub = hub_with(HubSettings {
         history: 10,

@@ -14,6 +14,7 @@ pub mod hub;
 #[cfg(test)]
 mod hub_tests;
 pub mod listener;
+mod memory;
 mod request_head;
 mod shutdown;
 mod sse;
@@ -202,6 +203,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    memory::use_one_arena();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Holds one of the `max_connections` (and per-IP) places; gives it back on
 /// drop.
@@ -99,24 +99,60 @@ impl Subscription {
             if let Some(message) = self.backlog.pop_front() {
                 return Some(message);
             }
-            match self.receiver.recv().await {
-                Ok(Frame::Event { seq, bytes }) => {
-                    // Skips what a catch-up from the replay buffer already sent.
-                    if seq > self.last_seq {
-                        self.last_seq = seq;
-                        return Some(bytes);
-                    }
-                }
-                Ok(Frame::KeepAlive) => return Some(KEEP_ALIVE),
-                Err(RecvError::Lagged(_)) => {
-                    let (missed, newest) = self.stream.catch_up(self.last_seq);
-                    self.backlog = missed;
-                    self.last_seq = self.last_seq.max(newest);
-                }
+            let received = match self.receiver.recv().await {
+                Ok(frame) => Received::Frame(frame),
+                Err(RecvError::Lagged(_)) => Received::Lagged,
                 Err(RecvError::Closed) => return None,
+            };
+            if let Some(message) = self.take(received) {
+                return Some(message);
             }
         }
     }
+
+    /// The next message if one is ready now, without waiting: lets a writer
+    /// send everything that is already due in one write.
+    pub fn try_next_message(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(message) = self.backlog.pop_front() {
+                return Some(message);
+            }
+            let received = match self.receiver.try_recv() {
+                Ok(frame) => Received::Frame(frame),
+                Err(TryRecvError::Lagged(_)) => Received::Lagged,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            };
+            if let Some(message) = self.take(received) {
+                return Some(message);
+            }
+        }
+    }
+
+    /// What the client is owed for one thing received from the channel, if
+    /// anything; a lag refills the backlog from the replay buffer.
+    fn take(&mut self, received: Received) -> Option<Bytes> {
+        match received {
+            // Skips what a catch-up from the replay buffer already sent.
+            Received::Frame(Frame::Event { seq, bytes }) => (seq > self.last_seq).then(|| {
+                self.last_seq = seq;
+                bytes
+            }),
+            Received::Frame(Frame::KeepAlive) => Some(KEEP_ALIVE),
+            Received::Lagged => {
+                let (missed, newest) = self.stream.catch_up(self.last_seq);
+                self.backlog = missed;
+                self.last_seq = self.last_seq.max(newest);
+                None
+            }
+        }
+    }
+}
+
+/// One item from the broadcast channel, whether awaited or polled.
+enum Received {
+    Frame(Frame),
+    /// The subscriber fell further behind than the channel holds.
+    Lagged,
 }
 
 impl Drop for Subscription {
