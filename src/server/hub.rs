@@ -24,7 +24,8 @@
 //!   gets an `event: gap` naming the missing ids and continues from live. So a
 //!   slow reader never holds more than the shared ring and replay buffer, and
 //!   never slows anyone else down; one that stops reading altogether is cut off
-//!   by the listener's write timeout.
+//!   by the write timeout (in `direct_stream`, or the listener's for streams
+//!   served through axum).
 //! - **Pruning.** When the last subscriber leaves, the generator stops at once
 //!   (it is woken, not polled) and the stream disappears from
 //!   [`Hub::active_streams`]. Its replay buffer is retained for `retention` so

@@ -15,7 +15,7 @@ pub mod hub;
 mod hub_tests;
 pub mod listener;
 mod memory;
-mod request_head;
+pub mod request_head;
 mod shutdown;
 mod sse;
 pub mod sse_frame;

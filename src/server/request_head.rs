@@ -7,14 +7,14 @@ use crate::model::StreamId;
 
 /// Most bytes read while waiting for a complete request head; a longer head
 /// goes to axum, which applies its own limits.
-pub(crate) const MAX_HEAD_BYTES: usize = 8 * 1024;
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 /// Most header lines parsed; a request with more goes to axum.
 const MAX_HEADERS: usize = 32;
 
 /// What the first bytes of a connection turned out to be.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Head {
+pub enum Head {
     /// The request head is not complete yet: read more.
     Incomplete,
     /// A stream request the direct path answers.
@@ -25,17 +25,17 @@ pub(crate) enum Head {
 
 /// A `GET /sse/{id}` the direct path answers.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct StreamRequest {
+pub struct StreamRequest {
     /// The stream to join.
-    pub(crate) id: StreamId,
+    pub id: StreamId,
     /// `Last-Event-ID` header, else the `lastEventId` query parameter.
-    pub(crate) last_event_id: Option<String>,
+    pub last_event_id: Option<String>,
     /// The `Origin` header, for CORS.
-    pub(crate) origin: Option<Vec<u8>>,
+    pub origin: Option<Vec<u8>>,
 }
 
 /// Classifies the bytes received so far on a new connection.
-pub(crate) fn classify(bytes: &[u8]) -> Head {
+pub fn classify(bytes: &[u8]) -> Head {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     let head_len = match request.parse(bytes) {
@@ -97,7 +97,7 @@ fn visible_ascii(value: &[u8]) -> Option<&str> {
 }
 
 /// Extracts `lastEventId` from a raw query string.
-pub(crate) fn last_event_id_param(query: &str) -> Option<String> {
+pub fn last_event_id_param(query: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
         (key == "lastEventId").then(|| value.to_owned())
@@ -169,6 +169,30 @@ mod tests {
         let mut head = b"GET /sse/a HTTP/1.1\r\nX-Big: ".to_vec();
         head.resize(MAX_HEAD_BYTES, b'x');
         assert_eq!(classify(&head), Head::Other);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_classified_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            if let Head::Stream(request) = classify(&bytes) {
+                proptest::prop_assert!(bytes.starts_with(b"GET /sse/"));
+                proptest::prop_assert!(StreamId::parse(request.id.as_str()).is_ok());
+            }
+        }
+
+        #[test]
+        fn every_valid_id_is_taken_with_its_resume_position(
+            id in "[A-Za-z0-9._~-]{1,128}",
+            last in proptest::option::of("[0-9]{1,20}"),
+            split in 0usize..200,
+        ) {
+            let resume = last.as_ref().map(|l| format!("Last-Event-ID: {l}\r\n")).unwrap_or_default();
+            let head = format!("GET /sse/{id} HTTP/1.1\r\nHost: x\r\n{resume}\r\n");
+            // However the head is split across reads, only the whole of it is taken.
+            let split = split.min(head.len() - 1);
+            proptest::prop_assert_eq!(classify(&head.as_bytes()[..split]), Head::Incomplete);
+            proptest::prop_assert_eq!(classify(head.as_bytes()), stream(&id, last.as_deref(), None));
+        }
     }
 
     #[test]

@@ -1,0 +1,16 @@
+//! Fuzzes the gateway's first look at a connection: any bytes as the start of
+//! a request. No input may panic, and only a complete `GET /sse/{valid id}`
+//! head with nothing after it may be taken by the direct stream path.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sse_hub::model::StreamId;
+use sse_hub::server::request_head::{classify, Head};
+
+fuzz_target!(|data: &[u8]| {
+    if let Head::Stream(request) = classify(data) {
+        assert!(data.starts_with(b"GET /sse/"));
+        assert!(data.ends_with(b"\r\n\r\n") || data.ends_with(b"\n\n"));
+        assert!(StreamId::parse(request.id.as_str()).is_ok());
+    }
+});
