@@ -81,6 +81,10 @@ impl Target {
         let mut attempt = 0;
         loop {
             let socket = TcpSocket::new_v4()?;
+            // Lets the port of a TIME_WAIT socket from an earlier run (toward
+            // another server port) be bound again: three scenarios back to
+            // back leave more of them than the port range holds.
+            socket.set_reuseaddr(true)?;
             bind_free_port(&socket, source)?;
             match socket.connect(self.addr).await {
                 // The 4-tuple clashed with a socket that still holds it (such
