@@ -5,6 +5,7 @@
 //! into the checked settings the rest of the server uses, or a
 //! [`ConfigError`] whose message `main` prints before exiting with code 2.
 
+use super::hub::HubSettings;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -113,30 +114,14 @@ impl CorsPolicy {
 pub struct Settings {
     /// Address to bind.
     pub addr: SocketAddr,
-    /// Time between two events of a stream.
-    pub interval: Duration,
-    /// Smallest generated number.
-    pub min: u32,
-    /// Largest generated number.
-    pub max: u32,
+    /// What the hub needs: timing, numbers, buffers and limits.
+    pub hub: HubSettings,
     /// CORS policy.
     pub cors: CorsPolicy,
     /// Log filter.
     pub log: String,
-    /// Replay buffer length per stream.
-    pub history: usize,
-    /// How long an idle stream's buffer is kept.
-    pub retention: Duration,
-    /// Idle time before a keep-alive comment.
-    pub keep_alive: Duration,
     /// Base reconnection delay announced to clients.
     pub retry: Duration,
-    /// Most active streams.
-    pub max_streams: usize,
-    /// Most open SSE connections.
-    pub max_connections: usize,
-    /// Most SSE connections per IP; 0 = unlimited.
-    pub max_connections_per_ip: usize,
     /// How long a write may stay blocked before the connection is dropped.
     pub write_timeout: Duration,
     /// SO_SNDBUF for accepted sockets; `None` leaves the kernel's default.
@@ -201,18 +186,20 @@ impl Config {
         }
         Ok(Settings {
             addr: self.addr,
-            interval: Duration::from_millis(self.interval_ms),
-            min: self.min,
-            max: self.max,
+            hub: HubSettings {
+                interval: Duration::from_millis(self.interval_ms),
+                min: self.min,
+                max: self.max,
+                history: self.history,
+                retention: Duration::from_millis(self.retention_ms),
+                keep_alive: Duration::from_millis(self.keep_alive_ms),
+                max_streams: self.max_streams,
+                max_connections: self.max_connections.unwrap_or_else(default_max_connections),
+                max_connections_per_ip: self.max_connections_per_ip,
+            },
             cors: parse_cors(self.cors_origins.as_deref())?,
             log: self.log.clone(),
-            history: self.history,
-            retention: Duration::from_millis(self.retention_ms),
-            keep_alive: Duration::from_millis(self.keep_alive_ms),
             retry: Duration::from_millis(self.retry_ms),
-            max_streams: self.max_streams,
-            max_connections: self.max_connections.unwrap_or_else(default_max_connections),
-            max_connections_per_ip: self.max_connections_per_ip,
             write_timeout: Duration::from_millis(self.write_timeout_ms),
             send_buffer_bytes: (self.send_buffer_bytes > 0).then_some(self.send_buffer_bytes),
         })
@@ -296,11 +283,11 @@ mod tests {
     fn defaults_match_the_documentation() {
         let settings = config(&[]).validate().expect("defaults are valid");
         assert_eq!(settings.addr.to_string(), "127.0.0.1:3000");
-        assert_eq!(settings.interval, Duration::from_secs(10));
-        assert_eq!((settings.min, settings.max), (1, 1000));
+        assert_eq!(settings.hub.interval, Duration::from_secs(10));
+        assert_eq!((settings.hub.min, settings.hub.max), (1, 1000));
         assert_eq!(settings.cors, CorsPolicy::Localhost);
-        assert_eq!(settings.history, 100);
-        assert!(settings.max_connections >= 1);
+        assert_eq!(settings.hub.history, 100);
+        assert!(settings.hub.max_connections >= 1);
     }
 
     #[test]

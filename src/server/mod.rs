@@ -33,7 +33,7 @@ use clap::Parser;
 use config::{Config, CorsPolicy, Settings};
 use error::AppError;
 use gateway::Gateway;
-use hub::{Hub, HubSettings};
+use hub::Hub;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use listener::{ClientAddr, HubListener};
@@ -76,11 +76,7 @@ impl AppState {
         leptos_options: LeptosOptions,
         shutdown: CancellationToken,
     ) -> Self {
-        let hub = Hub::new(
-            hub_settings(&settings),
-            Arc::new(Stats::default()),
-            shutdown,
-        );
+        let hub = Hub::new(settings.hub.clone(), Arc::new(Stats::default()), shutdown);
         Self {
             leptos_options,
             hub,
@@ -260,11 +256,7 @@ pub async fn serve(
 
     let stats = Arc::new(Stats::default());
     let shutdown = CancellationToken::new();
-    let hub = Hub::new(
-        hub_settings(&settings),
-        Arc::clone(&stats),
-        shutdown.clone(),
-    );
+    let hub = Hub::new(settings.hub.clone(), Arc::clone(&stats), shutdown.clone());
     let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
     let listener = HubListener::new(handoffs, bound, settings.write_timeout, stats);
     let state = AppState {
@@ -336,19 +328,4 @@ fn bind(
     }
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
-}
-
-/// The hub's part of the settings.
-fn hub_settings(settings: &Settings) -> HubSettings {
-    HubSettings {
-        interval: settings.interval,
-        min: settings.min,
-        max: settings.max,
-        history: settings.history,
-        retention: settings.retention,
-        keep_alive: settings.keep_alive,
-        max_streams: settings.max_streams,
-        max_connections: settings.max_connections,
-        max_connections_per_ip: settings.max_connections_per_ip,
-    }
 }
