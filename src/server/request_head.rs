@@ -134,6 +134,12 @@ mod tests {
     }
 
     #[test]
+    fn skips_empty_lines_before_the_request_line_as_hyper_does() {
+        let head = b"\r\n\nGET /sse/a HTTP/1.1\nHost: x\n\r\n";
+        assert_eq!(classify(head), stream("a", None, None));
+    }
+
+    #[test]
     fn waits_for_the_rest_of_a_head() {
         assert_eq!(classify(b""), Head::Incomplete);
         assert_eq!(classify(b"GET /sse/a HTTP/1.1\r\nHost"), Head::Incomplete);
@@ -175,7 +181,9 @@ mod tests {
         #[test]
         fn any_bytes_are_classified_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
             if let Head::Stream(request) = classify(&bytes) {
-                proptest::prop_assert!(bytes.starts_with(b"GET /sse/"));
+                // Empty lines before the request line are allowed (RFC 9112, 2.2).
+                let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+                proptest::prop_assert!(bytes[start..].starts_with(b"GET /sse/"));
                 proptest::prop_assert!(StreamId::parse(request.id.as_str()).is_ok());
             }
         }
