@@ -78,33 +78,34 @@ def scenarios(mode: str) -> list[Scenario]:
     hold_s = 30 if full else 10
     ramp = 2000 if full else 1000
     stats = ["--stats-path", "/api/stats"]
+
+    def hold_scenario(key: str, title: str, interval_ms: int, n: int, streams: int, description: str) -> Scenario:
+        """N connections over S streams, ramped up, then held and measured."""
+        return Scenario(
+            key=key,
+            title=title,
+            interval_ms=interval_ms,
+            loadgen_args=["hold", "-n", str(n), "-s", str(streams), "--ramp", str(ramp), "--hold", hold, *stats],
+            timeout_s=n / ramp + hold_s + 90,
+            description=description,
+        )
+
     return [
-        Scenario(
-            key="capacity",
-            title=f"Capacity: {cap_n:,} connections over 100 streams, 1 s interval, held {hold}",
-            interval_ms=1000,
-            loadgen_args=["hold", "-n", str(cap_n), "-s", "100", "--ramp", str(ramp), "--hold", hold, *stats],
-            timeout_s=cap_n / ramp + hold_s + 90,
-            description=f"ramp {ramp:,}/s",
+        hold_scenario(
+            "capacity",
+            f"Capacity: {cap_n:,} connections over 100 streams, 1 s interval, held {hold}",
+            1000, cap_n, 100, f"ramp {ramp:,}/s",
         ),
-        Scenario(
-            key="fanout",
-            title=f"Fan-out: 1 stream, {fan_n:,} clients, 1 s interval, held {hold}",
-            interval_ms=1000,
-            loadgen_args=["hold", "-n", str(fan_n), "-s", "1", "--ramp", str(ramp), "--hold", hold, *stats],
-            timeout_s=fan_n / ramp + hold_s + 90,
-            description=f"ramp {ramp:,}/s",
+        hold_scenario(
+            "fanout",
+            f"Fan-out: 1 stream, {fan_n:,} clients, 1 s interval, held {hold}",
+            1000, fan_n, 1, f"ramp {ramp:,}/s",
         ),
-        Scenario(
-            key="throughput",
-            title=f"Throughput: {tp_streams} streams x {tp_clients} clients, 10 ms interval, held {hold}",
-            interval_ms=10,
-            loadgen_args=[
-                "hold", "-n", str(tp_streams * tp_clients), "-s", str(tp_streams),
-                "--ramp", str(ramp), "--hold", hold, *stats,
-            ],
-            timeout_s=tp_streams * tp_clients / ramp + hold_s + 90,
-            description=f"nominal {tp_streams * tp_clients * 100:,} events/s; ramp {ramp:,}/s",
+        hold_scenario(
+            "throughput",
+            f"Throughput: {tp_streams} streams x {tp_clients} clients, 10 ms interval, held {hold}",
+            10, tp_streams * tp_clients, tp_streams,
+            f"nominal {tp_streams * tp_clients * 100:,} events/s; ramp {ramp:,}/s",
         ),
         Scenario(
             key="churn",

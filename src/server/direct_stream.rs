@@ -17,6 +17,7 @@ use super::config::CorsPolicy;
 use super::error::AppError;
 use super::hub::retry_frame;
 use super::request_head::StreamRequest;
+use super::sse::STREAM_HEADERS;
 use super::stats::bump;
 use super::{AppState, Subscription};
 use axum::response::IntoResponse;
@@ -25,18 +26,15 @@ use std::future::{poll_fn, Future};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::WaitForCancellationFuture;
 
-/// The headers every stream response carries (CORS comes after them).
-const STREAM_HEADERS: &str = "HTTP/1.1 200 OK\r\n\
-    content-type: text/event-stream\r\n\
-    cache-control: no-cache\r\n\
-    x-accel-buffering: no\r\n\
-    transfer-encoding: chunked\r\n\
-    vary: origin, access-control-request-method, access-control-request-headers\r\n";
+/// What the CORS layer on the axum routes adds to every response.
+const CORS_VARY: &str =
+    "vary: origin, access-control-request-method, access-control-request-headers\r\n";
 
 /// The last chunk, which ends a chunked response cleanly.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
@@ -200,6 +198,12 @@ async fn guarded(
     shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
     write_timeout: Duration,
 ) -> Result<(), End> {
+    let mut write = pin!(write);
+    // Almost every write completes at once; only one that blocks needs the
+    // timer and the shutdown watch.
+    if let Poll::Ready(wrote) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        return wrote.map_err(|_| End::ClientGone);
+    }
     tokio::select! {
         biased;
         () = shutdown => Err(End::Shutdown),
@@ -238,13 +242,8 @@ async fn write_chunk(socket: &mut TcpStream, message: &[u8]) -> io::Result<()> {
         // An empty chunk would end the response.
         return Ok(());
     }
-    let mut size_line = [0u8; 20];
-    let size_len = {
-        let mut cursor = io::Cursor::new(&mut size_line[..]);
-        write!(cursor, "{:x}\r\n", message.len())?;
-        usize::try_from(cursor.position()).unwrap_or(0)
-    };
-    let mut chunk = size_line[..size_len].chain(message).chain(&b"\r\n"[..]);
+    let size = ChunkSize::of(message);
+    let mut chunk = size.line().chain(message).chain(&b"\r\n"[..]);
     socket.write_all_buf(&mut chunk).await
 }
 
@@ -253,25 +252,50 @@ fn encode_chunk_into(out: &mut Vec<u8>, message: &[u8]) {
     if message.is_empty() {
         return;
     }
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{:x}\r\n", message.len());
+    out.extend_from_slice(ChunkSize::of(message).line());
     out.extend_from_slice(message);
     out.extend_from_slice(b"\r\n");
+}
+
+/// The line that opens a chunk: its length in hex and CRLF, on the stack.
+struct ChunkSize {
+    bytes: [u8; 18],
+    len: usize,
+}
+
+impl ChunkSize {
+    fn of(message: &[u8]) -> Self {
+        let mut bytes = [0u8; 18];
+        let mut cursor = io::Cursor::new(&mut bytes[..]);
+        // 16 hex digits and CRLF always fit.
+        let _ = write!(cursor, "{:x}\r\n", message.len());
+        let len = usize::try_from(cursor.position()).unwrap_or(0);
+        Self { bytes, len }
+    }
+
+    fn line(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// The status line and headers of a stream response.
 fn response_head(cors: Option<&[u8]>) -> Vec<u8> {
     let mut head = Vec::with_capacity(512);
-    head.extend_from_slice(STREAM_HEADERS.as_bytes());
+    head.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    for (name, value) in STREAM_HEADERS {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    head.extend_from_slice(b"transfer-encoding: chunked\r\n");
     finish_head(&mut head, cors);
     head
 }
 
-/// Adds the `date`, the CORS header when the origin is allowed, and the blank
-/// line that ends the head.
+/// Adds what every response here ends with: the `date`, the CORS headers, and
+/// the blank line that ends the head.
 fn finish_head(head: &mut Vec<u8>, cors: Option<&[u8]>) {
     let date = httpdate::fmt_http_date(SystemTime::now());
     let _ = write!(head, "date: {date}\r\n");
+    head.extend_from_slice(CORS_VARY.as_bytes());
     if let Some(origin) = cors {
         head.extend_from_slice(b"access-control-allow-origin: ");
         head.extend_from_slice(origin);
@@ -312,8 +336,7 @@ async fn write_error(
     }
     let _ = write!(
         out,
-        "content-length: {}\r\nconnection: close\r\n\
-         vary: origin, access-control-request-method, access-control-request-headers\r\n",
+        "content-length: {}\r\nconnection: close\r\n",
         body.len()
     );
     finish_head(&mut out, cors);

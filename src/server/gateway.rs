@@ -5,7 +5,7 @@
 
 use super::direct_stream;
 use super::listener::Handoff;
-use super::request_head::{classify, Head};
+use super::request_head::{classify, Head, StreamRequest};
 use super::AppState;
 use bytes::BytesMut;
 use std::io;
@@ -90,15 +90,12 @@ impl Gateway {
 /// Reads the first request head of a connection and routes it.
 async fn route(mut socket: TcpStream, peer: SocketAddr, routes: Arc<Routes>) {
     let shutdown = routes.state.hub.shutdown_token();
-    let Some((head, received)) = read_head(&mut socket, shutdown).await else {
-        return;
-    };
-    match head {
-        Head::Stream(request) => {
-            drop(received);
+    match read_head(&mut socket, shutdown).await {
+        None => {}
+        Some(FirstRequest::Stream(request)) => {
             direct_stream::serve(socket, peer, request, &routes.state).await;
         }
-        Head::Other | Head::Incomplete => {
+        Some(FirstRequest::Other(received)) => {
             let handed = Handoff::new(socket, peer, received.freeze());
             // Fails only when axum has stopped accepting (shutdown).
             let _ = routes.handoff.send(handed).await;
@@ -106,13 +103,18 @@ async fn route(mut socket: TcpStream, peer: SocketAddr, routes: Arc<Routes>) {
     }
 }
 
+/// What a connection's first bytes asked for.
+enum FirstRequest {
+    /// A stream the direct path answers.
+    Stream(StreamRequest),
+    /// Anything else, with the bytes read so far, for axum.
+    Other(BytesMut),
+}
+
 /// Reads until the bytes received form a complete request head (or are
 /// certainly not one the direct path takes). `None` when the client closed,
 /// failed or took longer than [`HEAD_TIMEOUT`], or at shutdown.
-async fn read_head(
-    socket: &mut TcpStream,
-    shutdown: &CancellationToken,
-) -> Option<(Head, BytesMut)> {
+async fn read_head(socket: &mut TcpStream, shutdown: &CancellationToken) -> Option<FirstRequest> {
     let deadline = tokio::time::sleep(HEAD_TIMEOUT);
     tokio::pin!(deadline);
     let mut received = BytesMut::with_capacity(FIRST_READ);
@@ -128,7 +130,8 @@ async fn read_head(
         }
         match classify(&received) {
             Head::Incomplete => {}
-            head => return Some((head, received)),
+            Head::Stream(request) => return Some(FirstRequest::Stream(request)),
+            Head::Other => return Some(FirstRequest::Other(received)),
         }
     }
 }

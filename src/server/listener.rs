@@ -8,12 +8,14 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
 use std::io;
+use std::io::Cursor;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Chain, Join, ReadBuf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_io_timeout::TimeoutStream;
@@ -28,8 +30,9 @@ impl Handoff {
     /// `received` are the bytes read from `socket` so far; axum reads them
     /// first.
     pub(crate) fn new(socket: TcpStream, peer: SocketAddr, received: Bytes) -> Self {
+        let (reader, writer) = socket.into_split();
         Self {
-            io: Rewound { received, socket },
+            io: tokio::io::join(Cursor::new(received).chain(reader), writer),
             peer,
         }
     }
@@ -85,56 +88,9 @@ impl Listener for HubListener {
     }
 }
 
-/// A socket with the bytes already read from it put back in front.
-pub struct Rewound {
-    received: Bytes,
-    socket: TcpStream,
-}
-
-impl AsyncRead for Rewound {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.received.is_empty() {
-            return Pin::new(&mut self.socket).poll_read(cx, buf);
-        }
-        let n = self.received.len().min(buf.remaining());
-        buf.put_slice(&self.received.split_to(n));
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Rewound {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.socket).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.socket.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket).poll_shutdown(cx)
-    }
-}
+/// A socket with the bytes already read from it put back in front: reads
+/// take those first, then the socket's read half; writes go to its write half.
+pub type Rewound = Join<Chain<Cursor<Bytes>, OwnedReadHalf>, OwnedWriteHalf>;
 
 /// The peer address of a connection, for `ConnectInfo`.
 #[derive(Debug, Clone, Copy)]

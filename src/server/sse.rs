@@ -11,13 +11,19 @@ use crate::model::{StreamId, StreamIdError};
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt};
 use std::convert::Infallible;
 
-/// Tells nginx-style proxies not to buffer the stream.
-static X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+/// The headers of every stream response, on both paths (the direct one in
+/// `direct_stream` too): the SSE type, no caching, and no buffering by
+/// nginx-style proxies.
+pub(crate) const STREAM_HEADERS: [(&str, &str); 3] = [
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),
+];
 
 /// The event stream of one id. A `Last-Event-ID` header (or a `lastEventId`
 /// query parameter) resumes after that event.
@@ -47,18 +53,13 @@ pub(crate) async fn stream_events(
         .chain(messages)
         .take_until(hub.shutdown_token().clone().cancelled_owned())
         .map(Ok::<_, Infallible>);
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (X_ACCEL_BUFFERING.clone(), HeaderValue::from_static("no")),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response())
+    let headers = STREAM_HEADERS.map(|(name, value)| {
+        (
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    });
+    Ok((headers, Body::from_stream(body)).into_response())
 }
 
 /// `GET /sse/` with no id at all.
