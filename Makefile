@@ -23,12 +23,12 @@ export PATH := $(TOOLS_BIN):$(HOME)/.cargo/bin:$(PATH)
 # Run the server from the repo root: it finds its site under target/site.
 SERVER := target/release/sse-hub
 
-.PHONY: help setup build run test lint unit e2e screenshots bench bench-quick fuzz clean
+.PHONY: help setup build run test lint unit bench-lint e2e screenshots bench bench-quick fuzz clean
 
 help:
 	@echo "make run    build and serve on http://127.0.0.1:3000"
 	@echo "make test   lint, Rust tests and the Playwright suite"
-	@echo "make setup | build | lint | unit | e2e | screenshots | bench | bench-quick | fuzz | clean"
+	@echo "make setup | build | lint | unit | bench-lint | e2e | screenshots | bench | bench-quick | fuzz | clean"
 
 ## setup: install whatever is missing (idempotent)
 setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.json
@@ -57,7 +57,7 @@ run: build
 	./$(SERVER)
 
 ## test: everything, as CI runs it
-test: setup lint unit e2e
+test: setup lint unit bench-lint e2e
 
 lint:
 	cargo fmt --check
@@ -66,6 +66,10 @@ lint:
 
 unit:
 	cargo test --features ssr
+
+## bench-lint: rustfmt, clippy and the unit tests of the benchmark crate (bench/)
+bench-lint:
+	$(MAKE) -C bench lint
 
 e2e: build
 	cd end2end && npx playwright test
