@@ -9,9 +9,11 @@
 //! the load generator cost, so that sse-hub's figures can be read against the
 //! best this machine allows rather than against a target alone.
 //!
-//! Usage: `sse-floor [--addr 127.0.0.1:0] [--interval-ms 1000] [--writers 2]`.
+//! Usage: `sse-floor [--addr 127.0.0.1:0] [--interval-ms 1000] [--writers 2]`
+//! (see `--help`).
 //! The first line on stdout is `listening on http://<address>`.
 
+use clap::Parser;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,11 +36,20 @@ const MAX_BATCH: usize = 16;
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
 cache-control: no-cache\r\nx-accel-buffering: no\r\n\r\n";
 
-/// Command-line settings.
+/// A bare write loop that measures the least any SSE server must spend per
+/// delivery on this machine (see bench/RESULTS.md). Not a server to run.
+#[derive(Debug, Parser)]
+#[command(name = "sse-floor")]
 struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
     addr: String,
-    interval: Duration,
-    writers: usize,
+    /// Time between two events of a stream, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    interval_ms: u64,
+    /// Writer threads; the subscribers are spread over them.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    writers: u16,
 }
 
 /// One subscriber's socket and what it still owes it.
@@ -62,46 +73,13 @@ type Tick = Arc<Vec<(Arc<str>, Arc<[u8]>)>>;
 type Streams = Mutex<HashMap<Arc<str>, u64>>;
 
 fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1)).and_then(run) {
+    match run(Settings::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("sse-floor: {message}");
             ExitCode::from(2)
         }
     }
-}
-
-/// Reads `--addr`, `--interval-ms` and `--writers`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
-    let mut settings = Settings {
-        addr: "127.0.0.1:0".to_owned(),
-        interval: Duration::from_millis(1000),
-        writers: 2,
-    };
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--addr" => settings.addr = value,
-            "--interval-ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .map_err(|_| format!("--interval-ms: not a number: {value}"))?;
-                if ms == 0 {
-                    return Err("--interval-ms must be at least 1".to_owned());
-                }
-                settings.interval = Duration::from_millis(ms);
-            }
-            "--writers" => {
-                settings.writers = value
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("--writers: not a positive number: {value}"))?;
-            }
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    Ok(settings)
 }
 
 /// Binds, then runs the accept loop, the ticker and the writers.
@@ -116,9 +94,10 @@ fn run(settings: Settings) -> Result<(), String> {
 
     let streams: Arc<Streams> = Arc::default();
     let dropped = Arc::new(AtomicU64::new(0));
-    let mut shards = Vec::with_capacity(settings.writers);
-    let mut ticks = Vec::with_capacity(settings.writers);
-    for _ in 0..settings.writers {
+    let writers = usize::from(settings.writers);
+    let mut shards = Vec::with_capacity(writers);
+    let mut ticks = Vec::with_capacity(writers);
+    for _ in 0..writers {
         let shard: Arc<Shard> = Arc::default();
         let (sender, receiver) = mpsc::channel::<Tick>();
         let (writer_shard, writer_dropped) = (Arc::clone(&shard), Arc::clone(&dropped));
@@ -127,7 +106,8 @@ fn run(settings: Settings) -> Result<(), String> {
         ticks.push(sender);
     }
     let ticker_streams = Arc::clone(&streams);
-    thread::spawn(move || tick(settings.interval, &ticker_streams, &ticks));
+    let interval = Duration::from_millis(settings.interval_ms);
+    thread::spawn(move || tick(interval, &ticker_streams, &ticks));
     accept(&listener, &streams, &shards);
     Ok(())
 }
