@@ -14,6 +14,7 @@
 //! The first line on stdout is `listening on http://<address>`.
 
 use clap::Parser;
+use rand::Rng;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,6 +28,12 @@ use std::time::{Duration, Instant, SystemTime};
 /// Most bytes kept for a subscriber that cannot take an event at once; one
 /// that owes more is dropped.
 const MAX_PENDING: usize = 1 << 20;
+
+/// Most bytes of a request head.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Most header lines parsed; a request with more is refused.
+const MAX_HEADERS: usize = 32;
 
 /// Most ticks written together when a writer fell behind (as sse-hub does).
 const MAX_BATCH: usize = 16;
@@ -152,29 +159,36 @@ fn read_stream_id(socket: &mut TcpStream) -> Option<String> {
     socket.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut head = Vec::with_capacity(512);
     let mut buffer = [0_u8; 1024];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+    loop {
         let read = socket.read(&mut buffer).ok().filter(|&n| n > 0)?;
         head.extend_from_slice(&buffer[..read]);
-        if head.len() > 16 * 1024 {
+        if head.len() > MAX_HEAD {
             return None;
         }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => return stream_id_of(&request),
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return None,
+        }
     }
-    stream_id_of(&head)
 }
 
-/// The `{id}` of a request head whose request line is `GET /sse/{id} …`.
-fn stream_id_of(head: &[u8]) -> Option<String> {
-    let line = head.split(|&byte| byte == b'\r').next()?;
-    let target = std::str::from_utf8(line).ok()?.strip_prefix("GET /sse/")?;
-    let path = target.split(' ').next()?;
-    let id = path.split('?').next()?;
+/// The `{id}` of a parsed `GET /sse/{id}` request.
+fn stream_id_of(request: &httparse::Request<'_, '_>) -> Option<String> {
+    if request.method != Some("GET") {
+        return None;
+    }
+    let target = request.path?.strip_prefix("/sse/")?;
+    let id = target.split('?').next()?;
     (!id.is_empty() && !id.contains('/')).then(|| id.to_owned())
 }
 
 /// Every interval, encodes one event per stream and sends the tick to every
 /// writer.
 fn tick(interval: Duration, streams: &Streams, writers: &[Sender<Tick>]) {
-    let mut random = Random::seeded();
+    let mut random = rand::rng();
     let mut due = Instant::now() + interval;
     loop {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -186,7 +200,7 @@ fn tick(interval: Duration, streams: &Streams, writers: &[Sender<Tick>]) {
             .iter_mut()
             .map(|(id, seq)| {
                 *seq += 1;
-                let number = 1 + random.next() % 1000;
+                let number = random.random_range(1..=1000);
                 let message = format!(
                     "id: {seq}\ndata: {{\"number\":{number},\"timestamp\":\"{timestamp}\",\"id\":\"{id}\"}}\n\n"
                 );
@@ -270,32 +284,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// xorshift64*: numbers for the events without another dependency.
-struct Random(u64);
-
-impl Random {
-    fn seeded() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0x9E37_79B9_7F4A_7C15, |since| since.as_nanos() as u64);
-        Self(nanos | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn takes_the_stream_id_from_a_stream_request_only() {
-        let id = |head: &str| stream_id_of(head.as_bytes());
+        let id = |head: &str| {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut request = httparse::Request::new(&mut headers);
+            request.parse(head.as_bytes()).expect("a complete head");
+            stream_id_of(&request)
+        };
         assert_eq!(
             id("GET /sse/abc HTTP/1.1\r\nhost: x\r\n\r\n").as_deref(),
             Some("abc")
