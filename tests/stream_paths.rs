@@ -1,8 +1,9 @@
-//! A stream request is served on one of two paths: the first request of a
-//! fresh connection is streamed directly on the socket, any later request on
-//! a keep-alive connection (or an HTTP/1.0 one) by the axum handler. Clients
-//! must not be able to tell them apart: same headers, same events, same clean
-//! end at shutdown.
+//! A stream request is served on one of two paths: an HTTP/1.1 one is
+//! streamed directly on the socket, whether it is the first request of a
+//! fresh connection or a later one on a keep-alive connection that axum took
+//! over; an HTTP/1.0 one by the axum handler's response body. Clients must
+//! not be able to tell the HTTP/1.1 cases apart (same headers, same events,
+//! same clean end at shutdown), and every path carries the same stream.
 
 mod common;
 
@@ -84,14 +85,20 @@ async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
     })
     .await;
     send(&mut reused, request).await;
+    // Axum's response body: HTTP/1.0 knows no chunks.
+    let mut old = TcpStream::connect(server.addr()).await.expect("connect");
+    send(&mut old, "GET /sse/paths HTTP/1.0\r\n\r\n").await;
 
     let mut from_fresh = Vec::new();
     let mut from_reused = Vec::new();
+    let mut from_old = Vec::new();
     let three_events = |text: &str| events(text).len() >= 3;
     read_until(&mut fresh, &mut from_fresh, three_events).await;
     read_until(&mut reused, &mut from_reused, three_events).await;
+    read_until(&mut old, &mut from_old, three_events).await;
     let fresh_text = String::from_utf8_lossy(&from_fresh).into_owned();
     let reused_text = String::from_utf8_lossy(&from_reused).into_owned();
+    let old_text = String::from_utf8_lossy(&from_old).into_owned();
 
     let (fresh_status, fresh_headers) = head_of(&fresh_text);
     let (reused_status, reused_headers) = head_of(&reused_text);
@@ -115,17 +122,29 @@ async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
     }
     assert_eq!(fresh_headers, reused_headers, "same headers on both paths");
     assert!(fresh_text.contains("\r\nretry: ") && reused_text.contains("\r\nretry: "));
+    // The taken-over connection carries the stream and nothing else: no
+    // second response from hyper after the first one.
+    assert_eq!(
+        reused_text.matches("HTTP/1.").count(),
+        1,
+        "one response: {reused_text}"
+    );
+    let (old_status, old_headers) = head_of(&old_text);
+    assert!(old_status.ends_with(" 200 OK"), "{old_status}");
+    assert!(old_headers.contains(&"content-type: text/event-stream".to_owned()));
+    assert!(old_text.contains("\r\n\r\nretry: "), "{old_text}");
 
-    // Both joined the same stream: every event both saw is identical.
+    // All joined the same stream: every event two of them saw is identical.
     let fresh_events = events(&fresh_text);
-    let reused_events = events(&reused_text);
-    let common: Vec<_> = fresh_events
-        .iter()
-        .filter(|event| reused_events.iter().any(|other| other.0 == event.0))
-        .collect();
-    assert!(!common.is_empty(), "{fresh_events:?} / {reused_events:?}");
-    for event in common {
-        assert!(reused_events.contains(event), "{event:?} differs");
+    for other in [events(&reused_text), events(&old_text)] {
+        let common: Vec<_> = fresh_events
+            .iter()
+            .filter(|event| other.iter().any(|seen| seen.0 == event.0))
+            .collect();
+        assert!(!common.is_empty(), "{fresh_events:?} / {other:?}");
+        for event in common {
+            assert!(other.contains(event), "{event:?} differs");
+        }
     }
 
     // Shutdown ends both with the last chunk of a chunked body.
@@ -157,6 +176,20 @@ async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
             String::from_utf8_lossy(&received[received.len().saturating_sub(40)..])
         );
     }
+    // The HTTP/1.0 body ends with the connection, after whole events.
+    let ending = async {
+        loop {
+            let mut chunk = [0u8; 4096];
+            match old.read(&mut chunk).await.expect("read") {
+                0 => break,
+                n => from_old.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), ending)
+        .await
+        .expect("ends");
+    assert!(from_old.ends_with(b"\n\n"), "whole events");
     let status = server.child.wait().await.expect("exits");
     assert_eq!(status.code(), Some(0));
 }

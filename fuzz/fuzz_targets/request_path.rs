@@ -10,7 +10,7 @@ use axum::Router;
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
 use sse_hub::server::config::Config;
-use sse_hub::server::listener::ClientAddr;
+use sse_hub::server::listener::Client;
 use sse_hub::server::{router, AppState};
 use std::sync::OnceLock;
 use tower::ServiceExt;
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     };
     request
         .extensions_mut()
-        .insert(ConnectInfo(ClientAddr(([127, 0, 0, 1], 9).into())));
+        .insert(ConnectInfo(Client::at(([127, 0, 0, 1], 9).into())));
     let (runtime, app) = app();
     let response = runtime
         .block_on(app.clone().oneshot(request))

@@ -1,5 +1,6 @@
-//! Serves `GET /sse/{id}` on the raw socket, outside hyper, when it is the
-//! first request of a connection (see [`super::gateway`]).
+//! Serves `GET /sse/{id}` on the raw socket, outside hyper: when it is the
+//! first request of a connection (see [`super::gateway`]), and when the axum
+//! handler takes a keep-alive connection over (see [`super::handed_socket`]).
 //!
 //! Holding tens of thousands of open streams is what sse-hub is for. hyper
 //! keeps an 8 KiB read buffer and an 8 KiB header buffer for every connection
@@ -10,8 +11,8 @@
 //! The response is the same as the axum handler's (`super::sse`): the same
 //! headers, CORS, `retry:` hint, replay, keep-alives and errors, a write
 //! timeout for clients that stop reading, and a clean end (the last chunk) on
-//! shutdown. Requests this path does not take (another method, an invalid id,
-//! a second request on a keep-alive connection) are served by that handler.
+//! shutdown. Requests this path does not take (another method, an invalid
+//! id, HTTP/1.0 or HTTP/2) are served by that handler.
 
 use super::config::CorsPolicy;
 use super::error::AppError;
@@ -78,6 +79,22 @@ pub(crate) async fn serve(
             let _ = write_error(&mut socket, AppError::from(error), cors.as_deref()).await;
         }
     }
+}
+
+/// Streams `subscription` on a socket taken over from hyper, in a task of
+/// its own (the handler that took it returns at once).
+pub(crate) fn take_over(
+    socket: TcpStream,
+    peer: SocketAddr,
+    subscription: Subscription,
+    origin: Option<&[u8]>,
+    state: &AppState,
+) {
+    let cors = allowed_origin(&state.settings.cors, origin);
+    let state = state.clone();
+    state.direct_streams.clone().spawn(async move {
+        stream(socket, peer, subscription, cors, &state).await;
+    });
 }
 
 /// Writes the response head and then every message until one side ends it.

@@ -16,7 +16,6 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// How long a new connection may take to send its first request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,8 +31,6 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 pub(crate) struct Gateway {
     listener: TcpListener,
     routes: Arc<Routes>,
-    /// Every connection task, so shutdown can wait for them.
-    tasks: TaskTracker,
 }
 
 /// What every connection task shares: one pointer per task, not a copy.
@@ -49,12 +46,10 @@ impl Gateway {
         listener: TcpListener,
         state: AppState,
         handoff: mpsc::Sender<Handoff>,
-        tasks: TaskTracker,
     ) -> Self {
         Self {
             listener,
             routes: Arc::new(Routes { state, handoff }),
-            tasks,
         }
     }
 
@@ -73,8 +68,12 @@ impl Gateway {
                     if let Err(error) = socket.set_nodelay(true) {
                         tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
                     }
-                    self.tasks
-                        .spawn(route(socket, peer, Arc::clone(&self.routes)));
+                    // Tracked with the streams, so shutdown waits for both.
+                    self.routes.state.direct_streams.spawn(route(
+                        socket,
+                        peer,
+                        Arc::clone(&self.routes),
+                    ));
                 }
                 Err(error) if is_connection_error(&error) => {}
                 Err(error) => {

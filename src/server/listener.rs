@@ -1,28 +1,28 @@
 //! The connections axum serves: those the [gateway](super::gateway) hands
-//! over, each with the bytes already read from it put back in front. Every one
-//! gets a write timeout, so a client that stops reading is disconnected
-//! instead of holding buffers forever, and each such disconnect is counted.
+//! over, each a [`HandedSocket`] with the bytes already read from it put back
+//! in front. Every one gets a write timeout, so a client that stops reading is
+//! disconnected instead of holding buffers forever, and each such disconnect
+//! is counted.
 
+use super::handed_socket::HandedSocket;
 use super::stats::{bump, Stats};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
 use std::io;
-use std::io::Cursor;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Chain, Join, ReadBuf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_io_timeout::TimeoutStream;
 
 /// A connection the gateway hands to axum, with what it already read.
 pub struct Handoff {
-    io: Rewound,
+    socket: HandedSocket,
     peer: SocketAddr,
 }
 
@@ -30,9 +30,8 @@ impl Handoff {
     /// `received` are the bytes read from `socket` so far; axum reads them
     /// first.
     pub(crate) fn new(socket: TcpStream, peer: SocketAddr, received: Bytes) -> Self {
-        let (reader, writer) = socket.into_split();
         Self {
-            io: tokio::io::join(Cursor::new(received).chain(reader), writer),
+            socket: HandedSocket::new(socket, received),
             peer,
         }
     }
@@ -69,14 +68,15 @@ impl Listener for HubListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let Some(Handoff { io, peer }) = self.handoffs.recv().await else {
+        let Some(Handoff { socket, peer }) = self.handoffs.recv().await else {
             // The gateway has stopped: nothing more will come.
             return std::future::pending().await;
         };
-        let mut io = TimeoutStream::new(io);
+        let mut io = TimeoutStream::new(socket.clone());
         io.set_write_timeout(Some(self.write_timeout));
         let connection = TimedConnection {
             io: Box::pin(io),
+            socket,
             stats: Arc::clone(&self.stats),
             peer,
         };
@@ -88,24 +88,45 @@ impl Listener for HubListener {
     }
 }
 
-/// A socket with the bytes already read from it put back in front: reads
-/// take those first, then the socket's read half; writes go to its write half.
-pub type Rewound = Join<Chain<Cursor<Bytes>, OwnedReadHalf>, OwnedWriteHalf>;
+/// Who sent a request, for `ConnectInfo`: the peer address, and the socket
+/// so that a stream handler can take the connection over.
+#[derive(Clone)]
+pub struct Client {
+    /// The peer address.
+    pub addr: SocketAddr,
+    /// The connection's socket; `None` where there is none to take (a
+    /// request built in a test).
+    socket: Option<HandedSocket>,
+}
 
-/// The peer address of a connection, for `ConnectInfo`.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
+impl Client {
+    /// A client at `addr` whose connection cannot be taken over.
+    pub fn at(addr: SocketAddr) -> Self {
+        Self { addr, socket: None }
+    }
 
-impl Connected<IncomingStream<'_, HubListener>> for ClientAddr {
+    /// Takes the connection's socket away from hyper (see
+    /// [`HandedSocket::detach`]); `None` if there is none or it was taken.
+    pub(crate) fn take_socket(&self) -> Option<TcpStream> {
+        self.socket.as_ref().and_then(HandedSocket::detach)
+    }
+}
+
+impl Connected<IncomingStream<'_, HubListener>> for Client {
     fn connect_info(stream: IncomingStream<'_, HubListener>) -> Self {
-        Self(*stream.remote_addr())
+        Self {
+            addr: *stream.remote_addr(),
+            socket: Some(stream.io().socket.clone()),
+        }
     }
 }
 
 /// An accepted connection with a write timeout; counts the disconnects the
 /// timeout causes.
 pub struct TimedConnection {
-    io: Pin<Box<TimeoutStream<Rewound>>>,
+    io: Pin<Box<TimeoutStream<HandedSocket>>>,
+    /// The socket under `io`, for [`Client`].
+    socket: HandedSocket,
     stats: Arc<Stats>,
     peer: SocketAddr,
 }

@@ -10,6 +10,7 @@ mod direct_stream;
 mod error;
 mod gateway;
 mod generator;
+mod handed_socket;
 pub mod hub;
 #[cfg(test)]
 mod hub_tests;
@@ -36,7 +37,7 @@ use gateway::Gateway;
 use hub::Hub;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use listener::{ClientAddr, HubListener};
+use listener::{Client, HubListener};
 use stats::Stats;
 use std::io::Write;
 use std::process::ExitCode;
@@ -67,6 +68,9 @@ pub struct AppState {
     pub hub: Hub,
     /// The validated configuration.
     pub settings: Arc<Settings>,
+    /// The tasks that stream on raw sockets (see `direct_stream`), so that
+    /// shutdown can wait for each to end its response cleanly.
+    pub(crate) direct_streams: TaskTracker,
 }
 
 impl AppState {
@@ -81,6 +85,7 @@ impl AppState {
             leptos_options,
             hub,
             settings: Arc::new(settings),
+            direct_streams: TaskTracker::new(),
         }
     }
 }
@@ -259,14 +264,15 @@ pub async fn serve(
     let hub = Hub::new(settings.hub.clone(), Arc::clone(&stats), shutdown.clone());
     let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
     let listener = HubListener::new(handoffs, bound, settings.write_timeout, stats);
+    let direct_streams = TaskTracker::new();
     let state = AppState {
         leptos_options,
         hub,
         settings: Arc::new(settings),
+        direct_streams: direct_streams.clone(),
     };
-    let direct_streams = TaskTracker::new();
-    let gateway = Gateway::new(tcp, state.clone(), handoff, direct_streams.clone());
-    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
+    let gateway = Gateway::new(tcp, state.clone(), handoff);
+    let app = router(state).into_make_service_with_connect_info::<Client>();
 
     {
         let mut stdout = std::io::stdout().lock();

@@ -1,9 +1,12 @@
-//! `GET /sse/{id}`: validates the id, joins the stream and turns the
-//! subscription into a `text/event-stream` response body.
+//! `GET /sse/{id}`: validates the id, joins the stream, and either takes an
+//! HTTP/1.1 connection over to stream on it directly (see
+//! [`super::handed_socket`]) or turns the subscription into a
+//! `text/event-stream` response body (HTTP/1.0, HTTP/2).
 
+use super::direct_stream;
 use super::error::AppError;
 use super::hub::{retry_frame, Hub};
-use super::listener::ClientAddr;
+use super::listener::Client;
 use super::request_head::last_event_id_param;
 use super::stats::bump;
 use super::AppState;
@@ -11,7 +14,7 @@ use crate::model::{StreamId, StreamIdError};
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt};
 use std::convert::Infallible;
@@ -29,7 +32,9 @@ pub(crate) const STREAM_HEADERS: [(&str, &str); 3] = [
 /// query parameter) resumes after that event.
 pub(crate) async fn stream_events(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ConnectInfo(client): ConnectInfo<Client>,
+    method: Method,
+    version: Version,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -41,7 +46,20 @@ pub(crate) async fn stream_events(
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
         .or_else(|| query.as_deref().and_then(last_event_id_param));
-    let subscription = hub.subscribe(&id, last_event_id.as_deref(), client.ip())?;
+    let subscription = hub.subscribe(&id, last_event_id.as_deref(), client.addr.ip())?;
+
+    // An HTTP/1.1 connection carries nothing after a stream, so it can leave
+    // hyper; an HTTP/2 one carries other requests beside it, and a `HEAD`
+    // wants the head only.
+    if version == Version::HTTP_11 && method == Method::GET {
+        if let Some(socket) = client.take_socket() {
+            let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
+            direct_stream::take_over(socket, client.addr, subscription, origin, &state);
+            // hyper writes this into the void, then reads the connection as
+            // closed and lets it go.
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
 
     let retry = retry_frame(state.settings.retry);
     // The subscription moves into the body; dropping the body leaves the stream.
