@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{client, TestServer};
+use common::{client, eventually, TestServer};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Sends `signal` to the server process.
 fn send_signal(server: &TestServer, signal: &str) {
@@ -69,20 +71,73 @@ async fn shuts_down_gracefully(signal: &str, connections: usize) {
         }
     }
     assert_eq!(clean, connections, "every stream ended cleanly");
-    assert!(
-        reqwest::get(server.url("/healthz")).await.is_err(),
-        "no longer accepting"
-    );
 }
 
-/// SIGTERM with a thousand open streams.
+/// SIGTERM with two thousand open streams.
 #[tokio::test]
-async fn sigterm_ends_a_thousand_streams_cleanly_and_exits_zero() {
-    shuts_down_gracefully("TERM", 1000).await;
+async fn sigterm_ends_two_thousand_streams_cleanly_and_exits_zero() {
+    shuts_down_gracefully("TERM", 2000).await;
 }
 
 /// SIGINT (Ctrl-C) behaves the same.
 #[tokio::test]
 async fn sigint_ends_streams_cleanly_and_exits_zero() {
     shuts_down_gracefully("INT", 20).await;
+}
+
+/// Shutdown stops accepting at once, while it still waits (here for a client
+/// that stopped reading) before exiting.
+#[tokio::test]
+async fn stops_accepting_while_it_finishes() {
+    let mut server = TestServer::start(&[
+        "--interval-ms",
+        "5",
+        "--send-buffer-bytes",
+        "4096",
+        "--log",
+        "info",
+    ])
+    .await;
+    // A client that never reads: its buffers fill, so its goodbye blocks and
+    // shutdown waits its grace period for it.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
+    let mut stalled = socket
+        .connect(server.addr().parse().expect("address"))
+        .await
+        .expect("connects");
+    stalled
+        .write_all(b"GET /sse/stalled HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request sent");
+    // Far more bytes than the few KiB both socket buffers hold.
+    eventually("the stalled client's buffers are full", || async {
+        server.get_json("/api/streams").await[0]["events_sent"]
+            .as_u64()
+            .is_some_and(|sent| sent >= 300)
+    })
+    .await;
+
+    send_signal(&server, "TERM");
+    server.wait_for_log(&["received SIGTERM"]).await;
+    let refused_while_running = async {
+        loop {
+            let refused = TcpStream::connect(server.addr()).await.is_err();
+            let running = server.child.try_wait().expect("status").is_none();
+            assert!(running, "exited before refusing new connections");
+            if refused {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), refused_while_running)
+        .await
+        .expect("refuses new connections");
+    let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait())
+        .await
+        .expect("exits in time")
+        .expect("exit status");
+    assert_eq!(status.code(), Some(0));
+    drop(stalled);
 }

@@ -33,7 +33,7 @@ pub(crate) async fn run(stream: Arc<Stream>, hub: Hub) {
                 () = stream.wake.notified() => {}
                 () = sleep(hub.shared.settings.retention) => {
                     if hub.forget_if_idle(&stream) {
-                        tracing::debug!(stream = %stream.id(), "stream forgotten after retention");
+                        tracing::info!(stream = %stream.id(), "stream forgotten after retention");
                         return;
                     }
                 }

@@ -159,7 +159,16 @@ async fn unusable_last_event_ids_are_treated_as_fresh_connections() {
     for _ in 0..3 {
         keeper.next_message().await.expect("event");
     }
-    for bad in ["abc", "-1", "99", ""] {
+    for bad in [
+        "abc",
+        "-1",
+        "+2",
+        "2.0",
+        "0x2",
+        "99",
+        "",
+        "18446744073709551616",
+    ] {
         let mut fresh = hub.subscribe(&id("s"), Some(bad), LOCAL).expect("joined");
         let next = seq_of(&fresh.next_message().await.expect("event"));
         let newest = seq_of(&keeper.next_message().await.expect("event"));

@@ -53,6 +53,9 @@ pub use subscription::Subscription;
 /// How long shutdown waits for open responses to finish before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
+/// How long exiting waits for the runtime's remaining tasks after `serve`.
+const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(200);
+
 /// Connections the gateway may have handed over before axum takes them.
 const HANDOFF_QUEUE: usize = 1024;
 
@@ -160,7 +163,7 @@ pub enum ServeError {
     },
     /// The site configuration could not be read.
     #[error("cannot read the site configuration: {0}")]
-    Site(String),
+    Site(#[source] leptos::config::errors::LeptosConfigError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -212,7 +215,11 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
     };
-    match runtime.block_on(serve(settings, shutdown::signal())) {
+    let served = runtime.block_on(serve(settings, shutdown::signal()));
+    // Tasks still running (a file read on the blocking pool, say) do not hold
+    // the exit up: `serve` already waited its grace period for them.
+    runtime.shutdown_timeout(RUNTIME_EXIT_WAIT);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ (ServeError::Bind { .. } | ServeError::Site(_))) => fail(&error.to_string()),
         Err(error) => {
@@ -240,7 +247,7 @@ fn leptos_options() -> Result<LeptosOptions, ServeError> {
     };
     leptos::config::get_configuration(source)
         .map(|conf| conf.leptos_options)
-        .map_err(|error| ServeError::Site(error.to_string()))
+        .map_err(ServeError::Site)
 }
 
 /// Binds, prints `listening on http://<addr>` as the first line on stdout, and

@@ -82,8 +82,7 @@ pub(crate) async fn stream_events(
 
 /// `GET /sse/` with no id at all.
 pub(crate) async fn missing_stream_id(State(hub): State<Hub>) -> AppError {
-    bump(&hub.stats().invalid_stream_id);
-    AppError::InvalidStreamId(StreamIdError::Empty)
+    reject_stream_id(&hub, AppError::InvalidStreamId(StreamIdError::Empty))
 }
 
 /// Validates the decoded path segment, counting rejections.
@@ -95,8 +94,13 @@ fn parse_stream_id(
         Ok(Path(raw)) => StreamId::parse(&raw).map_err(AppError::from),
         Err(_) => Err(AppError::StreamIdEncoding),
     };
-    if parsed.is_err() {
-        bump(&hub.stats().invalid_stream_id);
-    }
-    parsed
+    parsed.map_err(|error| reject_stream_id(hub, error))
+}
+
+/// Counts and logs a request refused for its stream id, like every other
+/// rejection.
+fn reject_stream_id(hub: &Hub, error: AppError) -> AppError {
+    let total = bump(&hub.stats().invalid_stream_id);
+    tracing::warn!(rejected_total = total, %error, "rejected: invalid stream id");
+    error
 }

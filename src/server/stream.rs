@@ -6,9 +6,8 @@ use super::hub::{lock, Hub, CHANNEL_CAPACITY};
 #[cfg(doc)]
 use super::sse_frame::encode_comment;
 use super::sse_frame::encode_message;
-use crate::model::{GapNotice, StreamId, StreamSummary};
+use crate::model::{GapNotice, StreamEvent, StreamId, StreamSummary};
 use bytes::Bytes;
-use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -88,17 +87,19 @@ impl StreamSnapshot {
     }
 }
 
+/// A `Last-Event-ID` exactly as this server writes ids: decimal digits only
+/// (surrounding spaces aside), so `+5` or `0x5` are not ids it issued.
+fn parse_event_id(raw: &str) -> Option<u64> {
+    let digits = raw.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// ISO-8601 UTC with milliseconds, e.g. `2026-11-25T18:08:54.123Z`.
 pub(crate) fn format_timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
-}
-
-/// The event as serialised on the wire; borrows to avoid copying the id.
-#[derive(Serialize)]
-struct WireEvent<'a> {
-    number: u32,
-    timestamp: &'a str,
-    id: &'a str,
 }
 
 impl Stream {
@@ -143,7 +144,7 @@ impl Stream {
         let receiver = self.sender.subscribe();
         let newest = state.next_seq - 1;
         let resume_from = last_event_id
-            .and_then(|raw| raw.trim().parse::<u64>().ok())
+            .and_then(parse_event_id)
             .filter(|last| *last <= newest);
         let backlog = match resume_from {
             Some(last) => state.messages_after(last),
@@ -177,14 +178,14 @@ impl Stream {
 
     /// Generates, records and broadcasts one event.
     pub(crate) fn emit(&self, number: u32, at: SystemTime) {
-        let timestamp = format_timestamp(at);
-        let json = serde_json::to_string(&WireEvent {
+        // The type the browser parses it into: one definition for both sides.
+        let event = StreamEvent {
             number,
-            timestamp: &timestamp,
-            id: self.id.as_str(),
-        })
+            timestamp: format_timestamp(at),
+            id: self.id.as_str().to_owned(),
+        };
         // Serialising a struct of a number and two strings cannot fail.
-        .unwrap_or_default();
+        let json = serde_json::to_string(&event).unwrap_or_default();
         let mut state = lock(&self.state);
         let seq = state.next_seq;
         state.next_seq += 1;
