@@ -63,6 +63,9 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets --all-features -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	# The fuzz targets (their own workspace) must keep compiling too.
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
+	cargo clippy --manifest-path fuzz/Cargo.toml --target-dir target -- -D warnings
 
 unit:
 	cargo test --features ssr

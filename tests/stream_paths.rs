@@ -235,3 +235,28 @@ async fn limit_errors_are_the_same_json_on_a_fresh_connection() {
         1
     );
 }
+
+#[tokio::test]
+async fn other_origins_get_no_cors_grant_on_either_path() {
+    let server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
+    let request = "GET /sse/cors HTTP/1.1\r\nHost: test\r\nOrigin: http://evil.example\r\n\r\n";
+    for warm_up in [None, Some("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")] {
+        let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
+        if let Some(first) = warm_up {
+            send(&mut socket, first).await;
+            let mut answer = Vec::new();
+            read_until(&mut socket, &mut answer, |text| text.ends_with('}')).await;
+        }
+        send(&mut socket, request).await;
+        let mut received = Vec::new();
+        read_until(&mut socket, &mut received, |text| text.contains("retry: ")).await;
+        let (status, headers) = head_of(&String::from_utf8_lossy(&received));
+        assert_eq!(status, "HTTP/1.1 200 OK", "after {warm_up:?}");
+        assert!(
+            !headers
+                .iter()
+                .any(|h| h.starts_with("access-control-allow-origin")),
+            "after {warm_up:?}: {headers:?}"
+        );
+    }
+}

@@ -10,7 +10,10 @@ use sse_hub::server::request_head::{classify, Head};
 fuzz_target!(|data: &[u8]| {
     if let Head::Stream(request) = classify(data) {
         // Empty lines before the request line are allowed (RFC 9112, 2.2).
-        let start = data.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+        let start = data
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(0);
         assert!(data[start..].starts_with(b"GET /sse/"));
         // The whole input is one complete head (httparse also accepts bare
         // `\n` line ends), nothing after it.

@@ -1,11 +1,12 @@
-//! Fuzzes request path handling: any bytes as a request path (and an optional
-//! `Last-Event-ID` after the first newline) go through the real router. No
+//! Fuzzes request path handling: any bytes as a request path (under `/sse/`,
+//! or as the whole path when they start with `/`), then optionally, after
+//! newlines, a `Last-Event-ID` and a method, go through the real router. No
 //! input may panic or produce a server error.
 #![no_main]
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, Uri};
+use axum::http::{Method, Request, StatusCode, Uri};
 use axum::Router;
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
@@ -24,31 +25,47 @@ fn app() -> &'static (tokio::runtime::Runtime, Router) {
             .enable_all()
             .build()
             .expect("runtime");
-        let settings = Config::parse_from(["sse-hub", "--retention-ms", "1", "--interval-ms", "60000"])
-            .validate()
-            .expect("valid settings");
+        let settings =
+            Config::parse_from(["sse-hub", "--retention-ms", "1", "--interval-ms", "60000"])
+                .validate()
+                .expect("valid settings");
         let options = leptos::config::LeptosOptions::builder()
             .output_name("sse-hub")
             .build();
         let state = runtime.block_on(async {
-            AppState::new(settings, options, tokio_util::sync::CancellationToken::new())
+            AppState::new(
+                settings,
+                options,
+                tokio_util::sync::CancellationToken::new(),
+            )
         });
         (runtime, router(state))
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (path, last_event_id) = match data.iter().position(|b| *b == b'\n') {
-        Some(at) => (&data[..at], Some(&data[at + 1..])),
-        None => (data, None),
+    let mut fields = data.splitn(3, |b| *b == b'\n');
+    let path = fields.next().unwrap_or_default();
+    let last_event_id = fields.next();
+    let method = match fields.next() {
+        Some(name) => match Method::from_bytes(name) {
+            Ok(method) => method,
+            // Methods hyper would refuse never reach the router.
+            Err(_) => return,
+        },
+        None => Method::GET,
     };
-    let mut target = b"/sse/".to_vec();
+    let mut target = if path.starts_with(b"/") {
+        Vec::new()
+    } else {
+        b"/sse/".to_vec()
+    };
     target.extend_from_slice(path);
     // Paths hyper would refuse never reach the router; skip them.
     let Ok(uri) = Uri::try_from(target.as_slice()) else {
         return;
     };
-    let mut request = Request::builder().uri(uri);
+    let mut request = Request::builder().method(method).uri(uri);
     if let Some(value) = last_event_id.and_then(|v| axum::http::HeaderValue::from_bytes(v).ok()) {
         request = request.header("last-event-id", value);
     }
@@ -63,5 +80,7 @@ fuzz_target!(|data: &[u8]| {
         .block_on(app.clone().oneshot(request))
         .expect("infallible service");
     assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(response.status().as_u16() < 500 || response.status() == StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        response.status().as_u16() < 500 || response.status() == StatusCode::SERVICE_UNAVAILABLE
+    );
 });

@@ -147,7 +147,7 @@ async fn pump(
     mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
     write_timeout: Duration,
 ) -> End {
-    if let Err(end) = guarded(socket.write_all(&head), shutdown.as_mut(), write_timeout).await {
+    if let Err(end) = write_all(socket, &mut &head[..], shutdown.as_mut(), write_timeout).await {
         return end;
     }
     drop(head);
@@ -163,18 +163,18 @@ async fn pump(
         };
         // A client that fell behind gets everything already due in one write.
         let wrote = match gather_due(subscription) {
+            // An empty chunk would end the response.
+            None if message.is_empty() => Ok(()),
             None => {
-                guarded(
-                    write_chunk(socket, &message),
-                    shutdown.as_mut(),
-                    write_timeout,
-                )
-                .await
+                // One chunk, in a single `writev` when the socket takes it all.
+                let size = ChunkSize::of(&message);
+                let mut chunk = size.line().chain(&message[..]).chain(&b"\r\n"[..]);
+                write_all(socket, &mut chunk, shutdown.as_mut(), write_timeout).await
             }
             Some(more) => {
                 let batch = encode_batch(&message, &more);
                 drop(more);
-                guarded(socket.write_all(&batch), shutdown.as_mut(), write_timeout).await
+                write_all(socket, &mut &batch[..], shutdown.as_mut(), write_timeout).await
             }
         };
         if let Err(end) = wrote {
@@ -209,12 +209,30 @@ fn encode_batch(first: &[u8], more: &[Bytes]) -> Vec<u8> {
     batch
 }
 
-/// Runs one write under the write timeout, giving up at shutdown.
-async fn guarded(
-    write: impl Future<Output = io::Result<()>>,
-    shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+/// Writes all of `data`, giving up at shutdown or when the client accepts
+/// nothing for the write timeout (a slow reader that keeps reading is not
+/// cut off: each write that makes progress restarts the clock).
+async fn write_all(
+    socket: &mut TcpStream,
+    data: &mut impl Buf,
+    mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
     write_timeout: Duration,
 ) -> Result<(), End> {
+    while data.has_remaining() {
+        let wrote = guarded(socket.write_buf(data), shutdown.as_mut(), write_timeout).await?;
+        if wrote == 0 {
+            return Err(End::ClientGone);
+        }
+    }
+    Ok(())
+}
+
+/// Runs one write under the write timeout, giving up at shutdown.
+async fn guarded<T>(
+    write: impl Future<Output = io::Result<T>>,
+    shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    write_timeout: Duration,
+) -> Result<T, End> {
     let mut write = pin!(write);
     // Almost every write completes at once; only one that blocks needs the
     // timer and the shutdown watch.
@@ -225,7 +243,7 @@ async fn guarded(
         biased;
         () = shutdown => Err(End::Shutdown),
         wrote = tokio::time::timeout(write_timeout, write) => match wrote {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(wrote)) => Ok(wrote),
             Ok(Err(_)) => Err(End::ClientGone),
             Err(_) => Err(End::TimedOut),
         },
@@ -250,18 +268,6 @@ async fn client_gone(socket: &TcpStream) {
             Err(_) => return,
         }
     }
-}
-
-/// Writes one message as one HTTP/1.1 chunk, in a single `writev` when the
-/// socket takes it all.
-async fn write_chunk(socket: &mut TcpStream, message: &[u8]) -> io::Result<()> {
-    if message.is_empty() {
-        // An empty chunk would end the response.
-        return Ok(());
-    }
-    let size = ChunkSize::of(message);
-    let mut chunk = size.line().chain(message).chain(&b"\r\n"[..]);
-    socket.write_all_buf(&mut chunk).await
 }
 
 /// Appends `message` to `out` as one HTTP/1.1 chunk.
