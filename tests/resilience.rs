@@ -368,3 +368,53 @@ async fn clients_that_stop_reading_do_not_hurt_anyone_else() {
     assert!(grown < 4 * 1024, "RSS grew by {grown} KiB");
     drop(stalled);
 }
+
+/// Connections of any kind (here ones that never send a request) cannot use
+/// up the server's file descriptors: beyond its open-file limit minus a
+/// reserve of 64, new connections get `503 too_many_connections` at once, and
+/// service resumes as soon as one closes.
+#[tokio::test]
+async fn idle_connections_cannot_exhaust_file_descriptors() {
+    let server = TestServer::start_with_open_file_limit(
+        100,
+        &["--max-connections", "1000", "--log", "warn"],
+    )
+    .await;
+    let room = 100 - 64;
+    let mut idle = Vec::new();
+    for _ in 0..room {
+        idle.push(TcpStream::connect(server.addr()).await.expect("connects"));
+    }
+    let mut refused = TcpStream::connect(server.addr()).await.expect("connects");
+    refused
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request sent");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), refused.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed in time")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("\r\nretry-after: 5\r\n"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default())
+        .expect("JSON body");
+    assert_eq!(body["code"], "too_many_connections");
+
+    // One idle connection leaves: there is room again, and the refusal was
+    // counted.
+    drop(idle.pop());
+    let http = client();
+    eventually("a new client is served again", || async {
+        let Ok(response) = http.get(server.url("/api/stats")).send().await else {
+            return false;
+        };
+        response.status() == 200
+            && response
+                .json::<Value>()
+                .await
+                .is_ok_and(|stats| stats["rejected"]["too_many_connections"].as_u64() >= Some(1))
+    })
+    .await;
+}

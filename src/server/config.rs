@@ -14,6 +14,11 @@ use std::time::Duration;
 /// listener, logs, the static files being served and plain HTTP requests.
 pub(crate) const FD_RESERVE: u64 = 256;
 
+/// File descriptors never used for client sockets of any kind (the listener,
+/// logs, static files): beyond the open-file limit minus these, the gateway
+/// refuses new connections.
+const SOCKET_FD_RESERVE: u64 = 64;
+
 /// Every setting of the server. Run `sse-hub --help` for the same text.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -126,6 +131,9 @@ pub struct Settings {
     pub write_timeout: Duration,
     /// SO_SNDBUF for accepted sockets; `None` leaves the kernel's default.
     pub send_buffer_bytes: Option<u32>,
+    /// Most client sockets open at once, of any kind: the open-file limit
+    /// minus a small reserve, so that descriptors never run out.
+    pub max_sockets: usize,
 }
 
 /// A configuration that cannot work; the message is printed as is.
@@ -202,6 +210,7 @@ impl Config {
             retry: Duration::from_millis(self.retry_ms),
             write_timeout: Duration::from_millis(self.write_timeout_ms),
             send_buffer_bytes: (self.send_buffer_bytes > 0).then_some(self.send_buffer_bytes),
+            max_sockets: open_file_limit_minus(SOCKET_FD_RESERVE),
         })
     }
 }
@@ -209,10 +218,15 @@ impl Config {
 /// The open-file limit minus [`FD_RESERVE`]: each SSE connection holds one
 /// socket, and the server needs a few descriptors of its own.
 fn default_max_connections() -> usize {
+    open_file_limit_minus(FD_RESERVE)
+}
+
+/// The process's open-file limit minus `reserve` (at least 1).
+fn open_file_limit_minus(reserve: u64) -> usize {
     let soft = rlimit::getrlimit(rlimit::Resource::NOFILE)
         .map(|(soft, _hard)| soft)
         .unwrap_or(1024);
-    let usable = soft.saturating_sub(FD_RESERVE).max(1);
+    let usable = soft.saturating_sub(reserve).max(1);
     usize::try_from(usable).unwrap_or(usize::MAX)
 }
 

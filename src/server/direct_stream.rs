@@ -17,6 +17,7 @@
 use super::config::CorsPolicy;
 use super::error::AppError;
 use super::hub::retry_frame;
+use super::open_sockets::OpenSocket;
 use super::request_head::StreamRequest;
 use super::sse::STREAM_HEADERS;
 use super::stats::bump;
@@ -84,7 +85,7 @@ pub(crate) async fn serve(
 /// Streams `subscription` on a socket taken over from hyper, in a task of
 /// its own (the handler that took it returns at once).
 pub(crate) fn take_over(
-    socket: TcpStream,
+    (socket, counted): (TcpStream, OpenSocket),
     peer: SocketAddr,
     subscription: Subscription,
     origin: Option<&[u8]>,
@@ -94,6 +95,7 @@ pub(crate) fn take_over(
     let state = state.clone();
     state.direct_streams.clone().spawn(async move {
         stream(socket, peer, subscription, cors, &state).await;
+        drop(counted);
     });
 }
 
@@ -340,7 +342,7 @@ fn allowed_origin(policy: &CorsPolicy, origin: Option<&[u8]>) -> Option<Vec<u8>>
 
 /// Writes an error as the axum handler would (status, JSON body, headers such
 /// as `Retry-After`), then closes the connection.
-async fn write_error(
+pub(crate) async fn write_error(
     socket: &mut TcpStream,
     error: AppError,
     cors: Option<&[u8]>,

@@ -4,8 +4,12 @@
 //! through [`HubListener`](super::listener::HubListener).
 
 use super::direct_stream;
+use super::error::AppError;
+use super::hub::HubError;
 use super::listener::Handoff;
-use super::request_head::{classify, Head, StreamRequest};
+use super::open_sockets::OpenSocket;
+use super::request_head::{classify, Head, StreamRequest, MAX_HEAD_BYTES};
+use super::stats::bump;
 use super::AppState;
 use bytes::BytesMut;
 use std::io;
@@ -22,6 +26,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes first read from a new connection; most request heads fit.
 const FIRST_READ: usize = 1024;
+
+/// How long a refused connection may take to read its `503` and close.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Pause after an accept error that is not about one connection (such as
 /// running out of file descriptors), so the loop does not spin.
@@ -68,12 +75,18 @@ impl Gateway {
                     if let Err(error) = socket.set_nodelay(true) {
                         tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
                     }
+                    let routes = Arc::clone(&self.routes);
+                    let state = &self.routes.state;
+                    let limit = state.settings.max_sockets;
                     // Tracked with the streams, so shutdown waits for both.
-                    self.routes.state.direct_streams.spawn(route(
-                        socket,
-                        peer,
-                        Arc::clone(&self.routes),
-                    ));
+                    match OpenSocket::try_count(state.hub.stats(), limit) {
+                        Some(counted) => state
+                            .direct_streams
+                            .spawn(route(socket, counted, peer, routes)),
+                        None => state
+                            .direct_streams
+                            .spawn(refuse(socket, peer, limit, routes)),
+                    };
                 }
                 Err(error) if is_connection_error(&error) => {}
                 Err(error) => {
@@ -86,20 +99,47 @@ impl Gateway {
     }
 }
 
-/// Reads the first request head of a connection and routes it.
-async fn route(mut socket: TcpStream, peer: SocketAddr, routes: Arc<Routes>) {
+/// Reads the first request head of a connection and routes it; `counted`
+/// goes with the socket.
+async fn route(mut socket: TcpStream, counted: OpenSocket, peer: SocketAddr, routes: Arc<Routes>) {
     let shutdown = routes.state.hub.shutdown_token();
     match read_head(&mut socket, shutdown).await {
         None => {}
         Some(FirstRequest::Stream(request)) => {
             direct_stream::serve(socket, peer, request, &routes.state).await;
+            drop(counted);
         }
         Some(FirstRequest::Other(received)) => {
-            let handed = Handoff::new(socket, peer, received.freeze());
+            let handed = Handoff::new(socket, counted, peer, received.freeze());
             // Fails only when axum has stopped accepting (shutdown).
             let _ = routes.handoff.send(handed).await;
         }
     }
+}
+
+/// Answers a connection beyond the socket limit with the JSON `503
+/// too_many_connections` and closes it, all within [`REFUSAL_TIMEOUT`].
+async fn refuse(mut socket: TcpStream, peer: SocketAddr, limit: usize, routes: Arc<Routes>) {
+    let total = bump(&routes.state.hub.stats().too_many_connections);
+    tracing::warn!(client = %peer, rejected_total = total, "rejected: too many connections");
+    let answer = async {
+        // HTTP clients expect the answer after their request, not before.
+        let mut received = Vec::with_capacity(FIRST_READ);
+        let mut scratch = [0u8; FIRST_READ];
+        while !received.windows(4).any(|w| w == b"\r\n\r\n") && received.len() < MAX_HEAD_BYTES {
+            match socket.read(&mut scratch).await? {
+                0 => return Ok(()),
+                n => received.extend_from_slice(&scratch[..n]),
+            }
+        }
+        let error = AppError::Limit(HubError::TooManyConnections { limit });
+        direct_stream::write_error(&mut socket, error, None).await?;
+        // Closing with bytes unread would reset the connection, which can
+        // destroy the answer before the client reads it: read to its end.
+        while socket.read(&mut scratch).await? > 0 {}
+        Ok::<(), io::Error>(())
+    };
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
 }
 
 /// What a connection's first bytes asked for.

@@ -11,6 +11,7 @@
 //! is left with a connection that swallows what it writes (the placeholder
 //! response) and reads as closed, so it finishes and frees its buffers.
 
+use super::open_sockets::OpenSocket;
 use bytes::{Buf, Bytes};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -33,6 +34,8 @@ struct Handed {
     unread: Bytes,
     /// The socket, until it is taken over.
     socket: Option<TcpStream>,
+    /// Counts the socket as open; leaves with it.
+    counted: Option<OpenSocket>,
     /// Who waits for the socket to become readable (hyper, between
     /// requests). The new owner's reads take the socket's one read waker
     /// slot, so [`HandedSocket::detach`] wakes this one itself: hyper then
@@ -43,11 +46,12 @@ struct Handed {
 impl HandedSocket {
     /// `received` are the bytes read from `socket` so far; reads return them
     /// first.
-    pub(crate) fn new(socket: TcpStream, received: Bytes) -> Self {
+    pub(crate) fn new(socket: TcpStream, counted: OpenSocket, received: Bytes) -> Self {
         Self {
             shared: Arc::new(Mutex::new(Handed {
                 unread: received,
                 socket: Some(socket),
+                counted: Some(counted),
                 waiting_reader: None,
             })),
         }
@@ -57,16 +61,20 @@ impl HandedSocket {
     /// the connection and whose writes go nowhere. `None` if it was taken
     /// already. Bytes received but not read yet are dropped: a client sends
     /// nothing after a stream request.
-    pub(crate) fn detach(&self) -> Option<TcpStream> {
-        let (socket, reader) = {
+    pub(crate) fn detach(&self) -> Option<(TcpStream, OpenSocket)> {
+        let (socket, counted, reader) = {
             let mut handed = self.lock();
             handed.unread.clear();
-            (handed.socket.take(), handed.waiting_reader.take())
+            (
+                handed.socket.take(),
+                handed.counted.take(),
+                handed.waiting_reader.take(),
+            )
         };
         if let Some(reader) = reader {
             reader.wake();
         }
-        socket
+        socket.zip(counted)
     }
 
     /// The shared state. Nothing here can panic while holding the lock, but a
@@ -145,8 +153,14 @@ impl AsyncWrite for HandedSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::stats::Stats;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+
+    /// A counted socket, as the gateway makes them.
+    fn counted() -> OpenSocket {
+        OpenSocket::try_count(&Arc::new(Stats::default()), 1).expect("room")
+    }
 
     /// A connected pair: the server's end and the client's.
     async fn pair() -> (TcpStream, TcpStream) {
@@ -159,7 +173,7 @@ mod tests {
     #[tokio::test]
     async fn reads_what_was_received_first_then_the_socket() {
         let (server, mut client) = pair().await;
-        let mut handed = HandedSocket::new(server, Bytes::from_static(b"GET / "));
+        let mut handed = HandedSocket::new(server, counted(), Bytes::from_static(b"GET / "));
         client.write_all(b"HTTP/1.1\r\n").await.expect("send");
         let mut received = vec![0u8; 16];
         let mut total = 0;
@@ -172,8 +186,8 @@ mod tests {
     #[tokio::test]
     async fn once_taken_hyper_reads_the_end_and_writes_nowhere() {
         let (server, mut client) = pair().await;
-        let mut handed = HandedSocket::new(server, Bytes::from_static(b"unread"));
-        let mut taken = handed.detach().expect("the socket");
+        let mut handed = HandedSocket::new(server, counted(), Bytes::from_static(b"unread"));
+        let (mut taken, _counted) = handed.detach().expect("the socket");
         assert!(handed.detach().is_none(), "taken once only");
 
         let mut buf = [0u8; 8];
@@ -193,7 +207,7 @@ mod tests {
     #[tokio::test]
     async fn a_reader_waiting_on_the_socket_reads_the_end_once_it_is_taken() {
         let (server, _client) = pair().await;
-        let handed = HandedSocket::new(server, Bytes::new());
+        let handed = HandedSocket::new(server, counted(), Bytes::new());
         let mut hyper_side = handed.clone();
         let waiting = tokio::spawn(async move {
             let mut buf = [0u8; 8];

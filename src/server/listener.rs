@@ -5,6 +5,7 @@
 //! is counted.
 
 use super::handed_socket::HandedSocket;
+use super::open_sockets::OpenSocket;
 use super::stats::{bump, Stats};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -29,9 +30,14 @@ pub struct Handoff {
 impl Handoff {
     /// `received` are the bytes read from `socket` so far; axum reads them
     /// first.
-    pub(crate) fn new(socket: TcpStream, peer: SocketAddr, received: Bytes) -> Self {
+    pub(crate) fn new(
+        socket: TcpStream,
+        counted: OpenSocket,
+        peer: SocketAddr,
+        received: Bytes,
+    ) -> Self {
         Self {
-            socket: HandedSocket::new(socket, received),
+            socket: HandedSocket::new(socket, counted, received),
             peer,
         }
     }
@@ -107,7 +113,7 @@ impl Client {
 
     /// Takes the connection's socket away from hyper (see
     /// [`HandedSocket::detach`]); `None` if there is none or it was taken.
-    pub(crate) fn take_socket(&self) -> Option<TcpStream> {
+    pub(crate) fn take_socket(&self) -> Option<(TcpStream, OpenSocket)> {
         self.socket.as_ref().and_then(HandedSocket::detach)
     }
 }

@@ -16,6 +16,7 @@ pub mod hub;
 mod hub_tests;
 pub mod listener;
 mod memory;
+mod open_sockets;
 pub mod request_head;
 mod shutdown;
 mod sse;

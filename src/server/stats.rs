@@ -14,6 +14,8 @@ pub struct Stats {
     started: Instant,
     /// Open SSE connections.
     pub(crate) connections: AtomicU64,
+    /// Open client sockets of any kind (see `open_sockets`).
+    pub(crate) open_sockets: AtomicU64,
     /// Events generated over all streams.
     pub(crate) events_sent: AtomicU64,
     pub(crate) too_many_streams: AtomicU64,
@@ -28,6 +30,7 @@ impl Default for Stats {
         Self {
             started: Instant::now(),
             connections: AtomicU64::new(0),
+            open_sockets: AtomicU64::new(0),
             events_sent: AtomicU64::new(0),
             too_many_streams: AtomicU64::new(0),
             too_many_connections: AtomicU64::new(0),

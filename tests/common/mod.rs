@@ -27,7 +27,24 @@ impl TestServer {
     /// Starts the server with `--addr 127.0.0.1:0` plus `args`, and waits for
     /// its `listening on` line.
     pub async fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+        Self::launch(Command::new(env!("CARGO_BIN_EXE_sse-hub")), args).await
+    }
+
+    /// Like [`start`](Self::start), with the process's open-file limit
+    /// lowered to `limit` (through the shell's `ulimit`).
+    pub async fn start_with_open_file_limit(limit: u32, args: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_sse-hub"),
+        ]);
+        Self::launch(command, args).await
+    }
+
+    /// Runs `command` (the server) with `--addr 127.0.0.1:0` plus `args`.
+    async fn launch(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
