@@ -20,7 +20,8 @@ pub struct StreamClient {
     pub error: RwSignal<Option<String>>,
     /// Why the typed stream id was refused before connecting.
     pub input_error: RwSignal<Option<String>>,
-    /// Received events, newest first, capped.
+    /// Received events, newest first, capped; also the latest number and the
+    /// recent numbers, which Clear keeps and a new connection forgets.
     pub history: RwSignal<EventHistory>,
     /// Events received since connecting (not capped).
     pub received: RwSignal<u64>,
@@ -55,7 +56,8 @@ impl StreamClient {
     }
 
     /// Validates `raw` and, when it is a valid id, closes any open connection,
-    /// clears the history and opens `/sse/{id}`. An invalid id sets
+    /// resets the history (rows, latest and recent numbers) and opens
+    /// `/sse/{id}`. An invalid id sets
     /// [`Self::input_error`] and opens nothing.
     pub fn connect(self, raw: &str) {
         let id = match StreamId::parse(raw.trim()) {
@@ -67,7 +69,7 @@ impl StreamClient {
         };
         self.input_error.set(None);
         self.close();
-        self.history.update(EventHistory::clear);
+        self.history.update(EventHistory::reset);
         self.received.set(0);
         self.error.set(None);
         self.stream_id.set(Some(id.to_string()));

@@ -15,6 +15,16 @@ pub fn ConnectForm(client: StreamClient, input: RwSignal<String>, dom_key: usize
         client.connect(&input.get_untracked());
     };
     let has_error = move || client.input_error.with(Option::is_some);
+    // The message is about what was submitted; once the user edits the id it
+    // no longer applies (it comes back on the next submit if still true).
+    // An effect on the bound value rather than an `on:input` handler, which
+    // would replace the one `bind:value` installs (both are delegated).
+    Effect::new(move |first_run: Option<()>| {
+        input.track();
+        if first_run.is_some() && client.input_error.with_untracked(Option::is_some) {
+            client.input_error.set(None);
+        }
+    });
     view! {
         <form class="connect-form" on:submit=on_submit novalidate>
             <label for=input_id.clone()>"Stream ID"</label>

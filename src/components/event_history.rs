@@ -4,17 +4,26 @@ use crate::model::{EventHistory, HistoryRow, RowKind};
 use leptos::prelude::*;
 
 /// Lists the rows of `history`; a row is highlighted briefly when it appears.
+/// `received` (events since connecting) tells an empty list that was never
+/// filled from one that was cleared.
 #[component]
-pub fn EventHistoryList(history: RwSignal<EventHistory>) -> impl IntoView {
+pub fn EventHistoryList(history: RwSignal<EventHistory>, received: RwSignal<u64>) -> impl IntoView {
     let rows = move || history.with(|h| h.rows().cloned().collect::<Vec<_>>());
+    let empty_text = move || {
+        if received.get() == 0 {
+            "No events yet."
+        } else {
+            "History cleared. Latest and Trend keep the last numbers; new events appear here."
+        }
+    };
     view! {
         <ol class="history" data-testid="history" aria-label="Received events, newest first">
             <For each=rows key=|row| row.key let:row>
                 <HistoryItem row/>
             </For>
         </ol>
-        <p class="history-empty" hidden=move || !history.with(EventHistory::is_empty)>
-            "No events yet."
+        <p class="history-empty" data-testid="history-empty" hidden=move || !history.with(EventHistory::is_empty)>
+            {empty_text}
         </p>
     }
 }

@@ -9,9 +9,6 @@ use crate::client::StreamClient;
 use crate::model::EventHistory;
 use leptos::prelude::*;
 
-/// Numbers the sparkline shows.
-const SPARKLINE_POINTS: usize = 40;
-
 /// A stream client panel. Its connection closes when the panel unmounts.
 #[component]
 pub fn StreamPanel(
@@ -27,23 +24,37 @@ pub fn StreamPanel(
     /// Shows a Remove button that calls this.
     #[prop(optional)]
     on_remove: Option<Callback<()>>,
+    /// Whether the Remove button is disabled (e.g. for the last panel).
+    #[prop(optional, into)]
+    remove_disabled: Signal<bool>,
 ) -> impl IntoView {
     client.close_on_cleanup();
-    let latest = move || client.history.with(|h| h.latest_event().map(|e| e.number));
-    let numbers =
-        Signal::derive(move || client.history.with(|h| h.recent_numbers(SPARKLINE_POINTS)));
+    // Kept by the history apart from its rows: Clear leaves them as they are.
+    // Memos, so that a Clear (which changes the history but not these) does
+    // not touch the DOM and the announcer does not repeat itself.
+    let latest = Memo::new(move |_| client.history.with(EventHistory::latest_number));
+    let numbers = Memo::new(move |_| client.history.with(EventHistory::recent_numbers));
     let announcement = move || {
-        latest()
+        latest
+            .get()
             .map(|n| format!("Latest number {n}"))
             .unwrap_or_default()
     };
+    let remove_label = format!("Remove {}", title.to_lowercase());
     view! {
         <section class="panel" data-testid="panel" aria-label=title.clone()>
             <header class="panel-head">
                 <h2>{title.clone()}</h2>
-                <StatusBadge status=client.status/>
+                <StatusBadge status=client.status panel=title.clone()/>
                 {on_remove.map(|remove| view! {
-                    <button type="button" class="ghost" data-testid="remove-panel" on:click=move |_| remove.run(())>
+                    <button
+                        type="button"
+                        class="ghost"
+                        data-testid="remove-panel"
+                        aria-label=remove_label
+                        disabled=move || remove_disabled.get()
+                        on:click=move |_| remove.run(())
+                    >
                         "Remove"
                     </button>
                 })}
@@ -55,7 +66,7 @@ pub fn StreamPanel(
             <div class="readout">
                 <div class="latest-box">
                     <span class="caption">"Latest"</span>
-                    <span class="latest" data-testid="latest">{move || latest().map(|n| n.to_string()).unwrap_or_else(|| "–".into())}</span>
+                    <span class="latest" data-testid="latest">{move || latest.get().map(|n| n.to_string()).unwrap_or_else(|| "–".into())}</span>
                 </div>
                 <div class="count-box">
                     <span class="caption">"Events"</span>
@@ -69,11 +80,16 @@ pub fn StreamPanel(
             <p class="sr-only" aria-live="polite" data-testid="announcer">{announcement}</p>
             <div class="history-head">
                 <h3>"History" <span class="muted">{move || format!(" ({} shown, newest first)", client.history.with(EventHistory::len))}</span></h3>
-                <button type="button" class="ghost" data-testid="clear" on:click=move |_| client.history.update(EventHistory::clear)>
+                <button
+                    type="button"
+                    class="ghost"
+                    data-testid="clear"
+                    on:click=move |_| client.history.update(EventHistory::clear)
+                >
                     "Clear"
                 </button>
             </div>
-            <EventHistoryList history=client.history/>
+            <EventHistoryList history=client.history received=client.received/>
         </section>
     }
 }

@@ -1,11 +1,20 @@
 //! The event history a stream panel shows: newest first, capped, with rows
-//! for events, gaps and data the client could not parse.
+//! for events, gaps and data the client could not parse, plus the latest
+//! number and the recent numbers, which are kept apart from the rows.
+//!
+//! The latest number and the sparkline's numbers do not depend on which rows
+//! are still listed: Clear empties the list but keeps them, and a burst of
+//! gap or error rows pushing every event out of the list does not blank them.
+//! Only [`EventHistory::reset`] (a new connection) forgets them.
 
 use super::wire::{GapNotice, StreamEvent};
 use std::collections::VecDeque;
 
 /// Most rows a history keeps; older ones drop off.
 pub const HISTORY_LIMIT: usize = 100;
+
+/// Most numbers kept for the sparkline.
+const RECENT_LIMIT: usize = 40;
 
 /// One row of the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +46,17 @@ pub enum RowKind {
     },
 }
 
-/// The capped, newest-first list of rows.
+/// The capped, newest-first list of rows, and the numbers the readout shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventHistory {
     rows: VecDeque<HistoryRow>,
     next_key: u64,
     limit: usize,
+    /// The newest event's number; survives [`EventHistory::clear`].
+    latest_number: Option<u32>,
+    /// The last [`RECENT_LIMIT`] event numbers, oldest first; survive
+    /// [`EventHistory::clear`].
+    recent: VecDeque<u32>,
 }
 
 impl Default for EventHistory {
@@ -58,11 +72,21 @@ impl EventHistory {
             rows: VecDeque::new(),
             next_key: 0,
             limit,
+            latest_number: None,
+            recent: VecDeque::new(),
         }
     }
 
-    /// Adds a row at the top, dropping the oldest beyond the limit.
+    /// Adds a row at the top, dropping the oldest beyond the limit. An event
+    /// also becomes the latest number and joins the recent numbers.
     pub fn push(&mut self, kind: RowKind, received_at: String) {
+        if let RowKind::Event { event, .. } = &kind {
+            self.latest_number = Some(event.number);
+            self.recent.push_back(event.number);
+            if self.recent.len() > RECENT_LIMIT {
+                self.recent.pop_front();
+            }
+        }
         self.rows.push_front(HistoryRow {
             key: self.next_key,
             kind,
@@ -72,9 +96,18 @@ impl EventHistory {
         self.rows.truncate(self.limit);
     }
 
-    /// Removes every row (keys keep increasing, so the list re-renders).
+    /// Removes every row (keys keep increasing, so the list re-renders); the
+    /// latest number and the recent numbers stay.
     pub fn clear(&mut self) {
         self.rows.clear();
+    }
+
+    /// Forgets everything: the rows, the latest number and the recent
+    /// numbers (for a new connection).
+    pub fn reset(&mut self) {
+        self.clear();
+        self.latest_number = None;
+        self.recent.clear();
     }
 
     /// The rows, newest first.
@@ -92,9 +125,10 @@ impl EventHistory {
         self.rows.is_empty()
     }
 
-    /// The newest event, if any.
-    pub fn latest_event(&self) -> Option<&StreamEvent> {
-        self.events().next()
+    /// The number of the newest event received, whether or not its row is
+    /// still listed.
+    pub fn latest_number(&self) -> Option<u32> {
+        self.latest_number
     }
 
     /// The events, newest first.
@@ -105,11 +139,10 @@ impl EventHistory {
         })
     }
 
-    /// The numbers of the last `n` events, oldest first (for the sparkline).
-    pub fn recent_numbers(&self, n: usize) -> Vec<u32> {
-        let mut numbers: Vec<u32> = self.events().take(n).map(|e| e.number).collect();
-        numbers.reverse();
-        numbers
+    /// The numbers of the last events received (at most 40), oldest first,
+    /// whether or not their rows are still listed (for the sparkline).
+    pub fn recent_numbers(&self) -> Vec<u32> {
+        self.recent.iter().copied().collect()
     }
 }
 
@@ -142,7 +175,7 @@ mod tests {
         let numbers: Vec<u32> = history.events().map(|e| e.number).collect();
         assert_eq!(numbers, vec![5, 4, 3]);
         assert_eq!(history.len(), 3);
-        assert_eq!(history.latest_event().map(|e| e.number), Some(5));
+        assert_eq!(history.latest_number(), Some(5));
     }
 
     #[test]
@@ -165,15 +198,58 @@ mod tests {
         assert_ne!(history.rows().next().map(|r| r.key), first_key);
     }
 
+    fn malformed() -> RowKind {
+        RowKind::Malformed { reason: "x".into() }
+    }
+
     #[test]
-    fn recent_numbers_skip_other_rows_and_are_oldest_first() {
+    fn recent_numbers_skip_other_rows_are_oldest_first_and_capped() {
         let mut history = EventHistory::default();
         history.push(event(1), String::new());
-        history.push(RowKind::Malformed { reason: "x".into() }, String::new());
+        history.push(malformed(), String::new());
         history.push(event(2), String::new());
         history.push(event(3), String::new());
-        assert_eq!(history.recent_numbers(2), vec![2, 3]);
-        assert_eq!(history.recent_numbers(10), vec![1, 2, 3]);
+        assert_eq!(history.recent_numbers(), vec![1, 2, 3]);
+        for n in 4..=100 {
+            history.push(event(n), String::new());
+        }
+        assert_eq!(history.recent_numbers(), (61..=100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn clear_empties_the_rows_but_keeps_the_latest_and_recent_numbers() {
+        let mut history = EventHistory::default();
+        history.push(event(7), String::new());
+        history.push(event(9), String::new());
+        history.clear();
+        assert!(history.is_empty());
+        assert_eq!(history.latest_number(), Some(9));
+        assert_eq!(history.recent_numbers(), vec![7, 9]);
+        history.push(event(4), String::new());
+        assert_eq!(history.latest_number(), Some(4));
+        assert_eq!(history.recent_numbers(), vec![7, 9, 4]);
+    }
+
+    #[test]
+    fn rows_without_events_do_not_push_the_latest_number_out() {
+        let mut history = EventHistory::default();
+        history.push(event(5), String::new());
+        for _ in 0..HISTORY_LIMIT {
+            history.push(malformed(), String::new());
+        }
+        assert_eq!(history.events().count(), 0);
+        assert_eq!(history.latest_number(), Some(5));
+        assert_eq!(history.recent_numbers(), vec![5]);
+    }
+
+    #[test]
+    fn reset_forgets_everything() {
+        let mut history = EventHistory::default();
+        history.push(event(5), String::new());
+        history.reset();
+        assert!(history.is_empty());
+        assert_eq!(history.latest_number(), None);
+        assert!(history.recent_numbers().is_empty());
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub fn MultiClientPage() -> impl IntoView {
                                 }
                             });
                         })
+                        remove_disabled=Signal::derive(move || panels.with(Vec::len) <= 1)
                     />
                 </For>
             </div>
@@ -122,14 +123,18 @@ pub fn MultiClientPage() -> impl IntoView {
 }
 
 /// States whether panels sharing a stream received identical events.
+///
+/// The visible line updates with every event (its counts grow); screen
+/// readers get a separate polite region that changes, and so speaks, only
+/// when the verdict itself changes.
 #[component]
 fn ConsistencyIndicator(verdict: Memo<Consistency>) -> impl IntoView {
-    let state = move || match verdict.get() {
+    let state = Memo::new(move |_| match verdict.get() {
         Consistency::NothingToCompare => "idle",
         Consistency::Waiting => "waiting",
         Consistency::Compared { differences: 0, .. } => "identical",
         Consistency::Compared { .. } => "different",
-    };
+    });
     let text = move || match verdict.get() {
         Consistency::NothingToCompare => {
             "Connect two panels to the same stream id to compare them.".to_owned()
@@ -144,7 +149,14 @@ fn ConsistencyIndicator(verdict: Memo<Consistency>) -> impl IntoView {
             differences,
         } => format!("✕ {differences} differences in {compared} shared events"),
     };
+    let announcement = move || match state.get() {
+        "waiting" => "Consistency: waiting for events both panels received.",
+        "identical" => "Consistency: panels on the same stream received identical events.",
+        "different" => "Consistency: panels on the same stream received different events.",
+        _ => "",
+    };
     view! {
-        <p class="consistency" data-testid="consistency" data-state=state role="status">{text}</p>
+        <p class="consistency" data-testid="consistency" data-state=move || state.get()>{text}</p>
+        <p class="sr-only" role="status" data-testid="consistency-announcer">{announcement}</p>
     }
 }
