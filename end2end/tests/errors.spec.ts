@@ -44,4 +44,24 @@ test.describe("errors the user should understand", () => {
     await expect(home.panel.status).toHaveText("connected");
     await home.panel.waitForEvents(1);
   });
+
+  test("a flood of error rows pushes events out of the list but not out of Latest", async ({ page }) => {
+    const event = (seq: number, n: number) =>
+      `id: ${seq}\ndata: {"number":${n},"timestamp":"2026-01-01T00:00:0${seq}.000Z","id":"e2e-flood"}\n\n`;
+    await page.route("**/sse/e2e-flood", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/event-stream",
+        body: "retry: 600000\n\n" + event(1, 11) + event(2, 22) + "data: not json\n\n".repeat(100),
+      }),
+    );
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-flood");
+    await expect(home.panel.root.getByTestId("error-row")).toHaveCount(100);
+    await expect(home.panel.events).toHaveCount(0);
+    await expect(home.panel.latest).toHaveText("22");
+    await expect(home.panel.count).toHaveText("2");
+    expect(await home.panel.sparklinePointCount()).toBe(2);
+  });
 });

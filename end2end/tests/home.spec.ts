@@ -1,6 +1,8 @@
 import { test, expect } from "./fixtures/guard";
-import { HomePage } from "./fixtures/stream-panel";
-import { OwnServer } from "./fixtures/server";
+import { countMutations, HomePage, MultiClientPage } from "./fixtures/stream-panel";
+import { activeStreams, OwnServer, subscribers } from "./fixtures/server";
+import { ControlStream } from "./fixtures/control-stream";
+import type { Page } from "@playwright/test";
 
 test.describe("home page", () => {
   test("renders and hydrates without console errors, starting disconnected", async ({ page }) => {
@@ -10,9 +12,17 @@ test.describe("home page", () => {
     await expect(page.getByLabel("Stream ID")).toBeVisible();
     await expect(home.panel.status).toHaveText("disconnected");
     await expect(home.panel.events).toHaveCount(0);
+    await expect(home.panel.emptyHistory).toHaveText("No events yet.");
+    await expect(home.panel.latest).toHaveText("–");
+    expect(await home.panel.sparklinePointCount()).toBe(0);
+    // The icon the page links to exists and is an image.
+    await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", "/favicon.ico");
+    const favicon = await page.request.get("/favicon.ico");
+    expect(favicon.status()).toBe(200);
+    expect(favicon.headers()["content-type"]).toMatch(/^image\//);
   });
 
-  test("connect shows live events in range and status connected", async ({ page }) => {
+  test("connect shows live events in range, status connected and a sparkline", async ({ page }) => {
     const home = new HomePage(page);
     await home.open();
     await home.panel.connect("e2e-home");
@@ -31,7 +41,27 @@ test.describe("home page", () => {
     expect(latest).toBe(newest);
     expect(Number(await home.panel.count.textContent())).toBeGreaterThanOrEqual(3);
     expect(new Set(await home.panel.rowStreamIds())).toEqual(new Set(["e2e-home"]));
-    await expect(page.getByTestId("announcer")).toContainText("Latest number");
+    await expect(home.panel.announcer).toContainText("Latest number");
+    // The sparkline draws one point per event, up to its 40.
+    await expect.poll(() => home.panel.sparklinePointCount()).toBeGreaterThanOrEqual(3);
+    await expect(home.panel.sparkline.locator("polyline")).toHaveAttribute("points", /^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/);
+    // The status is a polite live region that names the panel.
+    await expect(home.panel.statusRegion).toHaveAttribute("aria-live", "polite");
+    await expect(home.panel.statusRegion).toHaveText(/Stream status: .*connected/);
+  });
+
+  test("the status region changes only when the status does", async ({ page }) => {
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-quiet-status");
+    await expect(home.panel.status).toHaveText("connected");
+    const mutations = await countMutations(home.panel.statusRegion);
+    const before = Number(await home.panel.count.textContent());
+    await expect.poll(() => home.panel.count.textContent().then(Number)).toBeGreaterThanOrEqual(before + 5);
+    expect(await mutations()).toBe(0);
+    await home.panel.disconnectButton.click();
+    await expect(home.panel.statusRegion).toHaveText(/Stream status: .*disconnected/);
+    expect(await mutations()).toBeGreaterThan(0);
   });
 
   test("Enter in the input connects", async ({ page }) => {
@@ -43,20 +73,28 @@ test.describe("home page", () => {
     await home.panel.waitForEvents(1);
   });
 
-  test("disconnect stops updates and shows disconnected", async ({ page }) => {
+  test("disconnect stops updates and shows disconnected", async ({ page, baseURL }) => {
     const home = new HomePage(page);
     await home.open();
     await home.panel.connect("e2e-stop");
     await home.panel.waitForEvents(2);
-    await home.panel.disconnectButton.click();
-    await expect(home.panel.status).toHaveText("disconnected");
-    const countAfterStop = await home.panel.events.count();
-    // The server's own list proves the stream closed; then five intervals pass.
-    await expect
-      .poll(async () => (await (await page.request.get("/api/streams")).json()).length)
-      .toBe(0);
-    await page.waitForTimeout(1000);
-    await expect(home.panel.events).toHaveCount(countAfterStop);
+    // A second client of the same stream keeps it running after the page leaves.
+    const control = await ControlStream.open(baseURL!, "e2e-stop");
+    try {
+      await expect.poll(() => subscribers(page.request, "e2e-stop")).toBe(2);
+      await home.panel.disconnectButton.click();
+      await expect(home.panel.status).toHaveText("disconnected");
+      const countAfterStop = await home.panel.events.count();
+      const receivedAfterStop = await home.panel.count.textContent();
+      // The server sees the page's connection go.
+      await expect.poll(() => subscribers(page.request, "e2e-stop")).toBe(1);
+      // The stream goes on: five more events reach the other client, none the page.
+      await control.waitForMore(5);
+      await expect(home.panel.events).toHaveCount(countAfterStop);
+      await expect(home.panel.count).toHaveText(receivedAfterStop!);
+    } finally {
+      control.close();
+    }
   });
 
   test("switching ids clears the history and new rows carry the new id", async ({ page }) => {
@@ -70,18 +108,46 @@ test.describe("home page", () => {
     const ids = await home.panel.rowStreamIds();
     expect(new Set(ids)).toEqual(new Set(["e2e-second"]));
     // The first stream was closed: only one stream is active on the server.
-    await expect
-      .poll(async () => (await (await page.request.get("/api/streams")).json()).map((s: { id: string }) => s.id))
-      .toEqual(["e2e-second"]);
+    await expect.poll(async () => (await activeStreams(page.request)).map((s) => s.id)).toEqual(["e2e-second"]);
   });
 
-  test("Clear empties the history", async ({ page }) => {
+  test("Clear empties the history; Latest, the count and the sparkline stay", async ({ page }) => {
     const home = new HomePage(page);
     await home.open();
     await home.panel.connect("e2e-clear");
-    await home.panel.waitForEvents(2);
+    await home.panel.waitForEvents(3);
+    await home.panel.disconnectButton.click();
+    await expect(home.panel.status).toHaveText("disconnected");
+    const latest = await home.panel.latest.textContent();
+    const newest = (await home.panel.numbers())[0];
+    const received = await home.panel.count.textContent();
+    const points = await home.panel.sparklinePointCount();
+    expect(latest).toBe(String(newest));
+    expect(points).toBeGreaterThanOrEqual(3);
+
     await home.panel.clearButton.click();
-    expect(await home.panel.events.count()).toBeLessThanOrEqual(1);
+    await expect(home.panel.events).toHaveCount(0);
+    await expect(home.panel.emptyHistory).toBeVisible();
+    await expect(home.panel.emptyHistory).toContainText("History cleared");
+    await expect(home.panel.latest).toHaveText(latest!);
+    await expect(home.panel.count).toHaveText(received!);
+    expect(await home.panel.sparklinePointCount()).toBe(points);
+  });
+
+  test("after Clear while connected, new rows appear and Latest follows them", async ({ page }) => {
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-clear-live");
+    await home.panel.waitForEvents(3);
+    const received = Number(await home.panel.count.textContent());
+    await home.panel.clearButton.click();
+    // Events keep coming: the list starts again from the newest and stays short.
+    await expect.poll(() => home.panel.count.textContent().then(Number)).toBeGreaterThanOrEqual(received + 3);
+    expect(await home.panel.events.count()).toBeLessThan(Number(await home.panel.count.textContent()));
+    await home.panel.disconnectButton.click();
+    await expect(home.panel.status).toHaveText("disconnected");
+    await expect(home.panel.emptyHistory).toBeHidden();
+    await expect(home.panel.latest).toHaveText(String((await home.panel.numbers())[0]));
   });
 
   for (const [label, id] of [
@@ -91,10 +157,7 @@ test.describe("home page", () => {
     ["an id over 128 characters", "x".repeat(129)],
   ]) {
     test(`${label} shows an inline message and opens no stream`, async ({ page }) => {
-      const streamRequests: string[] = [];
-      page.on("request", (request) => {
-        if (new URL(request.url()).pathname.startsWith("/sse/")) streamRequests.push(request.url());
-      });
+      const streamRequests = recordStreamRequests(page);
       const home = new HomePage(page);
       await home.open();
       await home.panel.connect(id);
@@ -105,6 +168,32 @@ test.describe("home page", () => {
       expect(streamRequests).toEqual([]);
     });
   }
+
+  test("editing the id clears a stale inline message", async ({ page }) => {
+    const streamRequests = recordStreamRequests(page);
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("bad id");
+    await expect(home.panel.idError).toBeVisible();
+    await expect(home.panel.input).toHaveAttribute("aria-invalid", "true");
+    // One keystroke ("bad i"): the message was about what was submitted, not what is typed now.
+    await home.panel.input.press("End");
+    await home.panel.input.press("Backspace");
+    await expect(home.panel.input).toHaveValue("bad i");
+    await expect(home.panel.idError).toBeHidden();
+    await expect(home.panel.input).toHaveAttribute("aria-invalid", "false");
+    // Submitting an id that is still invalid brings it back, and still opens nothing.
+    await home.panel.connectButton.click();
+    await expect(home.panel.idError).toBeVisible();
+    await expect(home.panel.input).toHaveAttribute("aria-invalid", "true");
+    expect(streamRequests).toEqual([]);
+    // A valid id connects and leaves no message behind.
+    await home.panel.input.fill("e2e-fixed");
+    await expect(home.panel.idError).toBeHidden();
+    await home.panel.connectButton.click();
+    await expect(home.panel.status).toHaveText("connected");
+    await expect(home.panel.idError).toBeHidden();
+  });
 
   test("the history never exceeds 100 rows", async ({ page }) => {
     const fast = await OwnServer.start(["--interval-ms", "10"]);
@@ -141,21 +230,98 @@ test.describe("home page", () => {
     }
   });
 
-  test("works on a 375 px wide phone", async ({ page }) => {
-    await page.setViewportSize({ width: 375, height: 740 });
+  test("leaving the page through the app's own links closes its stream", async ({ page }) => {
+    const documents: string[] = [];
+    page.on("request", (request) => {
+      if (request.resourceType() === "document") documents.push(request.url());
+    });
     const home = new HomePage(page);
     await home.open();
-    await home.panel.connect("e2e-phone");
+    await home.panel.connect("e2e-unmount");
     await home.panel.waitForEvents(2);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
-    await expect(home.panel.latest).toBeInViewport();
-    await expect(home.panel.connectButton).toBeInViewport();
+    await expect.poll(() => subscribers(page.request, "e2e-unmount")).toBe(1);
+    await page.getByRole("link", { name: /Compare clients side by side/ }).click();
+    const multi = new MultiClientPage(page);
+    await expect(multi.panels).toHaveCount(2);
+    await expect(page).toHaveURL(/\/test-multi-client$/);
+    // The home panel unmounted and closed its EventSource: the server lost the subscriber.
+    await expect.poll(() => subscribers(page.request, "e2e-unmount")).toBe(0);
+
+    // The same on the way back, from a panel of the multi-client page.
+    await multi.panel(0).connect("e2e-unmount-multi");
+    await multi.panel(0).waitForEvents(1);
+    await expect.poll(() => subscribers(page.request, "e2e-unmount-multi")).toBe(1);
+    await page.getByRole("link", { name: /Single client/ }).click();
+    await expect(home.panel.status).toHaveText("disconnected");
+    await expect.poll(() => subscribers(page.request, "e2e-unmount-multi")).toBe(0);
+
+    // Both moves were client-side navigations: the document was loaded once.
+    expect(documents).toHaveLength(1);
   });
+
+  test("renders in dark mode with the dark palette and no console errors", async ({ page }) => {
+    await page.emulateMedia({ colorScheme: "dark" });
+    const home = new HomePage(page);
+    await home.open();
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe("rgb(15, 18, 23)");
+    await home.panel.connect("e2e-dark");
+    await expect(home.panel.status).toHaveText("connected");
+    await expect(home.panel.statusRegion).toBeVisible();
+    const badgeColour = await home.panel.statusRegion.evaluate((badge) => getComputedStyle(badge).color);
+    expect(badgeColour).toBe("rgb(74, 222, 128)");
+    await home.panel.waitForEvents(2);
+    await expect(home.panel.latest).toBeVisible();
+  });
+
+  test("with reduced motion the newest row keeps a static highlight", async ({ page }) => {
+    await page.emulateMedia({ reducedMotion: "reduce" });
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-still");
+    await home.panel.waitForEvents(2);
+    await home.panel.disconnectButton.click();
+    await expect(home.panel.status).toHaveText("disconnected");
+    const [first, second] = await home.panel.events.evaluateAll((rows) =>
+      rows.slice(0, 2).map((row) => {
+        const style = getComputedStyle(row);
+        return { animation: style.animationName, background: style.backgroundColor, bar: style.boxShadow };
+      }),
+    );
+    expect(first.animation).toBe("none");
+    expect(first.background).toBe("rgb(255, 244, 194)");
+    expect(first.bar).toContain("inset");
+    expect(second.animation).toBe("none");
+    expect(second.background).toBe("rgba(0, 0, 0, 0)");
+  });
+
+  for (const width of [360, 375]) {
+    test(`works on a ${width} px wide phone`, async ({ page }) => {
+      await page.setViewportSize({ width, height: 740 });
+      const home = new HomePage(page);
+      await home.open();
+      await home.panel.connect("e2e-phone");
+      await home.panel.waitForEvents(2);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await expect(home.panel.latest).toBeInViewport();
+      await expect(home.panel.connectButton).toBeInViewport();
+      await expect(home.panel.disconnectButton).toBeInViewport();
+      await expect(home.panel.sparkline).toBeInViewport();
+    });
+  }
 });
 
-/** Navigates away so the page's stream closes before its server stops. */
-async function leavePage(page: import("@playwright/test").Page) {
-  await page.goto("about:blank");
+/** Records every request the page makes to `/sse/`. */
+function recordStreamRequests(page: Page): string[] {
+  const requests: string[] = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.startsWith("/sse/")) requests.push(request.url());
+  });
+  return requests;
 }
 
+/** Navigates away so the page's stream closes before its server stops. */
+async function leavePage(page: Page) {
+  await page.goto("about:blank");
+}

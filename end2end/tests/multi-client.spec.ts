@@ -1,5 +1,6 @@
 import { test, expect } from "./fixtures/guard";
-import { MultiClientPage } from "./fixtures/stream-panel";
+import { countMutations, MultiClientPage } from "./fixtures/stream-panel";
+import { activeStreams } from "./fixtures/server";
 
 test.describe("multi-client page", () => {
   test("starts with two disconnected panels and explains the panel limit", async ({ page }) => {
@@ -38,6 +39,35 @@ test.describe("multi-client page", () => {
     await expect(multi.consistency).toContainText("0 differences");
   });
 
+  test("the consistency announcer speaks when the verdict changes, not on every event", async ({ page }) => {
+    const multi = new MultiClientPage(page);
+    await multi.open();
+    await expect(multi.consistencyAnnouncer).toHaveAttribute("role", "status");
+    // The visible line, whose counts change with every event, is not a live region.
+    await expect(multi.consistency).not.toHaveAttribute("role", /.+/);
+    await expect(multi.consistency).not.toHaveAttribute("aria-live", /.+/);
+    await multi.panel(0).connect("e2e-verdict");
+    await multi.panel(1).connect("e2e-verdict");
+    await expect(multi.consistency).toHaveAttribute("data-state", "identical");
+    await expect(multi.consistencyAnnouncer).toHaveText(/identical events/);
+    const mutations = await countMutations(multi.consistencyAnnouncer);
+    const line = await multi.consistency.textContent();
+    // More shared events: the visible count moves on, the announcer stays quiet.
+    await expect(multi.consistency).not.toHaveText(line!);
+    const count = Number(await multi.panel(0).count.textContent());
+    await expect.poll(() => multi.panel(0).count.textContent().then(Number)).toBeGreaterThanOrEqual(count + 5);
+    await expect(multi.consistency).toHaveAttribute("data-state", "identical");
+    expect(await mutations()).toBe(0);
+    // A change of verdict is announced.
+    await multi.disconnectAll();
+    await expect(multi.consistency).toHaveAttribute("data-state", "idle");
+    await expect(multi.consistencyAnnouncer).toHaveText("");
+    expect(await mutations()).toBeGreaterThan(0);
+    // Each panel's status region names its panel.
+    await expect(multi.panel(0).statusRegion).toHaveText(/Client 1 status: .*disconnected/);
+    await expect(multi.panel(1).statusRegion).toHaveText(/Client 2 status: .*disconnected/);
+  });
+
   test("two panels on different ids show their own ids", async ({ page }) => {
     const multi = new MultiClientPage(page);
     await multi.open();
@@ -65,23 +95,44 @@ test.describe("multi-client page", () => {
     await multi.panel(3).root.getByTestId("remove-panel").click();
     await expect(multi.panels).toHaveCount(3);
     // The removed panel's stream closed with it.
-    await expect
-      .poll(async () => (await (await page.request.get("/api/streams")).json()).map((s: { id: string }) => s.id))
-      .toEqual(["demo"]);
+    await expect.poll(async () => (await activeStreams(page.request)).map((s) => s.id)).toEqual(["demo"]);
     await multi.disconnectAll();
     for (let i = 0; i < 3; i++) await expect(multi.panel(i).status).toHaveText("disconnected");
   });
 
-  test("works on a 375 px wide phone with panels stacked", async ({ page }) => {
-    await page.setViewportSize({ width: 375, height: 740 });
+  test("Remove is named per panel and disabled for the last panel", async ({ page }) => {
     const multi = new MultiClientPage(page);
     await multi.open();
-    const first = await multi.panels.nth(0).boundingBox();
-    const second = await multi.panels.nth(1).boundingBox();
-    expect(second!.y).toBeGreaterThan(first!.y + first!.height - 1);
-    await multi.connectAll();
-    await multi.panel(0).waitForEvents(1);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    await expect(page.getByRole("button", { name: "Remove client 1" })).toBeEnabled();
+    await expect(page.getByRole("button", { name: "Remove client 2" })).toBeEnabled();
+    await multi.panel(1).connect("e2e-removed");
+    await expect(multi.panel(1).status).toHaveText("connected");
+    await page.getByRole("button", { name: "Remove client 2" }).click();
+    await expect(multi.panels).toHaveCount(1);
+    await expect(multi.panel(0).root.getByRole("heading", { level: 2 })).toHaveText("Client 1");
+    await expect.poll(async () => (await activeStreams(page.request)).map((s) => s.id)).not.toContain("e2e-removed");
+    // The last panel cannot be removed, and the button says so by being disabled.
+    await expect(multi.panel(0).removeButton).toBeDisabled();
+    await expect(multi.panel(0).removeButton).toHaveAttribute("aria-label", "Remove client 1");
+    // A new panel makes both removable again.
+    await multi.addPanel();
+    await expect(multi.panels).toHaveCount(2);
+    await expect(page.getByRole("button", { name: "Remove client 3" })).toBeEnabled();
+    await expect(multi.panel(0).removeButton).toBeEnabled();
   });
+
+  for (const width of [360, 375]) {
+    test(`works on a ${width} px wide phone with panels stacked`, async ({ page }) => {
+      await page.setViewportSize({ width, height: 740 });
+      const multi = new MultiClientPage(page);
+      await multi.open();
+      const first = await multi.panels.nth(0).boundingBox();
+      const second = await multi.panels.nth(1).boundingBox();
+      expect(second!.y).toBeGreaterThan(first!.y + first!.height - 1);
+      await multi.connectAll();
+      await multi.panel(0).waitForEvents(1);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+    });
+  }
 });
