@@ -325,7 +325,7 @@ fn add_reason(reasons: &Mutex<Reasons>, reason: String) {
 async fn cycle(target: &Target, k: usize, path: &str) -> Result<(), Failure> {
     let mut buf = [0_u8; 1024];
     let (mut subscription, (mut from, mut to)) =
-        Subscription::open(target, k, path, &mut buf).await?;
+        Subscription::open(target, k, None, path, &mut buf).await?;
     loop {
         let mut first_frame = false;
         let ended = subscription.feed(&buf[from..to], &mut |item| {

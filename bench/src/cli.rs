@@ -86,6 +86,12 @@ pub struct HoldArgs {
     /// Bytes each connection reads at a time.
     #[arg(long, default_value_t = 2048)]
     pub read_buffer: usize,
+
+    /// A path to `GET` first on each connection (reading its whole response)
+    /// before the stream request, as a browser's `EventSource` usually
+    /// reuses a keep-alive connection that fetched the page, e.g. `/healthz`.
+    #[arg(long)]
+    pub first_request: Option<String>,
 }
 
 /// `churn` mode.

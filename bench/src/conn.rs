@@ -1,6 +1,6 @@
 //! One SSE connection: connect, request, response head, then decoded items.
 
-use crate::http::{parse_head, sse_request, BodyDecoder};
+use crate::http::{complete_response_len, parse_head, plain_request, sse_request, BodyDecoder};
 use crate::sse::{Item, SseParser};
 use crate::target::Target;
 use std::fmt;
@@ -56,12 +56,14 @@ pub struct Subscription {
 
 impl Subscription {
     /// Connects (as connection number `n`, which picks the source address),
-    /// requests `path` and reads the response head into `buf`. Returns the
+    /// first fetches `first_request` if given (reading its whole response),
+    /// then requests `path` and reads the response head into `buf`. Returns the
     /// subscription and how many bytes after the head `buf` already holds,
     /// starting at `buf[head_len..]`, as `(head_len, end)`.
     pub async fn open(
         target: &Target,
         n: usize,
+        first_request: Option<&str>,
         path: &str,
         buf: &mut [u8],
     ) -> Result<(Self, (usize, usize)), Failure> {
@@ -69,6 +71,9 @@ impl Subscription {
             .connect(n)
             .await
             .map_err(|error| Failure::Connect(describe(&error)))?;
+        if let Some(first) = first_request {
+            fetch(&mut stream, &plain_request(&target.host, first), buf).await?;
+        }
         stream
             .write_all(sse_request(&target.host, path).as_bytes())
             .await
@@ -123,6 +128,37 @@ impl Subscription {
         self.decoder
             .feed(bytes, &mut |body| parser.feed(body, on_item))
             .map_err(|error| Failure::Protocol(error.to_string()))
+    }
+}
+
+/// Sends `request` and reads its whole response (into `buf`, discarded), so
+/// that the connection is ready for the next request.
+async fn fetch(stream: &mut TcpStream, request: &str, buf: &mut [u8]) -> Result<(), Failure> {
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|error| Failure::Connect(describe(&error)))?;
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            return Err(Failure::Protocol(
+                "first response larger than the read buffer".into(),
+            ));
+        }
+        let read = stream
+            .read(&mut buf[filled..])
+            .await
+            .map_err(|error| Failure::Connect(describe(&error)))?;
+        if read == 0 {
+            return Err(Failure::Connect("closed after the first request".into()));
+        }
+        filled += read;
+        match complete_response_len(&buf[..filled]) {
+            Err(error) => return Err(Failure::Protocol(error.to_string())),
+            Ok(None) => {}
+            Ok(Some(len)) if len == filled => return Ok(()),
+            Ok(Some(_)) => return Err(Failure::Protocol("bytes after the first response".into())),
+        }
     }
 }
 

@@ -105,6 +105,8 @@ struct Shared {
     read_buffer: usize,
     /// Request path of each stream.
     paths: Vec<String>,
+    /// What to fetch on each connection before its stream, if anything.
+    first_request: Option<String>,
     /// Stream id of each stream, as the payload's `id` field carries it.
     ids: Vec<String>,
     /// True during the measured window.
@@ -155,6 +157,7 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         .collect();
     let shared = Arc::new(Shared {
         paths: ids.iter().map(|id| format!("/sse/{id}")).collect(),
+        first_request: args.first_request.clone(),
         ids,
         target,
         connect_timeout: args.server.connect_timeout,
@@ -301,7 +304,13 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
     let opened = tokio::select! {
         opened = timeout(
             shared.connect_timeout,
-            Subscription::open(&shared.target, n, &shared.paths[stream], &mut buf),
+            Subscription::open(
+                &shared.target,
+                n,
+                shared.first_request.as_deref(),
+                &shared.paths[stream],
+                &mut buf,
+            ),
         ) => opened.unwrap_or(Err(Failure::Timeout)),
         () = shared.stop.cancelled() => Err(Failure::Connect("still connecting when the run stopped".into())),
     };

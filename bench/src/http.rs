@@ -19,6 +19,33 @@ pub fn sse_request(host: &str, path: &str) -> String {
     )
 }
 
+/// A plain `GET` of `path`, on a connection kept alive for the next request.
+pub fn plain_request(host: &str, path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: sse-loadgen\r\n\r\n")
+}
+
+/// The length of the response at the start of `bytes` (head and
+/// `Content-Length` body) once all of it has arrived; `None` until then.
+pub fn complete_response_len(bytes: &[u8]) -> Result<Option<usize>> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(bytes).context("unparsable response head")? {
+        httparse::Status::Complete(len) => len,
+        httparse::Status::Partial => return Ok(None),
+    };
+    let length = response
+        .headers
+        .iter()
+        .find(|header| header.name.eq_ignore_ascii_case("content-length"))
+        .context("the first response has no Content-Length")?;
+    let body: usize = std::str::from_utf8(length.value)
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .context("unparsable Content-Length")?;
+    let total = head_len + body;
+    Ok((bytes.len() >= total).then_some(total))
+}
+
 /// What the loader needs from a response head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseHead {
@@ -242,6 +269,27 @@ async fn get_inner(addr: SocketAddr, host: &str, path: &str) -> Result<(u16, Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_response_is_complete_with_its_whole_body() {
+        let response = b"HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}";
+        assert_eq!(
+            complete_response_len(&response[..20]).expect("parses"),
+            None
+        );
+        assert_eq!(
+            complete_response_len(&response[..50]).expect("parses"),
+            None
+        );
+        assert_eq!(
+            complete_response_len(response).expect("parses"),
+            Some(response.len())
+        );
+        assert!(
+            complete_response_len(b"HTTP/1.1 200 OK\r\n\r\n").is_err(),
+            "no length"
+        );
+    }
 
     fn dechunk_in_pieces(input: &[u8], piece: usize) -> (Vec<u8>, bool) {
         let mut decoder = Dechunker::default();
