@@ -80,20 +80,7 @@ impl Subscription {
             .map_err(|error| Failure::Connect(describe(&error)))?;
         let mut filled = 0;
         loop {
-            if filled == buf.len() {
-                return Err(Failure::Protocol(format!(
-                    "response head larger than the {}-byte read buffer",
-                    buf.len()
-                )));
-            }
-            let read = stream
-                .read(&mut buf[filled..])
-                .await
-                .map_err(|error| Failure::Connect(describe(&error)))?;
-            if read == 0 {
-                return Err(Failure::Connect("closed before the response head".into()));
-            }
-            filled += read;
+            filled = read_more(&mut stream, buf, filled, "the response head").await?;
             match parse_head(&buf[..filled]) {
                 Err(error) => return Err(Failure::Protocol(error.to_string())),
                 Ok(None) => continue,
@@ -140,19 +127,7 @@ async fn fetch(stream: &mut TcpStream, request: &str, buf: &mut [u8]) -> Result<
         .map_err(|error| Failure::Connect(describe(&error)))?;
     let mut filled = 0;
     loop {
-        if filled == buf.len() {
-            return Err(Failure::Protocol(
-                "first response larger than the read buffer".into(),
-            ));
-        }
-        let read = stream
-            .read(&mut buf[filled..])
-            .await
-            .map_err(|error| Failure::Connect(describe(&error)))?;
-        if read == 0 {
-            return Err(Failure::Connect("closed after the first request".into()));
-        }
-        filled += read;
+        filled = read_more(stream, buf, filled, "the first response").await?;
         match complete_response_len(&buf[..filled]) {
             Err(error) => return Err(Failure::Protocol(error.to_string())),
             Ok(None) => {}
@@ -160,6 +135,30 @@ async fn fetch(stream: &mut TcpStream, request: &str, buf: &mut [u8]) -> Result<
             Ok(Some(_)) => return Err(Failure::Protocol("bytes after the first response".into())),
         }
     }
+}
+
+/// Reads more of `what` into `buf` after the `filled` bytes already there;
+/// returns the new fill. Fails when `buf` is full or the server closed.
+async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    filled: usize,
+    what: &str,
+) -> Result<usize, Failure> {
+    if filled == buf.len() {
+        return Err(Failure::Protocol(format!(
+            "{what} is larger than the {}-byte read buffer",
+            buf.len()
+        )));
+    }
+    let read = stream
+        .read(&mut buf[filled..])
+        .await
+        .map_err(|error| Failure::Connect(describe(&error)))?;
+    if read == 0 {
+        return Err(Failure::Connect(format!("closed before {what}")));
+    }
+    Ok(filled + read)
 }
 
 /// A short, stable description of an I/O error, for counting reasons.
