@@ -3,11 +3,13 @@
 
 mod common;
 
-use common::{client, eventually, subscribe, Event, SseItem, SseReader, TestServer};
+use common::{
+    client, eventually, stalled_client, subscribe, Event, SseItem, SseReader, TestServer,
+};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// Opens `/sse/{id}` with a `Last-Event-ID` header.
 async fn resume(server: &TestServer, id: &str, last: &str) -> SseReader {
@@ -316,18 +318,7 @@ async fn clients_that_stop_reading_do_not_hurt_anyone_else() {
     }
     let mut stalled = Vec::new();
     for _ in 0..50 {
-        // A tiny receive window makes the server's writes block quickly.
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
-        let mut stream = socket
-            .connect(server.addr().parse().expect("address"))
-            .await
-            .expect("connects");
-        stream
-            .write_all(b"GET /sse/busy HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("request sent");
-        stalled.push(stream);
+        stalled.push(stalled_client(&server, "busy").await);
     }
     eventually("every client has joined", || async {
         server.get_json("/api/stats").await["connections"] == 53

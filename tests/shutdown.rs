@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{client, eventually, TestServer};
+use common::{client, eventually, stalled_client, TestServer};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// Sends `signal` to the server process.
 fn send_signal(server: &TestServer, signal: &str) {
@@ -100,16 +99,7 @@ async fn stops_accepting_while_it_finishes() {
     .await;
     // A client that never reads: its buffers fill, so its goodbye blocks and
     // shutdown waits its grace period for it.
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
-    let mut stalled = socket
-        .connect(server.addr().parse().expect("address"))
-        .await
-        .expect("connects");
-    stalled
-        .write_all(b"GET /sse/stalled HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("request sent");
+    let stalled = stalled_client(&server, "stalled").await;
     // Far more bytes than the few KiB both socket buffers hold.
     eventually("the stalled client's buffers are full", || async {
         server.get_json("/api/streams").await[0]["events_sent"]

@@ -32,6 +32,15 @@ async fn read_until(socket: &mut TcpStream, received: &mut Vec<u8>, done: impl F
         .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(received)));
 }
 
+/// Reads from `socket` into `received` until the server closes it, failing
+/// the test after a few seconds.
+async fn read_to_end(socket: &mut TcpStream, received: &mut Vec<u8>) {
+    tokio::time::timeout(Duration::from_secs(3), socket.read_to_end(received))
+        .await
+        .expect("the server ends the response in time")
+        .expect("read");
+}
+
 /// Sends a raw request head.
 async fn send(socket: &mut TcpStream, head: &str) {
     socket.write_all(head.as_bytes()).await.expect("write");
@@ -158,18 +167,7 @@ async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
         (&mut fresh, &mut from_fresh),
         (&mut reused, &mut from_reused),
     ] {
-        let ending = async {
-            loop {
-                let mut chunk = [0u8; 4096];
-                match socket.read(&mut chunk).await.expect("read") {
-                    0 => break,
-                    n => received.extend_from_slice(&chunk[..n]),
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(3), ending)
-            .await
-            .expect("ends");
+        read_to_end(socket, received).await;
         assert!(
             received.ends_with(b"\r\n0\r\n\r\n"),
             "clean end: {:?}",
@@ -177,18 +175,7 @@ async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
         );
     }
     // The HTTP/1.0 body ends with the connection, after whole events.
-    let ending = async {
-        loop {
-            let mut chunk = [0u8; 4096];
-            match old.read(&mut chunk).await.expect("read") {
-                0 => break,
-                n => from_old.extend_from_slice(&chunk[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(3), ending)
-        .await
-        .expect("ends");
+    read_to_end(&mut old, &mut from_old).await;
     assert!(from_old.ends_with(b"\n\n"), "whole events");
     let status = server.child.wait().await.expect("exits");
     assert_eq!(status.code(), Some(0));

@@ -308,3 +308,20 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A client that requests stream `id` and then never reads: its tiny receive
+/// window fills at once, so the server's writes to it block quickly.
+pub async fn stalled_client(server: &TestServer, id: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
+    let mut stream = socket
+        .connect(server.addr().parse().expect("address"))
+        .await
+        .expect("connects");
+    stream
+        .write_all(format!("GET /sse/{id} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("request sent");
+    stream
+}
