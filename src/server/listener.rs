@@ -2,7 +2,9 @@
 //! over, each a [`HandedSocket`] with the bytes already read from it put back
 //! in front. Every one gets a write timeout, so a client that stops reading is
 //! disconnected instead of holding buffers forever, and each such disconnect
-//! is counted.
+//! is counted; and an idle timeout, so that a keep-alive connection on which
+//! nothing moves either way does not hold a socket forever (axum's server
+//! sets no such limit).
 
 use super::handed_socket::HandedSocket;
 use super::open_sockets::OpenSocket;
@@ -10,6 +12,7 @@ use super::stats::{bump, Stats};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -19,6 +22,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 use tokio_io_timeout::TimeoutStream;
 
 /// A connection the gateway hands to axum, with what it already read.
@@ -49,21 +53,26 @@ pub struct HubListener {
     handoffs: mpsc::Receiver<Handoff>,
     local_addr: SocketAddr,
     write_timeout: Duration,
+    idle_timeout: Duration,
     stats: Arc<Stats>,
 }
 
 impl HubListener {
-    /// Serves what arrives on `handoffs`; `local_addr` is the gateway's.
+    /// Serves what arrives on `handoffs`; `local_addr` is the gateway's. A
+    /// connection on which no byte moves either way for `idle_timeout` is
+    /// closed: it must exceed the longest silence of an open stream.
     pub fn new(
         handoffs: mpsc::Receiver<Handoff>,
         local_addr: SocketAddr,
         write_timeout: Duration,
+        idle_timeout: Duration,
         stats: Arc<Stats>,
     ) -> Self {
         Self {
             handoffs,
             local_addr,
             write_timeout,
+            idle_timeout,
             stats,
         }
     }
@@ -85,6 +94,7 @@ impl Listener for HubListener {
             socket,
             stats: Arc::clone(&self.stats),
             peer,
+            idle: Idle::new(self.idle_timeout),
         };
         (connection, peer)
     }
@@ -127,17 +137,67 @@ impl Connected<IncomingStream<'_, HubListener>> for Client {
     }
 }
 
-/// An accepted connection with a write timeout; counts the disconnects the
-/// timeout causes.
+/// An accepted connection with a write timeout and an idle timeout; counts
+/// the disconnects the write timeout causes.
 pub struct TimedConnection {
     io: Pin<Box<TimeoutStream<HandedSocket>>>,
     /// The socket under `io`, for [`Client`].
     socket: HandedSocket,
     stats: Arc<Stats>,
     peer: SocketAddr,
+    idle: Idle,
+}
+
+/// When a connection last moved a byte, and the timer that closes it once it
+/// has been still for its timeout.
+struct Idle {
+    timeout: Duration,
+    last_activity: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Idle {
+    fn new(timeout: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            timeout,
+            last_activity: now,
+            timer: Box::pin(tokio::time::sleep_until(now + timeout)),
+        }
+    }
+
+    /// Bytes moved: the connection is not idle.
+    fn touch(&mut self) {
+        self.last_activity = Instant::now();
+    }
+
+    /// Ready once nothing has moved for the timeout; otherwise arms the timer
+    /// to wake `cx` when that may be so.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let deadline = self.last_activity + self.timeout;
+            if Instant::now() >= deadline {
+                return Poll::Ready(());
+            }
+            if self.timer.deadline() != deadline {
+                self.timer.as_mut().reset(deadline);
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
 }
 
 impl TimedConnection {
+    /// Notes a write's progress, and counts one that timed out.
+    fn wrote(&mut self, result: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
+            self.idle.touch();
+        }
+        self.observe(result)
+    }
+
     /// Counts and logs a write that timed out; passes every result through.
     fn observe<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         if let Poll::Ready(Err(error)) = &result {
@@ -152,11 +212,23 @@ impl TimedConnection {
 
 impl AsyncRead for TimedConnection {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.io.as_mut().poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = this.io.as_mut().poll_read(cx, buf);
+        match read {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => this.idle.touch(),
+            // Idle too long: ends the connection as if the client had closed
+            // it (an idle keep-alive connection is between requests).
+            Poll::Pending if this.idle.poll_expired(cx).is_ready() => {
+                return Poll::Ready(Ok(()));
+            }
+            _ => {}
+        }
+        read
     }
 }
 
@@ -167,7 +239,7 @@ impl AsyncWrite for TimedConnection {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let result = self.io.as_mut().poll_write(cx, buf);
-        self.observe(result)
+        self.wrote(result)
     }
 
     fn poll_write_vectored(
@@ -176,7 +248,7 @@ impl AsyncWrite for TimedConnection {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let result = self.io.as_mut().poll_write_vectored(cx, bufs);
-        self.observe(result)
+        self.wrote(result)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -190,5 +262,64 @@ impl AsyncWrite for TimedConnection {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.as_mut().poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A connection as axum receives it, and the client's end of it.
+    async fn handed_connection(idle_timeout: Duration) -> (TimedConnection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (server, peer) = accepted.expect("accept");
+        let stats = Arc::new(Stats::default());
+        let counted = OpenSocket::try_count(&stats, 1).expect("room");
+        let (handoff, handoffs) = mpsc::channel(1);
+        let mut hub_listener =
+            HubListener::new(handoffs, addr, Duration::from_secs(30), idle_timeout, stats);
+        handoff
+            .send(Handoff::new(server, counted, peer, Bytes::new()))
+            .await
+            .expect("queued");
+        let (connection, _) = hub_listener.accept().await;
+        (connection, client.expect("connect"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_still_for_the_idle_timeout_reads_as_closed() {
+        let minute = Duration::from_secs(60);
+        let (mut connection, _client) = handed_connection(minute).await;
+        let mut buf = [0u8; 8];
+        let started = Instant::now();
+        assert!(
+            tokio::time::timeout(minute / 2, connection.read(&mut buf))
+                .await
+                .is_err(),
+            "open while it has been still for less than the timeout"
+        );
+        // A byte written counts as activity.
+        connection.write_all(b"x").await.expect("write");
+        let wrote_at = Instant::now();
+        assert!(
+            tokio::time::timeout(minute * 3 / 4, connection.read(&mut buf))
+                .await
+                .is_err(),
+            "a write restarts the clock"
+        );
+        let read = tokio::time::timeout(minute * 2, connection.read(&mut buf))
+            .await
+            .expect("closed once idle");
+        assert_eq!(read.expect("read"), 0, "read as the end of the connection");
+        let still_for = wrote_at.elapsed();
+        assert!(
+            still_for >= minute && still_for < minute + Duration::from_secs(1),
+            "closed {still_for:?} after the last write ({:?} in all)",
+            started.elapsed()
+        );
     }
 }

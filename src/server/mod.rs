@@ -54,6 +54,10 @@ pub use subscription::Subscription;
 /// How long shutdown waits for open responses to finish before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
+/// How long a keep-alive connection axum serves may sit with no byte moving
+/// either way before it is closed (longer if `--keep-alive-ms` is long).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long exiting waits for the runtime's remaining tasks after `serve`.
 const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(200);
 
@@ -271,7 +275,9 @@ pub async fn serve(
     let shutdown = CancellationToken::new();
     let hub = Hub::new(settings.hub.clone(), Arc::clone(&stats), shutdown.clone());
     let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
-    let listener = HubListener::new(handoffs, bound, settings.write_timeout, stats);
+    // A stream is never silent for longer than the keep-alive interval.
+    let idle_timeout = IDLE_TIMEOUT.max(settings.hub.keep_alive * 2);
+    let listener = HubListener::new(handoffs, bound, settings.write_timeout, idle_timeout, stats);
     let direct_streams = TaskTracker::new();
     let state = AppState {
         leptos_options,
