@@ -322,4 +322,31 @@ mod tests {
             started.elapsed()
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout_and_counted() {
+        let (mut connection, _client) = handed_connection(Duration::from_secs(600)).await;
+        let chunk = vec![b'x'; 64 * 1024];
+        let started = Instant::now();
+        let failed = loop {
+            // The client reads nothing: the socket buffers fill, then a
+            // write blocks until the 30 s write timeout.
+            if let Err(error) = connection.write_all(&chunk).await {
+                break error;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "never timed out"
+            );
+        };
+        assert_eq!(failed.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_secs(30));
+        assert_eq!(
+            connection
+                .stats
+                .slow_client_disconnected
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
 }
