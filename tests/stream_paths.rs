@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{eventually, TestServer};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -246,4 +246,44 @@ async fn other_origins_get_no_cors_grant_on_either_path() {
             "after {warm_up:?}: {headers:?}"
         );
     }
+}
+
+/// A client that pipelines requests after a stream request it sends on a
+/// keep-alive connection gets the stream, and nothing after it is served:
+/// once it leaves, no stream is left running.
+#[tokio::test]
+async fn requests_pipelined_after_a_taken_over_stream_are_not_served() {
+    let server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
+    let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
+    let stream = |id: &str| format!("GET /sse/{id} HTTP/1.1\r\nHost: test\r\n\r\n");
+    let pipelined = format!(
+        "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n{}{}{}",
+        stream("piped-a"),
+        stream("piped-b"),
+        stream("piped-c")
+    );
+    send(&mut socket, &pipelined).await;
+    let mut received = Vec::new();
+    read_until(&mut socket, &mut received, |text| events(text).len() >= 2).await;
+    let text = String::from_utf8_lossy(&received);
+    assert_eq!(
+        text.matches("HTTP/1.1 ").count(),
+        2,
+        "health, then one stream: {text}"
+    );
+    assert!(!text.contains("204"), "{text}");
+    let listed = server.get_json("/api/streams").await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|stream| stream["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["piped-a"]);
+
+    drop(socket);
+    eventually("no stream is left running", || async {
+        server.get_json("/api/streams").await == serde_json::json!([])
+    })
+    .await;
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// How long a new connection may take to send its first request head.
@@ -29,6 +29,11 @@ const FIRST_READ: usize = 1024;
 
 /// How long a refused connection may take to read its `503` and close.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Refused connections answered at once; beyond them (a flood) a refused
+/// connection is closed unanswered, so refusals cannot use up the
+/// descriptors the socket limit keeps in reserve.
+const MAX_REFUSALS_ANSWERING: usize = 16;
 
 /// Pause after an accept error that is not about one connection (such as
 /// running out of file descriptors), so the loop does not spin.
@@ -45,6 +50,8 @@ struct Routes {
     state: AppState,
     /// Where connections for axum go.
     handoff: mpsc::Sender<Handoff>,
+    /// Permits for answering refused connections.
+    refusals: Arc<Semaphore>,
 }
 
 impl Gateway {
@@ -56,7 +63,11 @@ impl Gateway {
     ) -> Self {
         Self {
             listener,
-            routes: Arc::new(Routes { state, handoff }),
+            routes: Arc::new(Routes {
+                state,
+                handoff,
+                refusals: Arc::new(Semaphore::new(MAX_REFUSALS_ANSWERING)),
+            }),
         }
     }
 
@@ -80,13 +91,13 @@ impl Gateway {
                     let limit = state.settings.max_sockets;
                     // Tracked with the streams, so shutdown waits for both.
                     match OpenSocket::try_count(state.hub.stats(), limit) {
-                        Some(counted) => state
-                            .direct_streams
-                            .spawn(route(socket, counted, peer, routes)),
-                        None => state
-                            .direct_streams
-                            .spawn(refuse(socket, peer, limit, routes)),
-                    };
+                        Some(counted) => {
+                            state
+                                .direct_streams
+                                .spawn(route(socket, counted, peer, routes));
+                        }
+                        None => refuse(socket, peer, limit, &routes),
+                    }
                 }
                 Err(error) if is_connection_error(&error) => {}
                 Err(error) => {
@@ -117,11 +128,28 @@ async fn route(mut socket: TcpStream, counted: OpenSocket, peer: SocketAddr, rou
     }
 }
 
-/// Answers a connection beyond the socket limit with the JSON `503
-/// too_many_connections` and closes it, all within [`REFUSAL_TIMEOUT`].
-async fn refuse(mut socket: TcpStream, peer: SocketAddr, limit: usize, routes: Arc<Routes>) {
-    let total = bump(&routes.state.hub.stats().too_many_connections);
+/// Refuses a connection beyond the socket limit: counts it and, unless
+/// [`MAX_REFUSALS_ANSWERING`] are being answered already, answers it in a
+/// task of its own.
+fn refuse(socket: TcpStream, peer: SocketAddr, limit: usize, routes: &Arc<Routes>) {
+    let state = &routes.state;
+    let total = bump(&state.hub.stats().too_many_connections);
     tracing::warn!(client = %peer, rejected_total = total, "rejected: too many connections");
+    match Arc::clone(&routes.refusals).try_acquire_owned() {
+        Ok(permit) => {
+            state.direct_streams.spawn(async move {
+                answer_refusal(socket, limit).await;
+                drop(permit);
+            });
+        }
+        // Closed unanswered.
+        Err(_) => drop(socket),
+    }
+}
+
+/// Answers a refused connection with the JSON `503 too_many_connections`
+/// and closes it, all within [`REFUSAL_TIMEOUT`].
+async fn answer_refusal(mut socket: TcpStream, limit: usize) {
     let answer = async {
         // HTTP clients expect the answer after their request, not before.
         let mut received = Vec::with_capacity(FIRST_READ);

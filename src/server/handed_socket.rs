@@ -15,7 +15,7 @@ use super::open_sockets::OpenSocket;
 use bytes::{Buf, Bytes};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -36,6 +36,11 @@ struct Handed {
     socket: Option<TcpStream>,
     /// Counts the socket as open; leaves with it.
     counted: Option<OpenSocket>,
+    /// hyper offered bytes the socket did not take (yet): it still holds
+    /// part of a response, which a new owner would cut off. Cleared when
+    /// hyper's flush reaches the socket, which it does only once its own
+    /// buffer is empty.
+    output_pending: bool,
     /// Who waits for the socket to become readable (hyper, between
     /// requests). The new owner's reads take the socket's one read waker
     /// slot, so [`HandedSocket::detach`] wakes this one itself: hyper then
@@ -52,18 +57,31 @@ impl HandedSocket {
                 unread: received,
                 socket: Some(socket),
                 counted: Some(counted),
+                output_pending: false,
                 waiting_reader: None,
             })),
         }
     }
 
+    /// A handle that can [`detach`](HandedSocketRef::detach) this socket
+    /// without keeping it open: what requests carry, so that a request kept
+    /// after its connection ended does not hold the socket.
+    pub(crate) fn downgrade(&self) -> HandedSocketRef {
+        HandedSocketRef(Arc::downgrade(&self.shared))
+    }
+
     /// Takes the socket away from hyper, which from then on reads the end of
     /// the connection and whose writes go nowhere. `None` if it was taken
-    /// already. Bytes received but not read yet are dropped: a client sends
-    /// nothing after a stream request.
+    /// already, or while hyper still has part of a response to write. Bytes
+    /// received but not read yet are dropped: a client sends nothing after a
+    /// stream request (and the stream handler's placeholder answer tells
+    /// hyper to parse nothing more).
     pub(crate) fn detach(&self) -> Option<(TcpStream, OpenSocket)> {
         let (socket, counted, reader) = {
             let mut handed = self.lock();
+            if handed.output_pending {
+                return None;
+            }
             handed.unread.clear();
             (
                 handed.socket.take(),
@@ -81,6 +99,28 @@ impl HandedSocket {
     /// poisoned lock still holds a usable socket.
     fn lock(&self) -> MutexGuard<'_, Handed> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Handed {
+    /// Remembers whether a write left some of what hyper offered unwritten.
+    fn note_write(&mut self, wrote: &Poll<io::Result<usize>>, offered: usize) {
+        match wrote {
+            Poll::Ready(Ok(written)) if *written >= offered => {}
+            _ => self.output_pending = true,
+        }
+    }
+}
+
+/// A [`HandedSocket`] that does not keep the connection open.
+#[derive(Clone)]
+pub(crate) struct HandedSocketRef(Weak<Mutex<Handed>>);
+
+impl HandedSocketRef {
+    /// [`HandedSocket::detach`], while the connection is still open.
+    pub(crate) fn detach(&self) -> Option<(TcpStream, OpenSocket)> {
+        let shared = self.0.upgrade()?;
+        HandedSocket { shared }.detach()
     }
 }
 
@@ -113,10 +153,13 @@ impl AsyncWrite for HandedSocket {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.lock().socket.as_mut() {
-            Some(socket) => Pin::new(socket).poll_write(cx, buf),
-            None => Poll::Ready(Ok(buf.len())),
-        }
+        let mut handed = self.lock();
+        let Some(socket) = handed.socket.as_mut() else {
+            return Poll::Ready(Ok(buf.len()));
+        };
+        let wrote = Pin::new(socket).poll_write(cx, buf);
+        handed.note_write(&wrote, buf.len());
+        wrote
     }
 
     fn poll_write_vectored(
@@ -124,10 +167,14 @@ impl AsyncWrite for HandedSocket {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.lock().socket.as_mut() {
-            Some(socket) => Pin::new(socket).poll_write_vectored(cx, bufs),
-            None => Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum())),
-        }
+        let offered = bufs.iter().map(|buf| buf.len()).sum();
+        let mut handed = self.lock();
+        let Some(socket) = handed.socket.as_mut() else {
+            return Poll::Ready(Ok(offered));
+        };
+        let wrote = Pin::new(socket).poll_write_vectored(cx, bufs);
+        handed.note_write(&wrote, offered);
+        wrote
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -136,10 +183,15 @@ impl AsyncWrite for HandedSocket {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.lock().socket.as_mut() {
-            Some(socket) => Pin::new(socket).poll_flush(cx),
-            None => Poll::Ready(Ok(())),
+        let mut handed = self.lock();
+        let Some(socket) = handed.socket.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let flushed = Pin::new(socket).poll_flush(cx);
+        if matches!(flushed, Poll::Ready(Ok(()))) {
+            handed.output_pending = false;
         }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -223,5 +275,44 @@ mod tests {
             .expect("woken, not left waiting")
             .expect("the task ran");
         assert_eq!(read.expect("read"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_response_hyper_has_not_finished_writing_keeps_the_socket() {
+        let (server, mut client) = pair().await;
+        let mut handed = HandedSocket::new(server, counted(), Bytes::new());
+        // The client reads nothing, so this write cannot finish.
+        let big = vec![b'x'; 16 * 1024 * 1024];
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            handed.write_all(&big),
+        )
+        .await;
+        assert!(blocked.is_err(), "the socket took 16 MiB unread");
+        assert!(handed.detach().is_none(), "part of a response is unwritten");
+
+        // Once the client has read it all and hyper's flush reaches the
+        // socket, it may be taken.
+        let reader = tokio::spawn(async move {
+            let mut sink = vec![0u8; 1024 * 1024];
+            while client.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+        });
+        handed.write_all(b"the rest").await.expect("written");
+        handed.flush().await.expect("flushed");
+        let (taken, _counted) = handed.detach().expect("the socket");
+        drop(taken);
+        reader.await.expect("the reader ends with the connection");
+    }
+
+    #[tokio::test]
+    async fn a_weak_handle_neither_keeps_the_socket_open_nor_takes_a_closed_one() {
+        let (server, mut client) = pair().await;
+        let handed = HandedSocket::new(server, counted(), Bytes::new());
+        let handle = handed.downgrade();
+        drop(handed);
+        assert!(handle.detach().is_none());
+        let mut heard = Vec::new();
+        client.read_to_end(&mut heard).await.expect("closed");
+        assert!(heard.is_empty());
     }
 }

@@ -6,7 +6,7 @@
 //! nothing moves either way does not hold a socket forever (axum's server
 //! sets no such limit).
 
-use super::handed_socket::HandedSocket;
+use super::handed_socket::{HandedSocket, HandedSocketRef};
 use super::open_sockets::OpenSocket;
 use super::stats::{bump, Stats};
 use axum::extract::connect_info::Connected;
@@ -88,6 +88,7 @@ impl Listener for HubListener {
             return std::future::pending().await;
         };
         let mut io = TimeoutStream::new(socket.clone());
+        let socket = socket.downgrade();
         io.set_write_timeout(Some(self.write_timeout));
         let connection = TimedConnection {
             io: Box::pin(io),
@@ -112,7 +113,7 @@ pub struct Client {
     pub addr: SocketAddr,
     /// The connection's socket; `None` where there is none to take (a
     /// request built in a test).
-    socket: Option<HandedSocket>,
+    socket: Option<HandedSocketRef>,
 }
 
 impl Client {
@@ -124,7 +125,7 @@ impl Client {
     /// Takes the connection's socket away from hyper (see
     /// [`HandedSocket::detach`]); `None` if there is none or it was taken.
     pub(crate) fn take_socket(&self) -> Option<(TcpStream, OpenSocket)> {
-        self.socket.as_ref().and_then(HandedSocket::detach)
+        self.socket.as_ref().and_then(HandedSocketRef::detach)
     }
 }
 
@@ -142,7 +143,7 @@ impl Connected<IncomingStream<'_, HubListener>> for Client {
 pub struct TimedConnection {
     io: Pin<Box<TimeoutStream<HandedSocket>>>,
     /// The socket under `io`, for [`Client`].
-    socket: HandedSocket,
+    socket: HandedSocketRef,
     stats: Arc<Stats>,
     peer: SocketAddr,
     idle: Idle,

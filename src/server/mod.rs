@@ -55,7 +55,8 @@ pub use subscription::Subscription;
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// How long a keep-alive connection axum serves may sit with no byte moving
-/// either way before it is closed (longer if `--keep-alive-ms` is long).
+/// either way before it is closed (longer if `--keep-alive-ms` or
+/// `--write-timeout-ms` is long).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long exiting waits for the runtime's remaining tasks after `serve`.
@@ -275,8 +276,11 @@ pub async fn serve(
     let shutdown = CancellationToken::new();
     let hub = Hub::new(settings.hub.clone(), Arc::clone(&stats), shutdown.clone());
     let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
-    // A stream is never silent for longer than the keep-alive interval.
-    let idle_timeout = IDLE_TIMEOUT.max(settings.hub.keep_alive * 2);
+    // A stream is never silent for longer than the keep-alive interval, and
+    // a slow reader is the write timeout's business.
+    let idle_timeout = IDLE_TIMEOUT
+        .max(settings.hub.keep_alive * 2)
+        .max(settings.write_timeout + Duration::from_secs(1));
     let listener = HubListener::new(handoffs, bound, settings.write_timeout, idle_timeout, stats);
     let direct_streams = TaskTracker::new();
     let state = AppState {

@@ -55,9 +55,10 @@ pub(crate) async fn stream_events(
         if let Some(socket) = client.take_socket() {
             let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
             direct_stream::take_over(socket, client.addr, subscription, origin, &state);
-            // hyper writes this into the void, then reads the connection as
-            // closed and lets it go.
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            // hyper writes this into the void and, told it is the last
+            // response, parses nothing the client may have pipelined after
+            // the stream request: it lets the connection go.
+            return Ok((StatusCode::NO_CONTENT, [(header::CONNECTION, "close")]).into_response());
         }
     }
 
