@@ -67,8 +67,10 @@ lint:
 	cargo fmt --check --manifest-path fuzz/Cargo.toml
 	cargo clippy --manifest-path fuzz/Cargo.toml --target-dir target -- -D warnings
 
+# The integration tests hold a few thousand sockets at once: raise the
+# open-file limit to the hard limit where the default soft limit is lower.
 unit:
-	cargo test --features ssr
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; cargo test --features ssr
 
 ## bench-lint: rustfmt, clippy and the unit tests of the benchmark crate (bench/)
 bench-lint:

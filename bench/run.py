@@ -725,6 +725,11 @@ def main() -> int:
         if not path.exists():
             print(f"run.py: {path} is missing: {hint}", file=sys.stderr)
             return 2
+    # 19,500 connections need as many descriptors in the server and in the
+    # generator (both inherit this): raise the soft limit to the hard one.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
