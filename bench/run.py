@@ -729,7 +729,10 @@ def main() -> int:
     # generator (both inherit this): raise the soft limit to the hard one.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass  # an unlimited hard limit: keep the soft one
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
