@@ -93,7 +93,7 @@ pub(crate) fn take_over(
 ) {
     let cors = allowed_origin(&state.settings.cors, origin);
     let state = state.clone();
-    state.direct_streams.clone().spawn(async move {
+    state.socket_tasks.clone().spawn(async move {
         stream(socket, peer, subscription, cors, &state).await;
         drop(counted);
     });

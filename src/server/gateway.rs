@@ -8,7 +8,7 @@ use super::error::AppError;
 use super::hub::HubError;
 use super::listener::Handoff;
 use super::open_sockets::OpenSocket;
-use super::request_head::{classify, Head, StreamRequest, MAX_HEAD_BYTES};
+use super::request_head::{classify, Head, StreamRequest};
 use super::stats::bump;
 use super::AppState;
 use bytes::BytesMut;
@@ -93,7 +93,7 @@ impl Gateway {
                     match OpenSocket::try_count(state.hub.stats(), limit) {
                         Some(counted) => {
                             state
-                                .direct_streams
+                                .socket_tasks
                                 .spawn(route(socket, counted, peer, routes));
                         }
                         None => refuse(socket, peer, limit, &routes),
@@ -137,8 +137,9 @@ fn refuse(socket: TcpStream, peer: SocketAddr, limit: usize, routes: &Arc<Routes
     tracing::warn!(client = %peer, rejected_total = total, "rejected: too many connections");
     match Arc::clone(&routes.refusals).try_acquire_owned() {
         Ok(permit) => {
-            state.direct_streams.spawn(async move {
-                answer_refusal(socket, limit).await;
+            let shutdown = state.hub.shutdown_token().clone();
+            state.socket_tasks.spawn(async move {
+                answer_refusal(socket, limit, &shutdown).await;
                 drop(permit);
             });
         }
@@ -149,21 +150,17 @@ fn refuse(socket: TcpStream, peer: SocketAddr, limit: usize, routes: &Arc<Routes
 
 /// Answers a refused connection with the JSON `503 too_many_connections`
 /// and closes it, all within [`REFUSAL_TIMEOUT`].
-async fn answer_refusal(mut socket: TcpStream, limit: usize) {
+async fn answer_refusal(mut socket: TcpStream, limit: usize, shutdown: &CancellationToken) {
     let answer = async {
         // HTTP clients expect the answer after their request, not before.
-        let mut received = Vec::with_capacity(FIRST_READ);
-        let mut scratch = [0u8; FIRST_READ];
-        while !received.windows(4).any(|w| w == b"\r\n\r\n") && received.len() < MAX_HEAD_BYTES {
-            match socket.read(&mut scratch).await? {
-                0 => return Ok(()),
-                n => received.extend_from_slice(&scratch[..n]),
-            }
+        if read_head(&mut socket, shutdown).await.is_none() {
+            return Ok(());
         }
         let error = AppError::Limit(HubError::TooManyConnections { limit });
         direct_stream::write_error(&mut socket, error, None).await?;
         // Closing with bytes unread would reset the connection, which can
         // destroy the answer before the client reads it: read to its end.
+        let mut scratch = [0u8; FIRST_READ];
         while socket.read(&mut scratch).await? > 0 {}
         Ok::<(), io::Error>(())
     };

@@ -48,7 +48,7 @@ impl Handoff {
 }
 
 /// The [`Listener`] axum serves: it yields the connections the gateway hands
-/// over, with a write timeout on each.
+/// over, with a write timeout and an idle timeout on each.
 pub struct HubListener {
     handoffs: mpsc::Receiver<Handoff>,
     local_addr: SocketAddr,

@@ -77,9 +77,10 @@ pub struct AppState {
     pub hub: Hub,
     /// The validated configuration.
     pub settings: Arc<Settings>,
-    /// The tasks that stream on raw sockets (see `direct_stream`), so that
-    /// shutdown can wait for each to end its response cleanly.
-    pub(crate) direct_streams: TaskTracker,
+    /// Every task that owns a client socket outside hyper (the gateway's
+    /// connection tasks, direct streams, refusals), so that shutdown can wait
+    /// for each to end its response cleanly.
+    pub(crate) socket_tasks: TaskTracker,
 }
 
 impl AppState {
@@ -94,7 +95,7 @@ impl AppState {
             leptos_options,
             hub,
             settings: Arc::new(settings),
-            direct_streams: TaskTracker::new(),
+            socket_tasks: TaskTracker::new(),
         }
     }
 }
@@ -282,12 +283,12 @@ pub async fn serve(
         .max(settings.hub.keep_alive * 2)
         .max(settings.write_timeout + Duration::from_secs(1));
     let listener = HubListener::new(handoffs, bound, settings.write_timeout, idle_timeout, stats);
-    let direct_streams = TaskTracker::new();
+    let socket_tasks = TaskTracker::new();
     let state = AppState {
         leptos_options,
         hub,
         settings: Arc::new(settings),
-        direct_streams: direct_streams.clone(),
+        socket_tasks: socket_tasks.clone(),
     };
     let gateway = Gateway::new(tcp, state.clone(), handoff);
     let app = router(state).into_make_service_with_connect_info::<Client>();
@@ -312,8 +313,8 @@ pub async fn serve(
         // The gateway stops at once on shutdown; its connection tasks end
         // their streams cleanly.
         let _ = accepting.await;
-        direct_streams.close();
-        direct_streams.wait().await;
+        socket_tasks.close();
+        socket_tasks.wait().await;
         Ok::<(), ServeError>(())
     };
     let deadline = async {
