@@ -201,6 +201,40 @@ async fn bad_requests_get_clear_json_errors() {
         .await;
 }
 
+/// `HEAD /sse/{id}` answers the stream's headers without joining it: no
+/// stream starts, no connection is counted, and a bad id is still a 400.
+#[tokio::test]
+async fn head_requests_get_the_stream_headers_without_joining() {
+    let mut server = TestServer::start(&["--interval-ms", "20"]).await;
+    let http = client();
+    let response = http
+        .head(server.url("/sse/peek"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"text/event-stream"[..])
+    );
+    let response = http
+        .head(server.url("/sse/bad%20id"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 400);
+    let stats = server.get_json("/api/stats").await;
+    assert_eq!(
+        (stats["streams"].as_u64(), stats["connections"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(server.get_json("/api/streams").await, serde_json::json!([]));
+    // The first client the log mentions is a real one, not the HEAD.
+    let _marker = subscribe(&http, &server, "marker").await;
+    let joined = server.wait_for_log(&["client connected"]).await;
+    assert!(joined.contains("marker"), "HEAD joined a stream: {joined}");
+}
+
 /// Garbage on the wire never takes the server down for anyone else.
 #[tokio::test]
 async fn malformed_requests_do_not_disturb_the_server() {

@@ -12,7 +12,7 @@
 //! headers, CORS, `retry:` hint, replay, keep-alives and errors, a write
 //! timeout for clients that stop reading, and a clean end (the last chunk) on
 //! shutdown. Requests this path does not take (another method, an invalid
-//! id, HTTP/1.0 or HTTP/2) are served by that handler.
+//! id, HTTP/1.0) are served by that handler.
 
 use super::config::CorsPolicy;
 use super::error::AppError;

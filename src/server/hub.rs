@@ -238,13 +238,14 @@ impl Hub {
     }
 }
 
-/// Makes room for a new stream by forgetting one retained stream that has no
-/// subscriber. Returns `false` when every stream is in use.
+/// Makes room for a new stream by forgetting the retained stream that has
+/// had no subscriber for longest. Returns `false` when every stream is in use.
 fn evict_one_idle(streams: &mut HashMap<StreamId, Arc<Stream>>) -> bool {
     let idle = streams
         .iter()
-        .find(|(_, stream)| stream.subscriber_count() == 0)
-        .map(|(id, stream)| (id.clone(), Arc::clone(stream)));
+        .filter_map(|(id, stream)| Some((stream.idle_since()?, id, stream)))
+        .min_by_key(|(since, _, _)| *since)
+        .map(|(_, id, stream)| (id.clone(), Arc::clone(stream)));
     match idle {
         Some((id, stream)) if stream.retire_if_idle() => {
             streams.remove(&id);

@@ -161,6 +161,7 @@ async fn unusable_last_event_ids_are_treated_as_fresh_connections() {
     }
     for bad in [
         "abc",
+        "0",
         "-1",
         "+2",
         "2.0",
@@ -311,6 +312,36 @@ async fn an_idle_retained_stream_makes_room_for_a_new_one() {
         .subscribe(&id("new"), None, LOCAL)
         .expect("room was made");
     assert_eq!(hub.known_stream_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_idle_longest_is_the_one_that_makes_room() {
+    let hub = hub_with(HubSettings {
+        max_streams: 2,
+        ..settings()
+    });
+    let mut older = hub.subscribe(&id("older"), None, LOCAL).expect("joined");
+    let mut newer = hub.subscribe(&id("newer"), None, LOCAL).expect("joined");
+    older.next_message().await.expect("event");
+    newer.next_message().await.expect("event");
+    drop(older);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    drop(newer);
+    settle().await;
+    let _third = hub
+        .subscribe(&id("third"), None, LOCAL)
+        .expect("room was made");
+    // "newer" kept its replay buffer: resuming after event 1 replays event 2.
+    let mut resumed = hub
+        .subscribe(&id("newer"), Some("1"), LOCAL)
+        .expect("joined");
+    let first = seq_of(&resumed.next_message().await.expect("event"));
+    assert_eq!(first, 2, "the newer idle stream was kept");
+    // "older" is gone, and with both kept streams in use there is no room.
+    assert_eq!(
+        hub.subscribe(&id("older"), None, LOCAL).err(),
+        Some(HubError::TooManyStreams { limit: 2 })
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,7 +1,8 @@
 //! `GET /sse/{id}`: validates the id, joins the stream, and either takes an
 //! HTTP/1.1 connection over to stream on it directly (see
 //! [`super::handed_socket`]) or turns the subscription into a
-//! `text/event-stream` response body (HTTP/1.0, HTTP/2).
+//! `text/event-stream` response body (HTTP/1.0). The server speaks HTTP/1.x
+//! only; `HEAD` gets the stream's headers without joining it.
 
 use super::direct_stream;
 use super::error::AppError;
@@ -41,6 +42,10 @@ pub(crate) async fn stream_events(
 ) -> Result<Response, AppError> {
     let hub = &state.hub;
     let id = parse_stream_id(hub, path)?;
+    if method == Method::HEAD {
+        // The head only: no subscriber, no generator, no connection slot.
+        return Ok((stream_headers(), Body::empty()).into_response());
+    }
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
@@ -49,9 +54,8 @@ pub(crate) async fn stream_events(
     let subscription = hub.subscribe(&id, last_event_id.as_deref(), client.addr.ip())?;
 
     // An HTTP/1.1 connection carries nothing after a stream, so it can leave
-    // hyper; an HTTP/2 one carries other requests beside it, and a `HEAD`
-    // wants the head only.
-    if version == Version::HTTP_11 && method == Method::GET {
+    // hyper; HTTP/1.0 has no chunked encoding for the direct writer to use.
+    if version == Version::HTTP_11 {
         if let Some(socket) = client.take_socket() {
             let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
             direct_stream::take_over(socket, client.addr, subscription, origin, &state);
@@ -72,13 +76,17 @@ pub(crate) async fn stream_events(
         .chain(messages)
         .take_until(hub.shutdown_token().clone().cancelled_owned())
         .map(Ok::<_, Infallible>);
-    let headers = STREAM_HEADERS.map(|(name, value)| {
+    Ok((stream_headers(), Body::from_stream(body)).into_response())
+}
+
+/// [`STREAM_HEADERS`] as header values.
+fn stream_headers() -> [(HeaderName, HeaderValue); 3] {
+    STREAM_HEADERS.map(|(name, value)| {
         (
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         )
-    });
-    Ok((headers, Body::from_stream(body)).into_response())
+    })
 }
 
 /// `GET /sse/` with no id at all.

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{broadcast, Notify};
+use tokio::time::Instant;
 
 /// What travels through a stream's broadcast channel.
 #[derive(Debug, Clone)]
@@ -53,6 +54,9 @@ struct StreamState {
     started_at: SystemTime,
     /// Removed from the hub; its generator task must exit.
     retired: bool,
+    /// When the last subscriber left; `None` while anyone is subscribed.
+    /// Under `--max-streams` pressure the stream idle longest goes first.
+    idle_since: Option<Instant>,
 }
 
 /// What a new subscriber gets from [`Stream::join`].
@@ -117,6 +121,7 @@ impl Stream {
                 history,
                 started_at: SystemTime::now(),
                 retired: false,
+                idle_since: Some(Instant::now()),
             }),
             wake: Notify::new(),
         });
@@ -136,6 +141,7 @@ impl Stream {
     pub(crate) fn join(&self, last_event_id: Option<&str>) -> Joined {
         let mut state = lock(&self.state);
         state.subscribers += 1;
+        state.idle_since = None;
         if state.subscribers == 1 {
             self.wake.notify_one();
         }
@@ -143,9 +149,10 @@ impl Stream {
         // nothing can be sent between the replay snapshot and this receiver.
         let receiver = self.sender.subscribe();
         let newest = state.next_seq - 1;
+        // Ids start at 1: 0 was never issued either.
         let resume_from = last_event_id
             .and_then(parse_event_id)
-            .filter(|last| *last <= newest);
+            .filter(|last| (1..=newest).contains(last));
         let backlog = match resume_from {
             Some(last) => state.messages_after(last),
             None => VecDeque::new(),
@@ -163,6 +170,7 @@ impl Stream {
         let mut state = lock(&self.state);
         state.subscribers = state.subscribers.saturating_sub(1);
         if state.subscribers == 0 {
+            state.idle_since = Some(Instant::now());
             self.wake.notify_one();
         }
         state.subscribers
@@ -206,6 +214,11 @@ impl Stream {
     /// Subscribers right now.
     pub(crate) fn subscriber_count(&self) -> usize {
         lock(&self.state).subscribers
+    }
+
+    /// When the last subscriber left, if no one is subscribed now.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        lock(&self.state).idle_since
     }
 
     /// Whether the stream was removed from the hub.
