@@ -394,6 +394,73 @@ async fn clients_that_stop_reading_do_not_hurt_anyone_else() {
     drop(stalled);
 }
 
+/// A client that stops reading for a while and then goes on gets every event
+/// exactly once and in order: the server stops writing to it when its socket
+/// fills, catches it up from the replay buffer once it reads again, and
+/// streams live to it after that.
+#[tokio::test]
+async fn a_client_that_pauses_reading_gets_every_event_once_in_order() {
+    let server = TestServer::start(&[
+        "--interval-ms",
+        "5",
+        "--send-buffer-bytes",
+        "4096",
+        "--history",
+        "1000",
+        "--log",
+        "error",
+    ])
+    .await;
+    let mut paused = stalled_client(&server, "pause").await;
+    let mut received = Vec::new();
+    read_until_ids(&mut paused, &mut received, 20).await;
+    // Not a timing assumption: a pause this long lets ~200 events (~20 KiB)
+    // pile up, far more than the 2 KiB and 4 KiB socket buffers hold.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    read_until_ids(&mut paused, &mut received, 500).await;
+    let ids = ids_in(&received);
+    for pair in ids.windows(2) {
+        assert_eq!(
+            pair[1],
+            pair[0] + 1,
+            "event {} followed {}",
+            pair[1],
+            pair[0]
+        );
+    }
+    assert!(
+        !String::from_utf8_lossy(&received).contains("event: gap"),
+        "no event was lost"
+    );
+}
+
+/// Reads a raw stream response until it holds at least `at_least` event ids.
+async fn read_until_ids(socket: &mut TcpStream, into: &mut Vec<u8>, at_least: usize) {
+    let mut buffer = [0u8; 4096];
+    while ids_in(into).len() < at_least {
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buffer))
+            .await
+            .expect("events keep coming")
+            .expect("read");
+        assert!(read > 0, "the server ended the stream");
+        into.extend_from_slice(&buffer[..read]);
+    }
+}
+
+/// The `id:` values of the complete lines in a raw response (chunk-size lines
+/// never start with `id: `).
+fn ids_in(raw: &[u8]) -> Vec<u64> {
+    let complete = raw
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(&raw[..0], |end| &raw[..end]);
+    String::from_utf8_lossy(complete)
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .filter_map(|seq| seq.trim().parse().ok())
+        .collect()
+}
+
 /// Connections of any kind (here ones that never send a request) cannot use
 /// up the server's file descriptors: beyond its open-file limit minus a
 /// reserve of 64, new connections get `503 too_many_connections` at once, and

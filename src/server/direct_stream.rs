@@ -16,7 +16,9 @@
 
 use super::config::CorsPolicy;
 use super::error::AppError;
+use super::http_chunk::{encode_chunk_into, ChunkSize};
 use super::hub::retry_frame;
+use super::live_sink::{LiveSink, SinkRegistration};
 use super::open_sockets::OpenSocket;
 use super::request_head::StreamRequest;
 use super::sse::STREAM_HEADERS;
@@ -25,10 +27,11 @@ use super::{AppState, Subscription};
 use axum::response::IntoResponse;
 use bytes::{Buf, Bytes};
 use std::future::{poll_fn, Future};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::sync::Arc;
+use std::task::{ready, Poll};
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -101,7 +104,7 @@ pub(crate) fn take_over(
 
 /// Writes the response head and then every message until one side ends it.
 async fn stream(
-    mut socket: TcpStream,
+    socket: TcpStream,
     peer: SocketAddr,
     mut subscription: Subscription,
     cors: Option<Vec<u8>>,
@@ -112,23 +115,33 @@ async fn stream(
     drop(cors);
     encode_chunk_into(&mut head, &retry_frame(state.settings.retry));
     let mut shutdown = pin!(state.hub.shutdown_token().cancelled());
+    let socket = Arc::new(socket);
+    let sink = LiveSink::new(Arc::clone(&socket));
+    let registration = SinkRegistration::new(subscription.stream(), &sink);
     let end = pump(
-        &mut socket,
+        &socket,
+        &sink,
         &mut subscription,
         head,
         shutdown.as_mut(),
         write_timeout,
     )
     .await;
-    // Leaves the stream before the goodbye, which may take a moment.
+    // The generator stops writing; then the client leaves the stream before
+    // the goodbye, which may take a moment.
+    let handover = sink.take_over();
+    drop(registration);
     drop(subscription);
     match end {
         End::Shutdown | End::StreamClosed => {
             // A short grace: the process is about to exit, and a client that
-            // cannot take five bytes gets a reset instead.
+            // cannot take five bytes gets a reset instead. The connection
+            // closes when the last handle on the socket goes.
             let ending = async {
-                socket.write_all(LAST_CHUNK).await?;
-                socket.shutdown().await
+                if let Some(rest) = handover.unsent {
+                    write_fully(&socket, &rest).await?;
+                }
+                write_fully(&socket, LAST_CHUNK).await
             };
             let _ = tokio::time::timeout(write_timeout.min(LAST_CHUNK_GRACE), ending).await;
         }
@@ -141,9 +154,13 @@ async fn stream(
 }
 
 /// Sends the head, then each message as it comes, until shutdown, the end of
-/// the stream, the client leaving or a write timing out.
+/// the stream, the client leaving or a write timing out. While the client is
+/// caught up its stream's generator writes to it (see [`LiveSink`]); this
+/// task writes only what the generator could not: replay, catch-up, and the
+/// rest of a chunk the socket did not take.
 async fn pump(
-    socket: &mut TcpStream,
+    socket: &TcpStream,
+    sink: &LiveSink,
     subscription: &mut Subscription,
     head: Vec<u8>,
     mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
@@ -154,6 +171,24 @@ async fn pump(
     }
     drop(head);
     loop {
+        if subscription.is_drained() && subscription.stream().go_live(sink, subscription.last_seq())
+        {
+            let handover = tokio::select! {
+                biased;
+                () = shutdown.as_mut() => return End::Shutdown,
+                () = client_gone(socket) => return End::ClientGone,
+                handover = sink.stalled() => handover,
+            };
+            if let Some(rest) = handover.unsent {
+                let mut rest = &rest[..];
+                let wrote = write_all(socket, &mut rest, shutdown.as_mut(), write_timeout);
+                if let Err(end) = wrote.await {
+                    return end;
+                }
+            }
+            subscription.resume_after(handover.last_seq);
+            continue;
+        }
         let message = tokio::select! {
             biased;
             () = shutdown.as_mut() => return End::Shutdown,
@@ -215,18 +250,47 @@ fn encode_batch(first: &[u8], more: &[Bytes]) -> Vec<u8> {
 /// nothing for the write timeout (a slow reader that keeps reading is not
 /// cut off: each write that makes progress restarts the clock).
 async fn write_all(
-    socket: &mut TcpStream,
-    data: &mut impl Buf,
+    socket: &TcpStream,
+    data: &mut (impl Buf + Sync),
     mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
     write_timeout: Duration,
 ) -> Result<(), End> {
     while data.has_remaining() {
-        let wrote = guarded(socket.write_buf(data), shutdown.as_mut(), write_timeout).await?;
+        let wrote = guarded(write_some(socket, data), shutdown.as_mut(), write_timeout).await?;
         if wrote == 0 {
             return Err(End::ClientGone);
         }
+        data.advance(wrote);
     }
     Ok(())
+}
+
+/// Writes all of `data` with no timeout of its own (the caller sets one).
+async fn write_fully(socket: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        let wrote = write_some(socket, &data).await?;
+        if wrote == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data = &data[wrote..];
+    }
+    Ok(())
+}
+
+/// One write of as much of `data` as the socket takes, in one `writev`,
+/// waiting until it takes something. The socket is shared with the stream's
+/// generator (see [`LiveSink`]), so this goes by reference.
+async fn write_some(socket: &TcpStream, data: &(impl Buf + Sync)) -> io::Result<usize> {
+    poll_fn(|cx| loop {
+        ready!(socket.poll_write_ready(cx))?;
+        let mut slices = [IoSlice::new(&[]); 4];
+        let count = data.chunks_vectored(&mut slices);
+        match socket.try_write_vectored(&slices[..count]) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            result => return Poll::Ready(result),
+        }
+    })
+    .await
 }
 
 /// Runs one write under the write timeout, giving up at shutdown.
@@ -269,37 +333,6 @@ async fn client_gone(socket: &TcpStream) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return,
         }
-    }
-}
-
-/// Appends `message` to `out` as one HTTP/1.1 chunk.
-fn encode_chunk_into(out: &mut Vec<u8>, message: &[u8]) {
-    if message.is_empty() {
-        return;
-    }
-    out.extend_from_slice(ChunkSize::of(message).line());
-    out.extend_from_slice(message);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// The line that opens a chunk: its length in hex and CRLF, on the stack.
-struct ChunkSize {
-    bytes: [u8; 18],
-    len: usize,
-}
-
-impl ChunkSize {
-    fn of(message: &[u8]) -> Self {
-        let mut bytes = [0u8; 18];
-        let mut cursor = io::Cursor::new(&mut bytes[..]);
-        // 16 hex digits and CRLF always fit.
-        let _ = write!(cursor, "{:x}\r\n", message.len());
-        let len = usize::try_from(cursor.position()).unwrap_or(0);
-        Self { bytes, len }
-    }
-
-    fn line(&self) -> &[u8] {
-        &self.bytes[..self.len]
     }
 }
 
@@ -373,15 +406,6 @@ pub(crate) async fn write_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunks_carry_their_length_in_hex() {
-        let mut out = Vec::new();
-        encode_chunk_into(&mut out, b"data: 0123456789abcdef\n\n");
-        assert_eq!(out, b"18\r\ndata: 0123456789abcdef\n\n\r\n");
-        encode_chunk_into(&mut out, b"");
-        assert_eq!(out.len(), 4 + 24 + 2, "an empty message adds no chunk");
-    }
 
     #[test]
     fn a_batch_is_consecutive_chunks() {

@@ -42,6 +42,10 @@ pub(crate) async fn run(stream: Arc<Stream>, hub: Hub) {
     }
 }
 
+/// A tick later than this fraction of the interval finds the server busy
+/// (see [`Stream::emit`]).
+const LATE_FRACTION: u32 = 4;
+
 /// Delay before a stream's first event: a random point within the first
 /// interval. Streams created together (a page opening several, a reconnect
 /// storm after a restart) would otherwise tick at the same instant forever,
@@ -73,8 +77,9 @@ async fn generate_while_subscribed(stream: &Stream, hub: &Hub, rng: &mut StdRng)
                     return;
                 }
             }
-            _ = ticker.tick() => {
-                stream.emit(rng.random_range(settings.min..=settings.max), SystemTime::now());
+            due = ticker.tick() => {
+                let on_time = due.elapsed() <= settings.interval / LATE_FRACTION;
+                stream.emit(rng.random_range(settings.min..=settings.max), SystemTime::now(), on_time);
                 bump(&hub.shared.stats.events_sent);
                 keep_alive.as_mut().reset(Instant::now() + settings.keep_alive);
             }

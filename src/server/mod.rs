@@ -11,10 +11,12 @@ mod error;
 mod gateway;
 mod generator;
 mod handed_socket;
+mod http_chunk;
 pub mod hub;
 #[cfg(test)]
 mod hub_tests;
 pub mod listener;
+mod live_sink;
 mod memory;
 mod open_sockets;
 pub mod request_head;

@@ -2,13 +2,15 @@
 //! channel and subscriber count. The hub's module doc states the contract.
 
 use super::generator;
+use super::http_chunk::encode_chunk;
 use super::hub::{lock, Hub, CHANNEL_CAPACITY};
+use super::live_sink::LiveSink;
 #[cfg(doc)]
 use super::sse_frame::encode_comment;
 use super::sse_frame::encode_message;
 use crate::model::{GapNotice, StreamEvent, StreamId, StreamSummary};
 use bytes::Bytes;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{broadcast, Notify};
@@ -57,6 +59,11 @@ struct StreamState {
     /// When the last subscriber left; `None` while anyone is subscribed.
     /// Under `--max-streams` pressure the stream idle longest goes first.
     idle_since: Option<Instant>,
+    /// Direct-path subscribers the generator writes to itself while they
+    /// are live, by registration number.
+    sinks: HashMap<u64, Arc<LiveSink>>,
+    /// Registration number of the next sink.
+    next_sink: u64,
 }
 
 /// What a new subscriber gets from [`Stream::join`].
@@ -122,6 +129,8 @@ impl Stream {
                 started_at: SystemTime::now(),
                 retired: false,
                 idle_since: Some(Instant::now()),
+                sinks: HashMap::new(),
+                next_sink: 0,
             }),
             wake: Notify::new(),
         });
@@ -184,8 +193,12 @@ impl Stream {
         (state.messages_after(last_seq), state.next_seq - 1)
     }
 
-    /// Generates, records and broadcasts one event.
-    pub(crate) fn emit(&self, number: u32, at: SystemTime) {
+    /// Generates, records and broadcasts one event. `on_time` says whether
+    /// the generator's tick came when due: only then does it write the event
+    /// to its live sinks itself (see [`LiveSink`]); a late tick means the
+    /// server is busy, and the sinks' tasks, which write whatever is due at
+    /// once, take the writing back.
+    pub(crate) fn emit(&self, number: u32, at: SystemTime, on_time: bool) {
         // The type the browser parses it into: one definition for both sides.
         let event = StreamEvent {
             number,
@@ -202,13 +215,60 @@ impl Stream {
             state.replay.pop_front();
         }
         state.replay.push_back((seq, bytes.clone()));
+        let sinks = state.sinks_snapshot();
         // An error only means nobody is subscribed right now.
-        let _ = self.sender.send(Frame::Event { seq, bytes });
+        let _ = self.sender.send(Frame::Event {
+            seq,
+            bytes: bytes.clone(),
+        });
+        drop(state);
+        if on_time {
+            if !sinks.is_empty() {
+                deliver(sinks, Some(seq), encode_chunk(&bytes));
+            }
+        } else {
+            sinks.iter().for_each(|sink| sink.hand_back());
+        }
     }
 
     /// Broadcasts a keep-alive comment.
     pub(crate) fn keep_alive(&self) {
-        let _ = self.sender.send(Frame::KeepAlive);
+        let sinks = {
+            let state = lock(&self.state);
+            let _ = self.sender.send(Frame::KeepAlive);
+            state.sinks_snapshot()
+        };
+        if !sinks.is_empty() {
+            deliver(sinks, None, encode_chunk(&KEEP_ALIVE));
+        }
+    }
+
+    /// Registers a direct-path subscriber's sink, which the generator writes
+    /// to while it is live; returns its registration number.
+    pub(crate) fn register_sink(&self, sink: Arc<LiveSink>) -> u64 {
+        let mut state = lock(&self.state);
+        let key = state.next_sink;
+        state.next_sink += 1;
+        state.sinks.insert(key, sink);
+        key
+    }
+
+    /// Forgets a sink registered with [`Stream::register_sink`].
+    pub(crate) fn unregister_sink(&self, key: u64) {
+        lock(&self.state).sinks.remove(&key);
+    }
+
+    /// Makes `sink` live if `last_seq` is the stream's newest event, so that
+    /// the generator writes every later one; returns whether it did.
+    pub(crate) fn go_live(&self, sink: &LiveSink, last_seq: u64) -> bool {
+        // Under the lock the generator assigns sequence ids under: no event
+        // can fall between the check and the handover.
+        let state = lock(&self.state);
+        if state.next_seq - 1 != last_seq {
+            return false;
+        }
+        sink.go_live(last_seq);
+        true
     }
 
     /// Subscribers right now.
@@ -256,6 +316,11 @@ impl Stream {
 }
 
 impl StreamState {
+    /// The registered sinks, to write to after the lock is released.
+    fn sinks_snapshot(&self) -> Vec<Arc<LiveSink>> {
+        self.sinks.values().cloned().collect()
+    }
+
     /// Buffered messages after sequence id `last`, preceded by a gap notice
     /// when the buffer no longer reaches back to `last + 1`.
     fn messages_after(&self, last: u64) -> VecDeque<Bytes> {
@@ -278,6 +343,28 @@ impl StreamState {
                 .map(|(_, bytes)| bytes.clone()),
         );
         out
+    }
+}
+
+/// Most sinks one task writes an event to; a stream with more spreads the
+/// writes over several tasks, so that every runtime thread takes a share.
+const SINKS_PER_WRITER: usize = 2048;
+
+/// Writes one chunk to every live sink: inline for a stream of ordinary size,
+/// in parallel parts for a very large one. Each sink's own sequence check
+/// keeps its events in order whichever part reaches it.
+fn deliver(mut sinks: Vec<Arc<LiveSink>>, seq: Option<u64>, chunk: Bytes) {
+    while sinks.len() > SINKS_PER_WRITER {
+        let part = sinks.split_off(sinks.len() - SINKS_PER_WRITER);
+        let chunk = chunk.clone();
+        tokio::spawn(async move {
+            for sink in part {
+                sink.offer(seq, &chunk);
+            }
+        });
+    }
+    for sink in sinks {
+        sink.offer(seq, &chunk);
     }
 }
 

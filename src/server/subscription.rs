@@ -92,6 +92,27 @@ impl Subscription {
         }
     }
 
+    /// The stream this subscription belongs to.
+    pub(crate) fn stream(&self) -> &Arc<Stream> {
+        &self.stream
+    }
+
+    /// Newest sequence id delivered (or not owed) to this client.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Whether no replay or catch-up message is waiting to be taken.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.backlog.is_empty()
+    }
+
+    /// Records that the client has every event up to `seq` (written to it by
+    /// someone else), so that they are not sent twice.
+    pub(crate) fn resume_after(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.max(seq);
+    }
+
     /// The next message to write to the client: owed replay first, then live
     /// events. `None` once the stream has closed.
     pub async fn next_message(&mut self) -> Option<Bytes> {

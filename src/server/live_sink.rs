@@ -1,0 +1,166 @@
+//! A caught-up subscriber on the direct path, written to by its stream's
+//! generator itself.
+//!
+//! With only a task per subscriber, every event wakes every subscriber's task
+//! and each writes on its own turn, behind whatever else the runtime has
+//! queued. A client that is caught up and whose socket has room needs none of
+//! that: the generator writes the event's chunk into its socket at once, in
+//! one non-blocking write, back to back with the stream's other subscribers.
+//! Only when a socket does not take a whole chunk (the client reads slowly or
+//! has gone), or an event would be written out of order, does the sink stall:
+//! its connection task (`direct_stream`) then finishes the chunk, catches up
+//! from the broadcast ring and the replay buffer as any subscriber does, and
+//! makes the sink live again once it has the stream's newest event.
+
+use super::hub::lock;
+use super::stream::Stream;
+use bytes::Bytes;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// One direct-path subscriber's socket, shared by its connection task and
+/// its stream's generator; only one of them writes at a time.
+pub(crate) struct LiveSink {
+    socket: Arc<TcpStream>,
+    state: Mutex<SinkState>,
+    /// Signalled when the generator stops writing to a live sink.
+    stalled: Notify,
+}
+
+/// Who writes, and how far the client has got.
+struct SinkState {
+    /// The generator writes (the client is caught up); otherwise the task.
+    live: bool,
+    /// Newest sequence id written, or owed as `unsent`.
+    last_seq: u64,
+    /// The rest of a chunk the socket took only part of.
+    unsent: Option<Bytes>,
+}
+
+/// What the connection task takes over when the sink stops being live.
+pub(crate) struct Handover {
+    /// The rest of a chunk to write before anything else.
+    pub(crate) unsent: Option<Bytes>,
+    /// Newest sequence id the client has (or gets with `unsent`).
+    pub(crate) last_seq: u64,
+}
+
+impl LiveSink {
+    /// A sink for `socket`; not live until [`LiveSink::go_live`].
+    pub(crate) fn new(socket: Arc<TcpStream>) -> Arc<Self> {
+        Arc::new(Self {
+            socket,
+            state: Mutex::new(SinkState {
+                live: false,
+                last_seq: 0,
+                unsent: None,
+            }),
+            stalled: Notify::new(),
+        })
+    }
+
+    /// Writes one encoded chunk if the sink is live: `seq` is the event's
+    /// sequence id, `None` for a keep-alive. Stalls the sink when the socket
+    /// does not take it all or the event is not the next one.
+    pub(crate) fn offer(&self, seq: Option<u64>, chunk: &Bytes) {
+        let mut state = lock(&self.state);
+        if !state.live {
+            return;
+        }
+        if let Some(seq) = seq {
+            if seq <= state.last_seq {
+                return;
+            }
+            if seq != state.last_seq + 1 {
+                // Never skip one: the task catches up in order.
+                state.live = false;
+                drop(state);
+                self.stalled.notify_one();
+                return;
+            }
+        }
+        match self.socket.try_write(chunk) {
+            Ok(written) if written == chunk.len() => {
+                if let Some(seq) = seq {
+                    state.last_seq = seq;
+                }
+            }
+            Ok(written) => {
+                if let Some(seq) = seq {
+                    state.last_seq = seq;
+                }
+                state.unsent = Some(chunk.slice(written..));
+                state.live = false;
+                drop(state);
+                self.stalled.notify_one();
+            }
+            // Full, or failed: the task finds out which when it writes.
+            Err(_) => {
+                state.live = false;
+                drop(state);
+                self.stalled.notify_one();
+            }
+        }
+    }
+
+    /// Gives the writing back to the connection task without writing: the
+    /// generator is running late, and a task that falls behind writes several
+    /// events at once, which is what lets an overloaded server keep up.
+    pub(crate) fn hand_back(&self) {
+        let mut state = lock(&self.state);
+        if state.live {
+            state.live = false;
+            drop(state);
+            self.stalled.notify_one();
+        }
+    }
+
+    /// Hands the writing to the generator from the event after `last_seq`.
+    /// The caller holds the stream's lock and has checked that `last_seq` is
+    /// the stream's newest event.
+    pub(crate) fn go_live(&self, last_seq: u64) {
+        let mut state = lock(&self.state);
+        state.last_seq = last_seq;
+        state.live = true;
+    }
+
+    /// Waits until the generator stops writing, then takes over.
+    pub(crate) async fn stalled(&self) -> Handover {
+        self.stalled.notified().await;
+        self.take_over()
+    }
+
+    /// Stops the generator's writes now (before the task writes itself).
+    pub(crate) fn take_over(&self) -> Handover {
+        let mut state = lock(&self.state);
+        state.live = false;
+        Handover {
+            unsent: state.unsent.take(),
+            last_seq: state.last_seq,
+        }
+    }
+}
+
+/// A sink's place in its stream's list of sinks; leaving is dropping it, so
+/// the stream never keeps a socket its connection has let go of.
+pub(crate) struct SinkRegistration {
+    stream: Arc<Stream>,
+    key: u64,
+}
+
+impl SinkRegistration {
+    /// Registers `sink` with `stream`.
+    pub(crate) fn new(stream: &Arc<Stream>, sink: &Arc<LiveSink>) -> Self {
+        Self {
+            stream: Arc::clone(stream),
+            key: stream.register_sink(Arc::clone(sink)),
+        }
+    }
+}
+
+impl Drop for SinkRegistration {
+    fn drop(&mut self) {
+        self.stream.unregister_sink(self.key);
+    }
+}
