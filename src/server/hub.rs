@@ -26,6 +26,13 @@
 //!   never slows anyone else down; one that stops reading altogether is cut off
 //!   by the write timeout (in `direct_stream`, or the listener's for streams
 //!   served through axum).
+//! - **Direct writes.** A subscriber on the direct path (`direct_stream`)
+//!   that is caught up registers a [`LiveSink`](super::live_sink::LiveSink):
+//!   the generator writes each event into its socket itself, right after the
+//!   broadcast, when its tick came on time. A socket that does not take the
+//!   whole event, or a late tick, hands the subscriber back to its own task,
+//!   which catches up through the channel and replay buffer as above. Either
+//!   way each event reaches each subscriber once, in sequence order.
 //! - **Pruning.** When the last subscriber leaves, the generator stops at once
 //!   (it is woken, not polled) and the stream disappears from
 //!   [`Hub::active_streams`]. Its replay buffer is retained for `retention` so
@@ -36,7 +43,8 @@
 //!   `Mutex`es that are never held across an `.await`: every critical section
 //!   is a few map or buffer operations, so a blocking lock is cheaper than an
 //!   async one (the same reasoning as mini-redis' `Db`). Lock order is always
-//!   map, then stream.
+//!   map, then stream, then sink; the generator writes to sinks after letting
+//!   the stream's lock go.
 
 use super::stats::{bump, Stats};
 use super::stream::{Stream, StreamSnapshot};
