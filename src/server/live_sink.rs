@@ -164,3 +164,83 @@ impl Drop for SinkRegistration {
         self.stream.unregister_sink(self.key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A connected pair on loopback: the sink's side and the client's.
+    async fn pair() -> (Arc<TcpStream>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (client, accepted) = tokio::join!(TcpStream::connect(address), listener.accept());
+        let (server, _) = accepted.expect("accept");
+        (Arc::new(server), client.expect("connect"))
+    }
+
+    /// Reads exactly `n` bytes the sink wrote.
+    async fn read_n(client: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut out = vec![0; n];
+        client.read_exact(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn writes_only_while_live_and_only_the_next_event() {
+        let (socket, mut client) = pair().await;
+        let sink = LiveSink::new(socket);
+        sink.offer(Some(1), &Bytes::from_static(b"one"));
+        sink.go_live(1);
+        sink.offer(Some(1), &Bytes::from_static(b"dup"));
+        sink.offer(Some(2), &Bytes::from_static(b"two"));
+        sink.offer(None, &Bytes::from_static(b"ka"));
+        assert_eq!(read_n(&mut client, 5).await, b"twoka");
+        // Event 4 would skip 3: nothing is written and the task takes over.
+        sink.offer(Some(4), &Bytes::from_static(b"four"));
+        let handover = sink.stalled().await;
+        assert_eq!((handover.unsent, handover.last_seq), (None, 2));
+        sink.offer(Some(3), &Bytes::from_static(b"three"));
+        sink.go_live(3);
+        sink.offer(Some(4), &Bytes::from_static(b"four"));
+        assert_eq!(read_n(&mut client, 4).await, b"four");
+    }
+
+    #[tokio::test]
+    async fn a_chunk_the_socket_takes_in_part_is_handed_over_with_its_rest() {
+        let (socket, mut client) = pair().await;
+        let sink = LiveSink::new(Arc::clone(&socket));
+        sink.go_live(0);
+        // Far more than loopback buffers hold while the client reads nothing.
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024 * 1024]);
+        sink.offer(Some(1), &chunk);
+        let handover = sink.stalled().await;
+        let rest = handover.unsent.expect("the socket took only part");
+        assert_eq!(handover.last_seq, 1, "the rest is owed, not lost");
+        assert!(!rest.is_empty() && rest.len() < chunk.len());
+        // Later events wait for the task.
+        sink.offer(Some(2), &Bytes::from_static(b"two"));
+        drop(socket);
+        drop(sink);
+        let mut written = Vec::new();
+        client.read_to_end(&mut written).await.expect("read");
+        assert_eq!(written.len() + rest.len(), chunk.len());
+    }
+
+    #[tokio::test]
+    async fn hand_back_stops_the_generator_writing() {
+        let (socket, mut client) = pair().await;
+        let sink = LiveSink::new(Arc::clone(&socket));
+        sink.go_live(0);
+        sink.hand_back();
+        let handover = sink.stalled().await;
+        assert_eq!((handover.unsent, handover.last_seq), (None, 0));
+        sink.offer(Some(1), &Bytes::from_static(b"one"));
+        drop(socket);
+        drop(sink);
+        let mut written = Vec::new();
+        client.read_to_end(&mut written).await.expect("read");
+        assert!(written.is_empty(), "wrote {written:?}");
+    }
+}
