@@ -171,8 +171,7 @@ async fn pump(
     }
     drop(head);
     loop {
-        if subscription.is_drained() && subscription.stream().go_live(sink, subscription.last_seq())
-        {
+        if subscription.go_live(sink) {
             let handover = tokio::select! {
                 biased;
                 () = shutdown.as_mut() => return End::Shutdown,

@@ -15,7 +15,7 @@
 use super::hub::lock;
 use super::stream::Stream;
 use bytes::Bytes;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -68,39 +68,22 @@ impl LiveSink {
         if !state.live {
             return;
         }
-        if let Some(seq) = seq {
-            if seq <= state.last_seq {
-                return;
-            }
-            if seq != state.last_seq + 1 {
-                // Never skip one: the task catches up in order.
-                state.live = false;
-                drop(state);
-                self.stalled.notify_one();
-                return;
-            }
+        match seq {
+            Some(seq) if seq <= state.last_seq => return,
+            // Never skip one: the task catches up in order.
+            Some(seq) if seq != state.last_seq + 1 => return self.stall(state),
+            _ => {}
         }
-        match self.socket.try_write(chunk) {
-            Ok(written) if written == chunk.len() => {
-                if let Some(seq) = seq {
-                    state.last_seq = seq;
-                }
-            }
-            Ok(written) => {
-                if let Some(seq) = seq {
-                    state.last_seq = seq;
-                }
-                state.unsent = Some(chunk.slice(written..));
-                state.live = false;
-                drop(state);
-                self.stalled.notify_one();
-            }
-            // Full, or failed: the task finds out which when it writes.
-            Err(_) => {
-                state.live = false;
-                drop(state);
-                self.stalled.notify_one();
-            }
+        // Full, or failed: the task finds out which when it writes.
+        let Ok(written) = self.socket.try_write(chunk) else {
+            return self.stall(state);
+        };
+        if let Some(seq) = seq {
+            state.last_seq = seq;
+        }
+        if written < chunk.len() {
+            state.unsent = Some(chunk.slice(written..));
+            self.stall(state);
         }
     }
 
@@ -108,12 +91,17 @@ impl LiveSink {
     /// generator is running late, and a task that falls behind writes several
     /// events at once, which is what lets an overloaded server keep up.
     pub(crate) fn hand_back(&self) {
-        let mut state = lock(&self.state);
+        let state = lock(&self.state);
         if state.live {
-            state.live = false;
-            drop(state);
-            self.stalled.notify_one();
+            self.stall(state);
         }
+    }
+
+    /// Stops the generator's writes and wakes the connection task.
+    fn stall(&self, mut state: MutexGuard<'_, SinkState>) {
+        state.live = false;
+        drop(state);
+        self.stalled.notify_one();
     }
 
     /// Hands the writing to the generator from the event after `last_seq`.

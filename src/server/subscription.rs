@@ -2,6 +2,7 @@
 //! stream and the messages it still has to receive.
 
 use super::hub::{lock, HubError, Shared};
+use super::live_sink::LiveSink;
 use super::stats::bump;
 use super::stream::{Frame, Joined, Stream, KEEP_ALIVE};
 use bytes::Bytes;
@@ -97,14 +98,11 @@ impl Subscription {
         &self.stream
     }
 
-    /// Newest sequence id delivered (or not owed) to this client.
-    pub(crate) fn last_seq(&self) -> u64 {
-        self.last_seq
-    }
-
-    /// Whether no replay or catch-up message is waiting to be taken.
-    pub(crate) fn is_drained(&self) -> bool {
-        self.backlog.is_empty()
+    /// Hands the writing to the stream's generator through `sink` if this
+    /// client is caught up: nothing owed and the stream's newest event taken.
+    /// Returns whether it did.
+    pub(crate) fn go_live(&self, sink: &LiveSink) -> bool {
+        self.backlog.is_empty() && self.stream.go_live(sink, self.last_seq)
     }
 
     /// Records that the client has every event up to `seq` (written to it by
