@@ -186,8 +186,22 @@ async fn bad_requests_get_clear_json_errors() {
             "{path}: {body}"
         );
     }
-    for path in ["/sse/a/b", "/api/nope", "/api", "/sse"] {
-        let response = http.get(server.url(path)).send().await.expect("sent");
+    // A browser page on another local port reads these too: they carry the
+    // API's CORS grant, and are never compressed.
+    for path in ["/sse/a/b", "/api/nope", "/api", "/sse", "/api/streams/x"] {
+        let response = http
+            .get(server.url(path))
+            .header("origin", "http://localhost:5173")
+            .header("accept-encoding", "gzip, br")
+            .send()
+            .await
+            .expect("sent");
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers["access-control-allow-origin"], "http://localhost:5173",
+            "{path}"
+        );
+        assert!(!headers.contains_key("content-encoding"), "{path}");
         assert_json_error(response, 404, "not_found").await;
     }
     for path in ["/sse/x", "/api/streams", "/api/stats"] {

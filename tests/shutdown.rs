@@ -6,6 +6,7 @@ mod common;
 use common::{client, eventually, stalled_client, TestServer};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// Sends `signal` to the server process.
@@ -130,4 +131,85 @@ async fn stops_accepting_while_it_finishes() {
         .expect("exit status");
     assert_eq!(status.code(), Some(0));
     drop(stalled);
+}
+
+/// A client that is behind when the server shuts down is usually in the
+/// middle of a write of several events. It still gets a well-formed response
+/// with nothing cut out: the rest of that write, then the last chunk (a last
+/// chunk after half a chunk would be read as chunk data, and the response
+/// would never end).
+#[tokio::test]
+async fn a_client_behind_gets_the_rest_of_its_write_then_a_clean_end() {
+    let mut server = TestServer::start(&[
+        "--interval-ms",
+        "5",
+        "--send-buffer-bytes",
+        "4096",
+        // Enough to catch the client up without a gap.
+        "--history",
+        "1000",
+        "--log",
+        "info",
+    ])
+    .await;
+    let mut behind = stalled_client(&server, "behind").await;
+    // Several times what the client's and the server's socket buffers hold.
+    eventually("the client is far behind", || async {
+        server.get_json("/api/streams").await[0]["events_sent"]
+            .as_u64()
+            .is_some_and(|sent| sent >= 300)
+    })
+    .await;
+
+    send_signal(&server, "TERM");
+    server.wait_for_log(&["received SIGTERM"]).await;
+    // Read at once: the server gives a client half a second to take the end.
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), behind.read_to_end(&mut raw))
+        .await
+        .expect("the response ends")
+        .expect("the response ends without a reset");
+    let body = chunked_body(&raw).expect("well-formed chunked response");
+    let body = String::from_utf8(body).expect("UTF-8 body");
+    let ids: Vec<u64> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .map(|id| id.parse().expect("numeric id"))
+        .collect();
+    assert!(ids.len() > 50, "got {} events", ids.len());
+    let expected: Vec<u64> = (1..=ids.len() as u64).collect();
+    assert_eq!(ids, expected, "every event from the first, once, in order");
+}
+
+/// Decodes `raw`, a response head and a chunked body, checking that the body
+/// is complete (ends in the last chunk and nothing after it).
+fn chunked_body(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of head")?;
+    let mut rest = &raw[head_end + 4..];
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| format!("no size line after {} body bytes", body.len()))?;
+        let size_line = String::from_utf8_lossy(&rest[..line_end]).into_owned();
+        let size = usize::from_str_radix(&size_line, 16)
+            .map_err(|_| format!("size line {size_line:?} after {} body bytes", body.len()))?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return if rest == b"\r\n" {
+                Ok(body)
+            } else {
+                Err(format!("{} bytes after the last chunk", rest.len()))
+            };
+        }
+        if rest.len() < size + 2 || &rest[size..size + 2] != b"\r\n" {
+            return Err(format!("a chunk of {size} bytes cut short"));
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
 }

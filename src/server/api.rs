@@ -24,6 +24,11 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Answer for a path under `/api` or `/sse` that names nothing.
+pub(crate) async fn not_found(OriginalUri(uri): OriginalUri) -> AppError {
+    AppError::NotFound(uri.path().to_owned())
+}
+
 /// Answer for a known path requested with the wrong method.
 pub(crate) async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> AppError {
     AppError::MethodNotAllowed {

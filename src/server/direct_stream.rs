@@ -53,8 +53,10 @@ const MAX_ERROR_BODY: usize = 16 * 1024;
 
 /// Why a stream response ended.
 enum End {
-    /// The server is shutting down: end the response cleanly.
-    Shutdown,
+    /// The server is shutting down: end the response cleanly, after the rest
+    /// of a write that shutdown interrupted (a chunk cut short would make the
+    /// last chunk unreadable).
+    Shutdown { unsent: Option<Bytes> },
     /// The hub closed the stream: end the response cleanly.
     StreamClosed,
     /// The client closed the connection or a write failed.
@@ -132,25 +134,31 @@ async fn stream(
     let handover = sink.take_over();
     drop(registration);
     drop(subscription);
+    let grace = write_timeout.min(LAST_CHUNK_GRACE);
     match end {
-        End::Shutdown | End::StreamClosed => {
-            // A short grace: the process is about to exit, and a client that
-            // cannot take five bytes gets a reset instead. The connection
-            // closes when the last handle on the socket goes.
-            let ending = async {
-                if let Some(rest) = handover.unsent {
-                    write_fully(&socket, &rest).await?;
-                }
-                write_fully(&socket, LAST_CHUNK).await
-            };
-            let _ = tokio::time::timeout(write_timeout.min(LAST_CHUNK_GRACE), ending).await;
-        }
+        // At most one of the two holds bytes: the task writes only while the
+        // generator does not.
+        End::Shutdown { unsent } => end_cleanly(&socket, [unsent, handover.unsent], grace).await,
+        End::StreamClosed => end_cleanly(&socket, [None, handover.unsent], grace).await,
         End::TimedOut => {
             let total = bump(&state.hub.stats().slow_client_disconnected);
             tracing::warn!(client = %peer, disconnected_total = total, "disconnected a client that stopped reading");
         }
         End::ClientGone => {}
     }
+}
+
+/// Writes what is owed of a chunk, then the last chunk, within `grace`: the
+/// process is about to exit, and a client that cannot take them gets a reset
+/// instead. The connection closes when the last handle on the socket goes.
+async fn end_cleanly(socket: &TcpStream, owed: [Option<Bytes>; 2], grace: Duration) {
+    let ending = async {
+        for rest in owed.into_iter().flatten() {
+            write_fully(socket, &rest).await?;
+        }
+        write_fully(socket, LAST_CHUNK).await
+    };
+    let _ = tokio::time::timeout(grace, ending).await;
 }
 
 /// Sends the head, then each message as it comes, until shutdown, the end of
@@ -174,7 +182,7 @@ async fn pump(
         if subscription.go_live(sink) {
             let handover = tokio::select! {
                 biased;
-                () = shutdown.as_mut() => return End::Shutdown,
+                () = shutdown.as_mut() => return End::Shutdown { unsent: None },
                 () = client_gone(socket) => return End::ClientGone,
                 handover = sink.stalled() => handover,
             };
@@ -190,7 +198,7 @@ async fn pump(
         }
         let message = tokio::select! {
             biased;
-            () = shutdown.as_mut() => return End::Shutdown,
+            () = shutdown.as_mut() => return End::Shutdown { unsent: None },
             () = client_gone(socket) => return End::ClientGone,
             message = subscription.next_message() => message,
         };
@@ -245,9 +253,10 @@ fn encode_batch(first: &[u8], more: &[Bytes]) -> Vec<u8> {
     batch
 }
 
-/// Writes all of `data`, giving up at shutdown or when the client accepts
-/// nothing for the write timeout (a slow reader that keeps reading is not
-/// cut off: each write that makes progress restarts the clock).
+/// Writes all of `data`, giving up at shutdown (which then carries what is
+/// left of `data`) or when the client accepts nothing for the write timeout
+/// (a slow reader that keeps reading is not cut off: each write that makes
+/// progress restarts the clock).
 async fn write_all(
     socket: &TcpStream,
     data: &mut (impl Buf + Sync),
@@ -255,11 +264,16 @@ async fn write_all(
     write_timeout: Duration,
 ) -> Result<(), End> {
     while data.has_remaining() {
-        let wrote = guarded(write_some(socket, data), shutdown.as_mut(), write_timeout).await?;
-        if wrote == 0 {
-            return Err(End::ClientGone);
+        let wrote = guarded(write_some(socket, data), shutdown.as_mut(), write_timeout).await;
+        match wrote {
+            Ok(0) => return Err(End::ClientGone),
+            Ok(wrote) => data.advance(wrote),
+            Err(End::Shutdown { .. }) => {
+                let unsent = Some(data.copy_to_bytes(data.remaining()));
+                return Err(End::Shutdown { unsent });
+            }
+            Err(end) => return Err(end),
         }
-        data.advance(wrote);
     }
     Ok(())
 }
@@ -306,7 +320,7 @@ async fn guarded<T>(
     }
     tokio::select! {
         biased;
-        () = shutdown => Err(End::Shutdown),
+        () = shutdown => Err(End::Shutdown { unsent: None }),
         wrote = tokio::time::timeout(write_timeout, write) => match wrote {
             Ok(Ok(wrote)) => Ok(wrote),
             Ok(Err(_)) => Err(End::ClientGone),
@@ -405,6 +419,54 @@ pub(crate) async fn write_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shutdown in the middle of a write the socket cannot take at once keeps
+    /// the rest, and the goodbye writes it before the last chunk: the client
+    /// reads everything once, then a clean end.
+    #[tokio::test]
+    async fn shutdown_mid_write_finishes_the_write_before_the_last_chunk() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut client = TcpStream::connect(listener.local_addr().expect("address"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        // Far more than the two socket buffers hold while nobody reads.
+        let data: Vec<u8> = (0..1u32 << 22).map(|i| (i % 251) as u8).collect();
+        let token = tokio_util::sync::CancellationToken::new();
+        token.cancel();
+        let mut shutdown = pin!(token.cancelled());
+        let mut rest = &data[..];
+        let wrote = write_all(
+            &server,
+            &mut rest,
+            shutdown.as_mut(),
+            Duration::from_secs(30),
+        );
+        let Err(End::Shutdown {
+            unsent: Some(unsent),
+        }) = wrote.await
+        else {
+            panic!("shutdown did not interrupt the write with bytes left");
+        };
+        let written = data.len() - unsent.len();
+        assert!(written > 0, "the socket took part of the write");
+        assert_eq!(unsent, data[written..]);
+
+        let reader = tokio::spawn(async move {
+            let mut received = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut client, &mut received)
+                .await
+                .map(|_| received)
+        });
+        end_cleanly(&server, [Some(unsent), None], Duration::from_secs(10)).await;
+        drop(server);
+        let received = reader.await.expect("reader").expect("read to the end");
+        assert_eq!(received.len(), data.len() + LAST_CHUNK.len());
+        assert!(received.starts_with(&data), "every byte once, in order");
+        assert!(received.ends_with(LAST_CHUNK));
+    }
 
     #[test]
     fn a_batch_is_consecutive_chunks() {

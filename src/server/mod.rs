@@ -28,14 +28,12 @@ mod stream;
 mod subscription;
 
 use crate::app::{shell, App};
-use axum::extract::{FromRef, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::FromRef;
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::routing::{any, get};
 use axum::Router;
 use clap::Parser;
 use config::{Config, CorsPolicy, Settings};
-use error::AppError;
 use gateway::Gateway;
 use hub::Hub;
 use leptos::config::LeptosOptions;
@@ -111,6 +109,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/streams", get(api::list_streams))
         .route("/api/stats", get(api::stats))
         .route("/healthz", get(api::health))
+        // Unknown paths under the API get its JSON 404, with its CORS
+        // headers and uncompressed, like every other API answer.
+        .route("/api", any(api::not_found))
+        .route("/api/{*rest}", any(api::not_found))
+        .route("/sse", any(api::not_found))
+        .route("/sse/{id}/{*rest}", any(api::not_found))
         .layer(cors_layer(&state.settings.cors));
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -118,27 +122,13 @@ pub fn router(state: AppState) -> Router {
     // API and the streams are not (an event stream must never be buffered).
     let site = Router::new()
         .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(fallback)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new());
     Router::new()
         .merge(api)
         .merge(site)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
-}
-
-/// Unknown paths: JSON 404 under `/api/` and `/sse/`, otherwise a static file
-/// from the site or the app's own not-found page.
-async fn fallback(State(state): State<AppState>, uri: Uri, request: Request) -> Response {
-    let path = uri.path();
-    let is_api = ["/api", "/sse"]
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
-    if is_api {
-        return AppError::NotFound(path.to_owned()).into_response();
-    }
-    let serve_site = leptos_axum::file_and_error_handler::<AppState, _>(shell);
-    serve_site(uri, State(state), request).await
 }
 
 /// CORS for the API and streams, from `--cors-origins`.
