@@ -84,6 +84,18 @@ impl StreamClient {
         }
     }
 
+    /// [`Self::connect`] to the id typed in `input`; the surrounding spaces
+    /// it ignores are removed from the input too, so that the field shows
+    /// the id actually connected to.
+    pub fn connect_to_input(self, input: RwSignal<String>) {
+        let typed = input.get_untracked();
+        self.connect(&typed);
+        let trimmed = typed.trim();
+        if trimmed.len() != typed.len() && self.input_error.with_untracked(Option::is_none) {
+            input.set(trimmed.to_owned());
+        }
+    }
+
     /// Closes the connection and shows `disconnected`; the history stays.
     pub fn disconnect(self) {
         self.close();
@@ -145,10 +157,10 @@ mod browser {
     /// The source and the Rust closures it calls, which must live as long.
     struct Live {
         source: EventSource,
-        _on_open: Closure<dyn FnMut(Event)>,
-        _on_message: Closure<dyn FnMut(MessageEvent)>,
+        on_open: Closure<dyn FnMut(Event)>,
+        on_message: Closure<dyn FnMut(MessageEvent)>,
         on_gap: Closure<dyn FnMut(MessageEvent)>,
-        _on_error: Closure<dyn FnMut(Event)>,
+        on_error: Closure<dyn FnMut(Event)>,
     }
 
     impl Connection {
@@ -197,21 +209,34 @@ mod browser {
                     client.status.set(ConnectionStatus::Reconnecting);
                 }
             });
-            source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-            source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            source
-                .add_event_listener_with_callback("gap", on_gap.as_ref().unchecked_ref())
-                .map_err(|error| format!("cannot listen for gap events: {error:?}"))?;
+            // Built before anything is attached: if attaching fails, its Drop
+            // closes the source and detaches what was attached.
+            let live = Live {
+                source,
+                on_open,
+                on_message,
+                on_gap,
+                on_error,
+            };
+            live.attach()?;
             Ok(Self {
-                _live: SendWrapper::new(Live {
-                    source,
-                    _on_open: on_open,
-                    _on_message: on_message,
-                    on_gap,
-                    _on_error: on_error,
-                }),
+                _live: SendWrapper::new(live),
             })
+        }
+    }
+
+    impl Live {
+        /// Points the source's handlers at the closures.
+        fn attach(&self) -> Result<(), String> {
+            self.source
+                .set_onopen(Some(self.on_open.as_ref().unchecked_ref()));
+            self.source
+                .set_onmessage(Some(self.on_message.as_ref().unchecked_ref()));
+            self.source
+                .set_onerror(Some(self.on_error.as_ref().unchecked_ref()));
+            self.source
+                .add_event_listener_with_callback("gap", self.on_gap.as_ref().unchecked_ref())
+                .map_err(|error| format!("cannot listen for gap events: {error:?}"))
         }
     }
 
@@ -278,12 +303,20 @@ mod browser {
         push_row(client, row);
     }
 
+    /// How long the question "why was the stream refused?" may take.
+    const REFUSAL_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
     /// `EventSource` hides why it gave up; ask the server once with `fetch`
     /// and show its JSON error.
     fn explain_refusal(client: StreamClient, generation: u64, url: String) {
         leptos::task::spawn_local(async move {
             let controller = web_sys::AbortController::new().ok();
             let signal = controller.as_ref().map(web_sys::AbortController::signal);
+            // A server that accepts but never answers must not leave the
+            // question (and a connection) open for ever.
+            if let Some(controller) = controller.clone() {
+                set_timeout(move || controller.abort(), REFUSAL_LOOKUP_TIMEOUT);
+            }
             let request = gloo_net::http::Request::get(&url).abort_signal(signal.as_ref());
             let reason = match request.send().await {
                 Ok(response) if response.ok() => {

@@ -45,6 +45,33 @@ test.describe("errors the user should understand", () => {
     await home.panel.waitForEvents(1);
   });
 
+  test("a gap notice shows as its own row and is announced", async ({ page }) => {
+    await page.route("**/sse/e2e-gap", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/event-stream",
+        body:
+          "retry: 600000\n\n" +
+          'id: 2\ndata: {"number":7,"timestamp":"2026-01-01T00:00:02.000Z","id":"e2e-gap"}\n\n' +
+          'event: gap\ndata: {"first":3,"last":9}\n\n' +
+          'id: 10\ndata: {"number":8,"timestamp":"2026-01-01T00:00:10.000Z","id":"e2e-gap"}\n\n' +
+          'event: gap\ndata: {"first":11,"last":12}\n\n',
+      }),
+    );
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-gap");
+    const gaps = home.panel.root.getByTestId("gap-row");
+    await expect(gaps).toHaveCount(2);
+    await expect(gaps.first()).toContainText("Missed events 11 to 12");
+    await expect(gaps.last()).toContainText("Missed events 3 to 9");
+    await expect(home.panel.events).toHaveCount(2);
+    // A gap is not an event: the count and Latest are the events'.
+    await expect(home.panel.count).toHaveText("2");
+    await expect(home.panel.latest).toHaveText("8");
+    await expect(home.panel.announcer).toHaveText("Stream: missed events 11 to 12");
+  });
+
   test("a flood of error rows pushes events out of the list but not out of Latest", async ({ page }) => {
     const event = (seq: number, n: number) =>
       `id: ${seq}\ndata: {"number":${n},"timestamp":"2026-01-01T00:00:0${seq}.000Z","id":"e2e-flood"}\n\n`;

@@ -15,6 +15,11 @@ test.describe("home page", () => {
     await expect(home.panel.emptyHistory).toHaveText("No events yet.");
     await expect(home.panel.latest).toHaveText("–");
     expect(await home.panel.sparklinePointCount()).toBe(0);
+    // Connect is served disabled (a click before the app runs would submit
+    // the form natively and reload the page) and enabled once the app runs.
+    const served = await (await page.request.get("/")).text();
+    expect(served).toMatch(/<button[^>]*data-testid="connect"[^>]*disabled/);
+    await expect(home.panel.connectButton).toBeEnabled();
     // The icon the page links to exists and is an image.
     await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", "/favicon.ico");
     const favicon = await page.request.get("/favicon.ico");
@@ -41,7 +46,9 @@ test.describe("home page", () => {
     expect(latest).toBe(newest);
     expect(Number(await home.panel.count.textContent())).toBeGreaterThanOrEqual(3);
     expect(new Set(await home.panel.rowStreamIds())).toEqual(new Set(["e2e-home"]));
-    await expect(home.panel.announcer).toContainText("Latest number");
+    // Each event is announced, named after its panel and numbered, so that two
+    // equal numbers in a row are both spoken.
+    await expect(home.panel.announcer).toHaveText(/^Stream: latest number \d+ \(event \d+\)$/);
     // The sparkline draws one point per event, up to its 40.
     await expect.poll(() => home.panel.sparklinePointCount()).toBeGreaterThanOrEqual(3);
     await expect(home.panel.sparkline.locator("polyline")).toHaveAttribute("points", /^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/);
@@ -73,6 +80,16 @@ test.describe("home page", () => {
     await home.panel.waitForEvents(1);
   });
 
+  test("spaces around the id are ignored, and removed from the input", async ({ page }) => {
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("  e2e-spaces ");
+    await expect(home.panel.status).toHaveText("connected");
+    await expect(home.panel.input).toHaveValue("e2e-spaces");
+    await home.panel.waitForEvents(1);
+    expect(new Set(await home.panel.rowStreamIds())).toEqual(new Set(["e2e-spaces"]));
+  });
+
   test("disconnect stops updates and shows disconnected", async ({ page, baseURL }) => {
     const home = new HomePage(page);
     await home.open();
@@ -84,6 +101,8 @@ test.describe("home page", () => {
       await expect.poll(() => subscribers(page.request, "e2e-stop")).toBe(2);
       await home.panel.disconnectButton.click();
       await expect(home.panel.status).toHaveText("disconnected");
+      // Disconnect disables itself; keyboard focus moves to Connect.
+      await expect(home.panel.connectButton).toBeFocused();
       const countAfterStop = await home.panel.events.count();
       const receivedAfterStop = await home.panel.count.textContent();
       // The server sees the page's connection go.

@@ -68,6 +68,53 @@ test.describe("multi-client page", () => {
     await expect(multi.panel(1).statusRegion).toHaveText(/Client 2 status: .*disconnected/);
   });
 
+  test("a difference between panels is counted, and Clear does not hide it", async ({ page }) => {
+    // The same event (id and timestamp) with a different number for each
+    // panel: what a broken hub would send.
+    let requests = 0;
+    await page.route("**/sse/e2e-differ", (route) => {
+      requests += 1;
+      const number = requests === 1 ? 5 : 6;
+      route.fulfill({
+        status: 200,
+        contentType: "text/event-stream",
+        body:
+          "retry: 600000\n\n" +
+          'id: 1\ndata: {"number":3,"timestamp":"2026-01-01T00:00:01.000Z","id":"e2e-differ"}\n\n' +
+          `id: 2\ndata: {"number":${number},"timestamp":"2026-01-01T00:00:02.000Z","id":"e2e-differ"}\n\n`,
+      });
+    });
+    const multi = new MultiClientPage(page);
+    await multi.open();
+    await multi.panel(0).connect("e2e-differ");
+    await multi.panel(0).waitForEvents(2);
+    await multi.panel(1).connect("e2e-differ");
+    await multi.panel(1).waitForEvents(2);
+    await expect(multi.consistency).toHaveAttribute("data-state", "different");
+    await expect(multi.consistency).toHaveText("✕ 1 difference in 2 shared events");
+    await expect(multi.consistencyAnnouncer).toHaveText(/different events/);
+    // Clearing the lists does not make the difference go away.
+    await multi.panel(0).clearButton.click();
+    await multi.panel(1).clearButton.click();
+    await expect(multi.panel(0).events).toHaveCount(0);
+    await expect(multi.consistency).toHaveText("✕ 1 difference in 2 shared events");
+  });
+
+  test("Clear in one panel keeps the comparison going", async ({ page }) => {
+    const multi = new MultiClientPage(page);
+    await multi.open();
+    await multi.panel(0).connect("e2e-clear-verdict");
+    await multi.panel(1).connect("e2e-clear-verdict");
+    await expect(multi.consistency).toHaveAttribute("data-state", "identical");
+    const compared = async () => Number((await multi.consistency.textContent())?.match(/(\d+) shared/)?.[1]);
+    await expect.poll(compared).toBeGreaterThanOrEqual(3);
+    const before = await compared();
+    await multi.panel(0).clearButton.click();
+    await expect(multi.panel(0).events).toHaveCount(0);
+    expect(await compared()).toBeGreaterThanOrEqual(before);
+    await expect(multi.consistency).toHaveAttribute("data-state", "identical");
+  });
+
   test("two panels on different ids show their own ids", async ({ page }) => {
     const multi = new MultiClientPage(page);
     await multi.open();
@@ -87,6 +134,8 @@ test.describe("multi-client page", () => {
     await multi.addPanel();
     await expect(multi.panels).toHaveCount(4);
     await expect(page.getByTestId("add-panel")).toBeDisabled();
+    // Keyboard focus follows: into the input of the panel just added…
+    await expect(multi.panel(3).input).toBeFocused();
     await multi.panel(3).input.fill("e2e-fourth");
     await multi.connectAll();
     for (let i = 0; i < 4; i++) await expect(multi.panel(i).status).toHaveText("connected");
@@ -94,6 +143,8 @@ test.describe("multi-client page", () => {
     expect(new Set(await multi.panel(3).rowStreamIds())).toEqual(new Set(["e2e-fourth"]));
     await multi.panel(3).root.getByTestId("remove-panel").click();
     await expect(multi.panels).toHaveCount(3);
+    // …and, when the panel holding it goes, to "Add panel" (enabled again).
+    await expect(multi.addPanelButton).toBeFocused();
     // The removed panel's stream closed with it.
     await expect.poll(async () => (await activeStreams(page.request)).map((s) => s.id)).toEqual(["demo"]);
     await multi.disconnectAll();

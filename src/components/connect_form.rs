@@ -7,13 +7,43 @@ use leptos::prelude::*;
 /// The form: Enter or Connect opens the typed stream, Disconnect closes it.
 /// `dom_key` makes the input's id unique on pages with several forms.
 #[component]
-pub fn ConnectForm(client: StreamClient, input: RwSignal<String>, dom_key: usize) -> impl IntoView {
+pub fn ConnectForm(
+    client: StreamClient,
+    input: RwSignal<String>,
+    dom_key: usize,
+    /// Puts keyboard focus in the input once it is on the page (for a panel
+    /// the user just added).
+    #[prop(optional)]
+    focus_on_mount: bool,
+) -> impl IntoView {
     let input_id = format!("stream-id-{dom_key}");
     let error_id = format!("stream-id-error-{dom_key}");
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
-        client.connect(&input.get_untracked());
+        client.connect_to_input(input);
     };
+    // Disconnect disables itself; keyboard focus moves to Connect rather
+    // than falling back to the top of the page.
+    let connect_button = NodeRef::<leptos::html::Button>::new();
+    let on_disconnect = move |_| {
+        client.disconnect();
+        if let Some(button) = connect_button.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+    // Until the app has hydrated, a click on Connect would submit the form
+    // natively and reload the page: the server renders it disabled, and the
+    // browser enables it once the app runs (effects run only there).
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let input_field = NodeRef::<leptos::html::Input>::new();
+    if focus_on_mount {
+        Effect::new(move |_| {
+            if let Some(field) = input_field.get() {
+                let _ = field.focus();
+            }
+        });
+    }
     let has_error = move || client.input_error.with(Option::is_some);
     // The message is about what was submitted; once the user edits the id it
     // no longer applies (it comes back on the next submit if still true).
@@ -39,13 +69,22 @@ pub fn ConnectForm(client: StreamClient, input: RwSignal<String>, dom_key: usize
                     aria-invalid=move || has_error().to_string()
                     aria-describedby=error_id.clone()
                     bind:value=input
+                    node_ref=input_field
                 />
-                <button type="submit" class="primary" data-testid="connect">"Connect"</button>
+                <button
+                    type="submit"
+                    class="primary"
+                    data-testid="connect"
+                    node_ref=connect_button
+                    disabled=move || !hydrated.get()
+                >
+                    "Connect"
+                </button>
                 <button
                     type="button"
                     data-testid="disconnect"
                     disabled=move || !client.status.get().is_active()
-                    on:click=move |_| client.disconnect()
+                    on:click=on_disconnect
                 >
                     "Disconnect"
                 </button>

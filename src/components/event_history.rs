@@ -58,7 +58,7 @@ fn HistoryItem(row: HistoryRow) -> impl IntoView {
         }
         .into_any(),
         RowKind::Malformed { reason } => view! {
-            <li class="row row-error" data-testid="error-row" role="alert">
+            <li class="row row-error" data-testid="error-row">
                 <span class="row-number" aria-hidden="true">"!"</span>
                 <span class="row-meta">
                     <span>{reason}</span>

@@ -6,7 +6,7 @@ use super::event_history::EventHistoryList;
 use super::sparkline::Sparkline;
 use super::status_badge::StatusBadge;
 use crate::client::StreamClient;
-use crate::model::EventHistory;
+use crate::model::{EventHistory, RowKind};
 use leptos::prelude::*;
 
 /// A stream client panel. Its connection closes when the panel unmounts.
@@ -27,19 +27,18 @@ pub fn StreamPanel(
     /// Whether the Remove button is disabled (e.g. for the last panel).
     #[prop(optional, into)]
     remove_disabled: Signal<bool>,
+    /// Puts keyboard focus in the stream id input once the panel is on the
+    /// page (a panel the user just added).
+    #[prop(optional)]
+    focus_on_mount: bool,
 ) -> impl IntoView {
     client.close_on_cleanup();
     // Kept by the history apart from its rows: Clear leaves them as they are.
     // Memos, so that a Clear (which changes the history but not these) does
-    // not touch the DOM and the announcer does not repeat itself.
+    // not touch the DOM.
     let latest = Memo::new(move |_| client.history.with(EventHistory::latest_number));
     let numbers = Memo::new(move |_| client.history.with(EventHistory::recent_numbers));
-    let announcement = move || {
-        latest
-            .get()
-            .map(|n| format!("Latest number {n}"))
-            .unwrap_or_default()
-    };
+    let announcement = announcement(client, title.clone());
     let remove_label = format!("Remove {}", title.to_lowercase());
     view! {
         <section class="panel" data-testid="panel" aria-label=title.clone()>
@@ -59,7 +58,7 @@ pub fn StreamPanel(
                     </button>
                 })}
             </header>
-            <ConnectForm client input dom_key/>
+            <ConnectForm client input dom_key focus_on_mount/>
             <p class="connection-error" data-testid="error" role="alert" hidden=move || client.error.with(Option::is_none)>
                 {move || client.error.get().unwrap_or_default()}
             </p>
@@ -77,7 +76,7 @@ pub fn StreamPanel(
                     <Sparkline values=numbers/>
                 </div>
             </div>
-            <p class="sr-only" aria-live="polite" data-testid="announcer">{announcement}</p>
+            <p class="sr-only" aria-live="polite" data-testid="announcer">{move || announcement.get()}</p>
             <div class="history-head">
                 <h3>"History" <span class="muted">{move || format!(" ({} shown, newest first)", client.history.with(EventHistory::len))}</span></h3>
                 <button
@@ -92,4 +91,27 @@ pub fn StreamPanel(
             <EventHistoryList history=client.history received=client.received/>
         </section>
     }
+}
+
+/// What the panel's polite live region says about the newest row: named
+/// after the panel (a page may have several) and unique per event, so that
+/// two events in a row with the same number are both announced. A Clear
+/// leaves it as it was.
+fn announcement(client: StreamClient, title: String) -> Memo<String> {
+    Memo::new(move |previous: Option<&String>| {
+        let said = client.history.with(|history| {
+            history.newest().map(|row| match &row.kind {
+                RowKind::Event { event, .. } => format!(
+                    "{title}: latest number {} (event {})",
+                    event.number,
+                    client.received.get_untracked()
+                ),
+                RowKind::Gap(gap) => {
+                    format!("{title}: missed events {} to {}", gap.first, gap.last)
+                }
+                RowKind::Malformed { .. } => format!("{title}: could not read an event"),
+            })
+        });
+        said.or_else(|| previous.cloned()).unwrap_or_default()
+    })
 }

@@ -2,14 +2,26 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-/// What one panel contributes: the stream it is connected to and the events it
-/// holds, as `(timestamp, number)`.
+/// One received event as the check compares it: which tick of the stream it
+/// is (its `id:` and timestamp) and the number it carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tick {
+    /// The SSE `id:`, when it was a number.
+    pub seq: Option<u64>,
+    /// The event's timestamp.
+    pub timestamp: String,
+    /// The event's number.
+    pub number: u32,
+}
+
+/// What one panel contributes: the stream it is connected to and the events
+/// it received on this connection (see `EventHistory::ticks`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanelEvents {
     /// The connected stream id.
     pub stream_id: String,
-    /// Events as `(timestamp, number)`.
-    pub events: Vec<(String, u32)>,
+    /// The events received.
+    pub ticks: Vec<Tick>,
 }
 
 /// The verdict the consistency indicator shows.
@@ -19,17 +31,20 @@ pub enum Consistency {
     NothingToCompare,
     /// Panels share an id but have no event in common yet.
     Waiting,
-    /// Compared `compared` timestamps; `differences` had different numbers.
+    /// Compared `compared` events; `differences` had different numbers.
     Compared {
-        /// Timestamps seen by at least two panels of the same stream.
+        /// Events (same timestamp and `id:`) seen by at least two panels of
+        /// the same stream.
         compared: usize,
         /// Of those, how many disagreed.
         differences: usize,
     },
 }
 
-/// Compares the panels that share a stream id: for every timestamp seen by
-/// two or more of them, the numbers must be equal.
+/// Compares the panels that share a stream id: every event (the same
+/// timestamp and `id:`) that two or more of them received must carry the
+/// same number. The `id:` tells apart two events of one stream that share a
+/// millisecond timestamp.
 pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
     let mut by_stream: BTreeMap<&str, Vec<&PanelEvents>> = BTreeMap::new();
     for panel in panels {
@@ -44,15 +59,21 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
     }
     let (mut compared, mut differences) = (0, 0);
     for group in shared {
-        let mut seen: HashMap<&str, Vec<u32>> = HashMap::new();
-        for panel in group {
-            for (timestamp, number) in &panel.events {
-                seen.entry(timestamp.as_str()).or_default().push(*number);
+        // For each event, the number each panel received (a panel's own
+        // repeat of an event is not a second panel).
+        let mut seen: HashMap<(&str, Option<u64>), BTreeMap<usize, u32>> = HashMap::new();
+        for (panel_index, panel) in group.iter().enumerate() {
+            for tick in &panel.ticks {
+                seen.entry((tick.timestamp.as_str(), tick.seq))
+                    .or_default()
+                    .insert(panel_index, tick.number);
             }
         }
-        for numbers in seen.values().filter(|n| n.len() >= 2) {
+        for numbers in seen.values().filter(|by_panel| by_panel.len() >= 2) {
             compared += 1;
-            if numbers.iter().any(|n| *n != numbers[0]) {
+            let mut numbers = numbers.values();
+            let first = numbers.next();
+            if numbers.any(|n| Some(n) != first) {
                 differences += 1;
             }
         }
@@ -74,7 +95,14 @@ mod tests {
     fn panel(id: &str, events: &[(&str, u32)]) -> PanelEvents {
         PanelEvents {
             stream_id: id.into(),
-            events: events.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
+            ticks: events
+                .iter()
+                .map(|(timestamp, number)| Tick {
+                    seq: None,
+                    timestamp: (*timestamp).to_owned(),
+                    number: *number,
+                })
+                .collect(),
         }
     }
 
@@ -117,6 +145,34 @@ mod tests {
         assert_eq!(
             compare_panels(&[panel("a", &[("t1", 1)]), panel("a", &[])]),
             Consistency::Waiting
+        );
+    }
+
+    #[test]
+    fn one_panel_receiving_an_event_twice_is_not_a_comparison() {
+        assert_eq!(
+            compare_panels(&[panel("a", &[("t1", 1), ("t1", 1)]), panel("a", &[])]),
+            Consistency::Waiting
+        );
+    }
+
+    #[test]
+    fn two_events_sharing_a_timestamp_are_told_apart_by_their_id() {
+        let tick = |seq, number| Tick {
+            seq: Some(seq),
+            timestamp: "t1".into(),
+            number,
+        };
+        let both = PanelEvents {
+            stream_id: "a".into(),
+            ticks: vec![tick(1, 10), tick(2, 20)],
+        };
+        assert_eq!(
+            compare_panels(&[both.clone(), both]),
+            Consistency::Compared {
+                compared: 2,
+                differences: 0
+            }
         );
     }
 }

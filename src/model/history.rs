@@ -7,6 +7,7 @@
 //! gap or error rows pushing every event out of the list does not blank them.
 //! Only [`EventHistory::reset`] (a new connection) forgets them.
 
+use super::consistency::Tick;
 use super::wire::{GapNotice, StreamEvent};
 use std::collections::VecDeque;
 
@@ -15,6 +16,10 @@ pub const HISTORY_LIMIT: usize = 100;
 
 /// Most numbers kept for the sparkline.
 const RECENT_LIMIT: usize = 40;
+
+/// Most events kept for the consistency check: ten times the rows, so that a
+/// difference stays counted long after its row has scrolled off.
+pub const TICKS_LIMIT: usize = 10 * HISTORY_LIMIT;
 
 /// One row of the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +62,9 @@ pub struct EventHistory {
     /// The last [`RECENT_LIMIT`] event numbers, oldest first; survive
     /// [`EventHistory::clear`].
     recent: VecDeque<u32>,
+    /// The last [`TICKS_LIMIT`] events, oldest first, for the consistency
+    /// check; survive [`EventHistory::clear`].
+    ticks: VecDeque<Tick>,
 }
 
 impl Default for EventHistory {
@@ -74,17 +82,26 @@ impl EventHistory {
             limit,
             latest_number: None,
             recent: VecDeque::new(),
+            ticks: VecDeque::new(),
         }
     }
 
     /// Adds a row at the top, dropping the oldest beyond the limit. An event
     /// also becomes the latest number and joins the recent numbers.
     pub fn push(&mut self, kind: RowKind, received_at: String) {
-        if let RowKind::Event { event, .. } = &kind {
+        if let RowKind::Event { event, seq } = &kind {
             self.latest_number = Some(event.number);
             self.recent.push_back(event.number);
             if self.recent.len() > RECENT_LIMIT {
                 self.recent.pop_front();
+            }
+            self.ticks.push_back(Tick {
+                seq: *seq,
+                timestamp: event.timestamp.clone(),
+                number: event.number,
+            });
+            if self.ticks.len() > TICKS_LIMIT {
+                self.ticks.pop_front();
             }
         }
         self.rows.push_front(HistoryRow {
@@ -97,17 +114,18 @@ impl EventHistory {
     }
 
     /// Removes every row (keys keep increasing, so the list re-renders); the
-    /// latest number and the recent numbers stay.
+    /// latest number, the recent numbers and the ticks stay.
     pub fn clear(&mut self) {
         self.rows.clear();
     }
 
-    /// Forgets everything: the rows, the latest number and the recent
-    /// numbers (for a new connection).
+    /// Forgets everything: the rows, the latest number, the recent numbers
+    /// and the ticks (for a new connection).
     pub fn reset(&mut self) {
         self.clear();
         self.latest_number = None;
         self.recent.clear();
+        self.ticks.clear();
     }
 
     /// The rows, newest first.
@@ -137,6 +155,18 @@ impl EventHistory {
             RowKind::Event { event, .. } => Some(event),
             _ => None,
         })
+    }
+
+    /// The last events received (at most [`TICKS_LIMIT`]), oldest first,
+    /// whether or not their rows are still listed (for the consistency
+    /// check).
+    pub fn ticks(&self) -> impl Iterator<Item = &Tick> {
+        self.ticks.iter()
+    }
+
+    /// The newest row, if any.
+    pub fn newest(&self) -> Option<&HistoryRow> {
+        self.rows.front()
     }
 
     /// The numbers of the last events received (at most 40), oldest first,
@@ -250,6 +280,23 @@ mod tests {
         assert!(history.is_empty());
         assert_eq!(history.latest_number(), None);
         assert!(history.recent_numbers().is_empty());
+        assert_eq!(history.ticks().count(), 0);
+    }
+
+    #[test]
+    fn ticks_outlive_clear_and_the_rows_but_are_capped() {
+        let mut history = EventHistory::default();
+        history.push(event(1), String::new());
+        history.push(malformed(), String::new());
+        history.clear();
+        let seqs: Vec<_> = history.ticks().map(|tick| tick.seq).collect();
+        assert_eq!(seqs, vec![Some(1)]);
+        for n in 2..=2000 {
+            history.push(event(n), String::new());
+        }
+        assert_eq!(history.len(), HISTORY_LIMIT);
+        let seqs: Vec<_> = history.ticks().filter_map(|tick| tick.seq).collect();
+        assert_eq!(seqs, (1001..=2000).collect::<Vec<_>>());
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod sparkline;
 mod status;
 mod wire;
 
-pub use consistency::{compare_panels, Consistency, PanelEvents};
+pub use consistency::{compare_panels, Consistency, PanelEvents, Tick};
 pub use history::{format_clock, EventHistory, HistoryRow, RowKind, HISTORY_LIMIT};
 pub use sparkline::sparkline_points;
 pub use status::ConnectionStatus;

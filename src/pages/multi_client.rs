@@ -15,14 +15,17 @@ struct PanelSlot {
     key: usize,
     client: StreamClient,
     input: RwSignal<String>,
+    /// Added by the user (not one of the first two): its input takes focus.
+    added: bool,
 }
 
 impl PanelSlot {
-    fn new(key: usize, stream_id: &str) -> Self {
+    fn new(key: usize, stream_id: &str, added: bool) -> Self {
         Self {
             key,
             client: StreamClient::new(),
             input: RwSignal::new(stream_id.to_owned()),
+            added,
         }
     }
 }
@@ -31,8 +34,13 @@ impl PanelSlot {
 #[component]
 pub fn MultiClientPage() -> impl IntoView {
     let owner = Owner::current();
-    let panels = RwSignal::new(vec![PanelSlot::new(0, "demo"), PanelSlot::new(1, "demo")]);
+    let panels = RwSignal::new(vec![
+        PanelSlot::new(0, "demo", false),
+        PanelSlot::new(1, "demo", false),
+    ]);
     let next_key = StoredValue::new(2usize);
+    // Where keyboard focus goes when the panel holding it is removed.
+    let add_button = NodeRef::<leptos::html::Button>::new();
 
     let add_panel = move |_| {
         if panels.with(Vec::len) >= MAX_PANELS {
@@ -42,14 +50,14 @@ pub fn MultiClientPage() -> impl IntoView {
         next_key.set_value(key + 1);
         // Create the panel's signals under the page, not the click handler.
         let slot = match &owner {
-            Some(owner) => owner.with(|| PanelSlot::new(key, "demo")),
-            None => PanelSlot::new(key, "demo"),
+            Some(owner) => owner.with(|| PanelSlot::new(key, "demo", true)),
+            None => PanelSlot::new(key, "demo", true),
         };
         panels.update(|list| list.push(slot));
     };
     let connect_all = move |_| {
         for slot in panels.get_untracked() {
-            slot.client.connect(&slot.input.get_untracked());
+            slot.client.connect_to_input(slot.input);
         }
     };
     let disconnect_all = move |_| {
@@ -63,12 +71,11 @@ pub fn MultiClientPage() -> impl IntoView {
                 .filter(|slot| slot.client.status.get().is_active())
                 .filter_map(|slot| {
                     let stream_id = slot.client.stream_id.get()?;
-                    let events = slot.client.history.with(|h| {
-                        h.events()
-                            .map(|e| (e.timestamp.clone(), e.number))
-                            .collect()
-                    });
-                    Some(PanelEvents { stream_id, events })
+                    let ticks = slot
+                        .client
+                        .history
+                        .with(|history| history.ticks().cloned().collect());
+                    Some(PanelEvents { stream_id, ticks })
                 })
                 .collect()
         });
@@ -90,6 +97,7 @@ pub fn MultiClientPage() -> impl IntoView {
                 <button
                     type="button"
                     data-testid="add-panel"
+                    node_ref=add_button
                     on:click=add_panel
                     disabled=move || { panels.with(Vec::len) >= MAX_PANELS }
                 >
@@ -113,7 +121,15 @@ pub fn MultiClientPage() -> impl IntoView {
                                     list.retain(|other| other.key != slot.key);
                                 }
                             });
+                            // After the page has re-rendered: the button may
+                            // have been disabled (four panels) until now.
+                            request_animation_frame(move || {
+                                if let Some(button) = add_button.get_untracked() {
+                                    let _ = button.focus();
+                                }
+                            });
                         })
+                        focus_on_mount=slot.added
                         remove_disabled=Signal::derive(move || panels.with(Vec::len) <= 1)
                     />
                 </For>
@@ -147,7 +163,14 @@ fn ConsistencyIndicator(verdict: Memo<Consistency>) -> impl IntoView {
         Consistency::Compared {
             compared,
             differences,
-        } => format!("✕ {differences} differences in {compared} shared events"),
+        } => format!(
+            "✕ {differences} {} in {compared} shared events",
+            if differences == 1 {
+                "difference"
+            } else {
+                "differences"
+            }
+        ),
     };
     let announcement = move || match state.get() {
         "waiting" => "Consistency: waiting for events both panels received.",
