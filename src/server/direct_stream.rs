@@ -81,8 +81,12 @@ pub(crate) async fn serve(
     match subscribed {
         Ok(subscription) => stream(socket, peer, subscription, cors, state).await,
         Err(error) => {
+            let answer = async {
+                write_error(&mut socket, AppError::from(error), cors.as_deref()).await?;
+                drain_until_closed(&mut socket).await
+            };
             // The client may already be gone; there is no one to tell.
-            let _ = write_error(&mut socket, AppError::from(error), cors.as_deref()).await;
+            let _ = tokio::time::timeout(ERROR_LINGER, answer).await;
         }
     }
 }
@@ -384,6 +388,18 @@ fn allowed_origin(policy: &CorsPolicy, origin: Option<&[u8]>) -> Option<Vec<u8>>
             .filter(|origin| policy.allows(origin))
             .map(<[u8]>::to_vec),
     }
+}
+
+/// How long a refused client has to read its answer and close.
+const ERROR_LINGER: Duration = Duration::from_secs(2);
+
+/// Reads and ignores whatever the client still sends until it closes: closing
+/// with bytes unread would reset the connection, which can destroy an answer
+/// before the client reads it.
+pub(crate) async fn drain_until_closed(socket: &mut TcpStream) -> io::Result<()> {
+    let mut scratch = [0u8; 1024];
+    while tokio::io::AsyncReadExt::read(socket, &mut scratch).await? > 0 {}
+    Ok(())
 }
 
 /// Writes an error as the axum handler would (status, JSON body, headers such

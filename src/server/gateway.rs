@@ -158,11 +158,7 @@ async fn answer_refusal(mut socket: TcpStream, limit: usize, shutdown: &Cancella
         }
         let error = AppError::Limit(HubError::TooManyConnections { limit });
         direct_stream::write_error(&mut socket, error, None).await?;
-        // Closing with bytes unread would reset the connection, which can
-        // destroy the answer before the client reads it: read to its end.
-        let mut scratch = [0u8; FIRST_READ];
-        while socket.read(&mut scratch).await? > 0 {}
-        Ok::<(), io::Error>(())
+        direct_stream::drain_until_closed(&mut socket).await
     };
     let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
 }

@@ -265,6 +265,29 @@ async fn keep_alives_fill_long_silences() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_subscriber_behind_gets_no_keep_alive_with_events_due_after_it() {
+    let hub = hub_with(HubSettings {
+        interval: Duration::from_secs(60),
+        keep_alive: Duration::from_secs(15),
+        ..settings()
+    });
+    let mut behind = hub.subscribe(&id("s"), None, LOCAL).expect("joined");
+    // Unread, the channel fills with events and the keep-alives between them.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let mut due = vec![text(&behind.next_message().await.expect("message"))];
+    while let Some(message) = behind.try_next_message() {
+        due.push(text(&message));
+    }
+    let events = due.iter().filter(|m| m.starts_with("id: ")).count();
+    assert!(events >= 4, "{due:?}");
+    // Only a keep-alive with nothing after it is worth sending.
+    assert!(
+        due[..due.len() - 1].iter().all(|m| m.starts_with("id: ")),
+        "{due:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn limits_reject_with_the_matching_error_and_count_it() {
     let hub = hub_with(HubSettings {
         max_streams: 2,

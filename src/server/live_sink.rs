@@ -74,10 +74,10 @@ impl LiveSink {
             Some(seq) if seq != state.last_seq + 1 => return self.stall(state),
             _ => {}
         }
-        // Full, or failed: the task finds out which when it writes.
-        let Ok(written) = self.socket.try_write(chunk) else {
-            return self.stall(state);
-        };
+        // Full, or failed: nothing taken. The task then writes the whole
+        // chunk (a keep-alive too) under the write timeout, and finds out
+        // which it was.
+        let written = self.socket.try_write(chunk).unwrap_or(0);
         if let Some(seq) = seq {
             state.last_seq = seq;
         }
@@ -87,12 +87,14 @@ impl LiveSink {
         }
     }
 
-    /// Gives the writing back to the connection task without writing: the
-    /// generator is running late, and a task that falls behind writes several
-    /// events at once, which is what lets an overloaded server keep up.
-    pub(crate) fn hand_back(&self) {
+    /// Gives the writing back to the connection task without writing event
+    /// `seq`: the generator is running late, and a task that falls behind
+    /// writes several events at once, which is what lets an overloaded server
+    /// keep up. A sink whose task has written `seq` already (it went live
+    /// after the generator's look at the sinks) stays live.
+    pub(crate) fn hand_back(&self, seq: u64) {
         let state = lock(&self.state);
-        if state.live {
+        if state.live && state.last_seq < seq {
             self.stall(state);
         }
     }
@@ -221,7 +223,7 @@ mod tests {
         let (socket, mut client) = pair().await;
         let sink = LiveSink::new(Arc::clone(&socket));
         sink.go_live(0);
-        sink.hand_back();
+        sink.hand_back(1);
         let handover = sink.stalled().await;
         assert_eq!((handover.unsent, handover.last_seq), (None, 0));
         sink.offer(Some(1), &Bytes::from_static(b"one"));
@@ -230,5 +232,34 @@ mod tests {
         let mut written = Vec::new();
         client.read_to_end(&mut written).await.expect("read");
         assert!(written.is_empty(), "wrote {written:?}");
+    }
+
+    #[tokio::test]
+    async fn hand_back_leaves_a_sink_that_has_the_event_already() {
+        let (socket, _client) = pair().await;
+        let sink = LiveSink::new(socket);
+        // Its task wrote event 1 and went live after the generator looked.
+        sink.go_live(1);
+        sink.hand_back(1);
+        assert!(lock(&sink.state).live, "still live");
+        sink.hand_back(2);
+        assert!(!lock(&sink.state).live, "event 2 is the task's to write");
+    }
+
+    #[tokio::test]
+    async fn a_keep_alive_a_full_socket_refuses_is_handed_over_whole() {
+        let (socket, _client) = pair().await;
+        let sink = LiveSink::new(socket);
+        sink.go_live(0);
+        // Fill the socket: the client reads nothing.
+        sink.offer(Some(1), &Bytes::from(vec![b'x'; 64 * 1024 * 1024]));
+        let _ = sink.stalled().await;
+        sink.go_live(1);
+        sink.offer(None, &Bytes::from_static(b"ka"));
+        let handover = sink.stalled().await;
+        // The task writes it, under the write timeout: a client that stopped
+        // reading is cut off even when no event comes.
+        assert_eq!(handover.unsent.as_deref(), Some(&b"ka"[..]));
+        assert_eq!(handover.last_seq, 1);
     }
 }

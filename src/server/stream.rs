@@ -227,7 +227,7 @@ impl Stream {
                 deliver(sinks, Some(seq), encode_chunk(&bytes));
             }
         } else {
-            sinks.iter().for_each(|sink| sink.hand_back());
+            sinks.iter().for_each(|sink| sink.hand_back(seq));
         }
     }
 
@@ -253,9 +253,14 @@ impl Stream {
         key
     }
 
-    /// Forgets a sink registered with [`Stream::register_sink`].
+    /// Forgets a sink registered with [`Stream::register_sink`]. The list
+    /// gives memory back once it is mostly empty (after a crowd has left).
     pub(crate) fn unregister_sink(&self, key: u64) {
-        lock(&self.state).sinks.remove(&key);
+        let sinks = &mut lock(&self.state).sinks;
+        sinks.remove(&key);
+        if sinks.capacity() > 64 && sinks.len() < sinks.capacity() / 4 {
+            sinks.shrink_to(sinks.len() * 2);
+        }
     }
 
     /// Makes `sink` live if `last_seq` is the stream's newest event, so that

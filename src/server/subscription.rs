@@ -156,7 +156,12 @@ impl Subscription {
                 self.last_seq = seq;
                 bytes
             }),
-            Received::Frame(Frame::KeepAlive) => Some(KEEP_ALIVE),
+            // A keep-alive with anything due after it is pointless, and after
+            // a live period the channel still holds the ones the generator
+            // wrote itself: only a keep-alive with nothing behind it is sent.
+            Received::Frame(Frame::KeepAlive) => {
+                (self.backlog.is_empty() && self.receiver.is_empty()).then_some(KEEP_ALIVE)
+            }
             Received::Lagged => {
                 let (missed, newest) = self.stream.catch_up(self.last_seq);
                 self.backlog = missed;
