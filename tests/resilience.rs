@@ -408,6 +408,35 @@ async fn clients_that_stop_reading_do_not_hurt_anyone_else() {
     drop(stalled);
 }
 
+/// A client that stops reading a quiet stream (a long interval: nothing but
+/// keep-alives) is cut off after the write timeout and counted as well, not
+/// only at the next event.
+#[tokio::test]
+async fn a_client_that_stops_reading_a_quiet_stream_is_cut_off_too() {
+    let mut server = TestServer::start(&[
+        "--interval-ms",
+        "3600000",
+        "--keep-alive-ms",
+        "1",
+        "--write-timeout-ms",
+        "300",
+        "--send-buffer-bytes",
+        "4096",
+        "--log",
+        "warn",
+    ])
+    .await;
+    // Keep-alives fill its few KiB of buffers within a second.
+    let stalled = stalled_client(&server, "quiet").await;
+    server
+        .wait_for_log(&["WARN", "disconnected a client that stopped reading"])
+        .await;
+    let stats = server.get_json("/api/stats").await;
+    assert_eq!(stats["rejected"]["slow_client_disconnected"], 1);
+    assert_eq!(stats["connections"], 0);
+    drop(stalled);
+}
+
 /// A client that stops reading for a while and then goes on gets every event
 /// exactly once and in order: the server stops writing to it when its socket
 /// fills, catches it up from the replay buffer once it reads again, and
