@@ -53,7 +53,7 @@ use crate::model::{StreamId, StreamSummary};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -123,6 +123,10 @@ pub(crate) struct Shared {
     streams: Mutex<HashMap<StreamId, Arc<Stream>>>,
     /// Open SSE connections per client address (only kept when limited).
     pub(crate) connections_per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Known streams with no subscriber, which `--max-streams` may evict;
+    /// kept by the streams themselves. When it is 0 a new stream at the
+    /// limit is refused without looking at (and locking) every stream.
+    pub(crate) idle_streams: Arc<AtomicUsize>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every
@@ -141,6 +145,7 @@ impl Hub {
                 shutdown,
                 streams: Mutex::new(HashMap::new()),
                 connections_per_ip: Mutex::new(HashMap::new()),
+                idle_streams: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }
@@ -173,7 +178,7 @@ impl Hub {
                 Some(stream) => Arc::clone(stream),
                 None => {
                     if streams.len() >= self.shared.settings.max_streams
-                        && !evict_one_idle(&mut streams)
+                        && !evict_one_idle(&mut streams, &self.shared.idle_streams)
                     {
                         let total = bump(&self.shared.stats.too_many_streams);
                         tracing::warn!(stream = %id, rejected_total = total, "rejected: too many streams");
@@ -248,7 +253,13 @@ impl Hub {
 
 /// Makes room for a new stream by forgetting the retained stream that has
 /// had no subscriber for longest. Returns `false` when every stream is in use.
-fn evict_one_idle(streams: &mut HashMap<StreamId, Arc<Stream>>) -> bool {
+fn evict_one_idle(
+    streams: &mut HashMap<StreamId, Arc<Stream>>,
+    idle_streams: &AtomicUsize,
+) -> bool {
+    if idle_streams.load(Ordering::Acquire) == 0 {
+        return false;
+    }
     let idle = streams
         .iter()
         .filter_map(|(id, stream)| Some((stream.idle_since()?, id, stream)))

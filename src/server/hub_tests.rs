@@ -6,6 +6,7 @@ use super::stats::Stats;
 use crate::model::StreamId;
 use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -365,6 +366,39 @@ async fn the_stream_idle_longest_is_the_one_that_makes_room() {
         hub.subscribe(&id("older"), None, LOCAL).err(),
         Some(HubError::TooManyStreams { limit: 2 })
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_count_follows_streams_going_idle_busy_and_forgotten() {
+    let hub = hub_with(HubSettings {
+        max_streams: 2,
+        ..settings()
+    });
+    let idle = || hub.shared.idle_streams.load(Ordering::Acquire);
+    let a = hub.subscribe(&id("a"), None, LOCAL).expect("a");
+    let b = hub.subscribe(&id("b"), None, LOCAL).expect("b");
+    assert_eq!(idle(), 0);
+    // Nothing idle to evict: refused without a look at the streams.
+    assert!(matches!(
+        hub.subscribe(&id("c"), None, LOCAL),
+        Err(HubError::TooManyStreams { .. })
+    ));
+    drop(a);
+    assert_eq!(idle(), 1);
+    let c = hub
+        .subscribe(&id("c"), None, LOCAL)
+        .expect("takes a's place");
+    assert_eq!(idle(), 0);
+    drop((b, c));
+    assert_eq!(idle(), 2);
+    let b = hub.subscribe(&id("b"), None, LOCAL).expect("b resumes");
+    assert_eq!(idle(), 1);
+    drop(b);
+    assert_eq!(idle(), 2);
+    tokio::time::sleep(settings().retention + INTERVAL).await;
+    settle().await;
+    assert_eq!(hub.known_stream_count(), 0);
+    assert_eq!(idle(), 0);
 }
 
 #[tokio::test(start_paused = true)]

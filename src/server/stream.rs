@@ -11,6 +11,7 @@ use super::sse_frame::encode_message;
 use crate::model::{GapNotice, StreamEvent, StreamId, StreamSummary};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{broadcast, Notify};
@@ -42,6 +43,9 @@ pub(crate) struct Stream {
     /// Signalled when the subscriber count goes 0 → 1 or 1 → 0, or the stream
     /// is retired, so the generator task reacts at once.
     pub(crate) wake: Notify,
+    /// The hub's count of idle streams (`Shared::idle_streams`), which
+    /// this stream keeps up to date as it becomes idle, busy or retired.
+    idle_streams: Arc<AtomicUsize>,
 }
 
 /// The part of a stream that changes, behind its mutex.
@@ -133,7 +137,9 @@ impl Stream {
                 next_sink: 0,
             }),
             wake: Notify::new(),
+            idle_streams: Arc::clone(&hub.shared.idle_streams),
         });
+        stream.idle_streams.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(generator::run(Arc::clone(&stream), hub.clone()));
         stream
     }
@@ -150,7 +156,9 @@ impl Stream {
     pub(crate) fn join(&self, last_event_id: Option<&str>) -> Joined {
         let mut state = lock(&self.state);
         state.subscribers += 1;
-        state.idle_since = None;
+        if state.idle_since.take().is_some() {
+            self.idle_streams.fetch_sub(1, Ordering::AcqRel);
+        }
         if state.subscribers == 1 {
             self.wake.notify_one();
         }
@@ -178,8 +186,9 @@ impl Stream {
     pub(crate) fn leave(&self) -> usize {
         let mut state = lock(&self.state);
         state.subscribers = state.subscribers.saturating_sub(1);
-        if state.subscribers == 0 {
+        if state.subscribers == 0 && state.idle_since.is_none() {
             state.idle_since = Some(Instant::now());
+            self.idle_streams.fetch_add(1, Ordering::AcqRel);
             self.wake.notify_one();
         }
         state.subscribers
@@ -303,8 +312,11 @@ impl Stream {
         if state.subscribers > 0 {
             return false;
         }
-        state.retired = true;
-        self.wake.notify_one();
+        if !state.retired {
+            state.retired = true;
+            self.idle_streams.fetch_sub(1, Ordering::AcqRel);
+            self.wake.notify_one();
+        }
         true
     }
 
