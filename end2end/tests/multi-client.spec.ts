@@ -151,6 +151,27 @@ test.describe("multi-client page", () => {
     for (let i = 0; i < 3; i++) await expect(multi.panel(i).status).toHaveText("disconnected");
   });
 
+  test("connected panels can be removed and added again, many times", async ({ page }) => {
+    const multi = new MultiClientPage(page);
+    await multi.open();
+    for (let round = 0; round < 4; round++) {
+      await multi.addPanel();
+      await expect(multi.panels).toHaveCount(3);
+      const added = multi.panel(2);
+      await added.connect(`e2e-cycle-${round}`);
+      await added.waitForEvents(1);
+      await added.removeButton.click();
+      await expect(multi.panels).toHaveCount(2);
+      // Its stream closed with it (the guard fails the test on any error,
+      // such as a removed panel's freed state being read).
+      await expect
+        .poll(async () => (await activeStreams(page.request)).map((s) => s.id))
+        .not.toContain(`e2e-cycle-${round}`);
+    }
+    await multi.panel(1).connect("e2e-cycle-after");
+    await multi.panel(1).waitForEvents(1);
+  });
+
   test("Remove is named per panel and disabled for the last panel", async ({ page }) => {
     const multi = new MultiClientPage(page);
     await multi.open();

@@ -20,12 +20,22 @@ struct PanelSlot {
 }
 
 impl PanelSlot {
-    fn new(key: usize, stream_id: &str, added: bool) -> Self {
-        Self {
+    /// A panel whose signals belong to a child of `page` (when there is a
+    /// page owner), returned with it: dropping that owner frees them, which
+    /// removing the panel does.
+    fn create(page: Option<&Owner>, key: usize, added: bool) -> (Self, Option<Owner>) {
+        let new = move || Self {
             key,
             client: StreamClient::new(),
-            input: RwSignal::new(stream_id.to_owned()),
+            input: RwSignal::new("demo".to_owned()),
             added,
+        };
+        match page {
+            Some(page) => {
+                let owner = page.child();
+                (owner.with(new), Some(owner))
+            }
+            None => (new(), None),
         }
     }
 }
@@ -33,11 +43,17 @@ impl PanelSlot {
 /// The multi-client page.
 #[component]
 pub fn MultiClientPage() -> impl IntoView {
-    let owner = Owner::current();
-    let panels = RwSignal::new(vec![
-        PanelSlot::new(0, "demo", false),
-        PanelSlot::new(1, "demo", false),
-    ]);
+    let page = Owner::current();
+    let (first, first_owner) = PanelSlot::create(page.as_ref(), 0, false);
+    let (second, second_owner) = PanelSlot::create(page.as_ref(), 1, false);
+    let panels = RwSignal::new(vec![first, second]);
+    // The owner of each panel's signals, by key (see `PanelSlot::create`).
+    let panel_owners = StoredValue::new(
+        [(0, first_owner), (1, second_owner)]
+            .into_iter()
+            .filter_map(|(key, owner)| Some((key, owner?)))
+            .collect::<Vec<_>>(),
+    );
     let next_key = StoredValue::new(2usize);
     // Where keyboard focus goes when the panel holding it is removed.
     let add_button = NodeRef::<leptos::html::Button>::new();
@@ -48,11 +64,11 @@ pub fn MultiClientPage() -> impl IntoView {
         }
         let key = next_key.get_value();
         next_key.set_value(key + 1);
-        // Create the panel's signals under the page, not the click handler.
-        let slot = match &owner {
-            Some(owner) => owner.with(|| PanelSlot::new(key, "demo", true)),
-            None => PanelSlot::new(key, "demo", true),
-        };
+        // The panel's signals belong to the page, not to the click handler.
+        let (slot, owner) = PanelSlot::create(page.as_ref(), key, true);
+        if let Some(owner) = owner {
+            panel_owners.update_value(|owners| owners.push((key, owner)));
+        }
         panels.update(|list| list.push(slot));
     };
     let connect_all = move |_| {
@@ -116,16 +132,28 @@ pub fn MultiClientPage() -> impl IntoView {
                         dom_key=slot.key
                         title=format!("Client {}", slot.key + 1)
                         on_remove=Callback::new(move |()| {
-                            panels.update(|list| {
-                                if list.len() > 1 {
-                                    list.retain(|other| other.key != slot.key);
-                                }
-                            });
-                            // After the page has re-rendered: the button may
-                            // have been disabled (four panels) until now.
+                            let removed = panels
+                                .try_update(|list| {
+                                    let before = list.len();
+                                    if before > 1 {
+                                        list.retain(|other| other.key != slot.key);
+                                    }
+                                    list.len() < before
+                                })
+                                .unwrap_or(false);
+                            // After the page has re-rendered without the panel
+                            // (and "Add panel" is enabled again if it was not).
                             request_animation_frame(move || {
                                 if let Some(button) = add_button.get_untracked() {
                                     let _ = button.focus();
+                                }
+                                if removed {
+                                    // Frees the panel's signals and its history.
+                                    let owner = panel_owners.try_update_value(|owners| {
+                                        let at = owners.iter().position(|(key, _)| *key == slot.key)?;
+                                        Some(owners.remove(at))
+                                    });
+                                    drop(owner);
                                 }
                             });
                         })
