@@ -443,17 +443,7 @@ async fn a_client_that_stops_reading_a_quiet_stream_is_cut_off_too() {
 /// streams live to it after that.
 #[tokio::test]
 async fn a_client_that_pauses_reading_gets_every_event_once_in_order() {
-    let server = TestServer::start(&[
-        "--interval-ms",
-        "5",
-        "--send-buffer-bytes",
-        "4096",
-        "--history",
-        "1000",
-        "--log",
-        "error",
-    ])
-    .await;
+    let server = TestServer::start_for_stalled_clients("error").await;
     let mut paused = stalled_client(&server, "pause").await;
     let mut received = Vec::new();
     read_until_ids(&mut paused, &mut received, 20).await;

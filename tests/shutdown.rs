@@ -85,32 +85,30 @@ async fn sigint_ends_streams_cleanly_and_exits_zero() {
     shuts_down_gracefully("INT", 20).await;
 }
 
-/// Shutdown stops accepting at once, while it still waits (here for a client
-/// that stopped reading) before exiting.
-#[tokio::test]
-async fn stops_accepting_while_it_finishes() {
-    let mut server = TestServer::start(&[
-        "--interval-ms",
-        "5",
-        "--send-buffer-bytes",
-        "4096",
-        "--log",
-        "info",
-    ])
-    .await;
-    // A client that never reads: its buffers fill, so its goodbye blocks and
-    // shutdown waits its grace period for it.
-    let stalled = stalled_client(&server, "stalled").await;
-    // Far more bytes than the few KiB both socket buffers hold.
-    eventually("the stalled client's buffers are full", || async {
+/// Opens a client on stream `id` that never reads, waits until the stream
+/// has sent several times what the client's and the server's socket buffers
+/// hold, then sends SIGTERM and waits until the server has logged it.
+async fn sigterm_with_a_client_far_behind(server: &mut TestServer, id: &str) -> TcpStream {
+    let behind = stalled_client(server, id).await;
+    eventually("the client is far behind", || async {
         server.get_json("/api/streams").await[0]["events_sent"]
             .as_u64()
             .is_some_and(|sent| sent >= 300)
     })
     .await;
-
-    send_signal(&server, "TERM");
+    send_signal(server, "TERM");
     server.wait_for_log(&["received SIGTERM"]).await;
+    behind
+}
+
+/// Shutdown stops accepting at once, while it still waits (here for a client
+/// that stopped reading) before exiting.
+#[tokio::test]
+async fn stops_accepting_while_it_finishes() {
+    let mut server = TestServer::start_for_stalled_clients("info").await;
+    // A client that never reads: its buffers fill, so its goodbye blocks and
+    // shutdown waits its grace period for it.
+    let stalled = sigterm_with_a_client_far_behind(&mut server, "stalled").await;
     let refused_while_running = async {
         loop {
             let refused = TcpStream::connect(server.addr()).await.is_err();
@@ -140,29 +138,8 @@ async fn stops_accepting_while_it_finishes() {
 /// would never end).
 #[tokio::test]
 async fn a_client_behind_gets_the_rest_of_its_write_then_a_clean_end() {
-    let mut server = TestServer::start(&[
-        "--interval-ms",
-        "5",
-        "--send-buffer-bytes",
-        "4096",
-        // Enough to catch the client up without a gap.
-        "--history",
-        "1000",
-        "--log",
-        "info",
-    ])
-    .await;
-    let mut behind = stalled_client(&server, "behind").await;
-    // Several times what the client's and the server's socket buffers hold.
-    eventually("the client is far behind", || async {
-        server.get_json("/api/streams").await[0]["events_sent"]
-            .as_u64()
-            .is_some_and(|sent| sent >= 300)
-    })
-    .await;
-
-    send_signal(&server, "TERM");
-    server.wait_for_log(&["received SIGTERM"]).await;
+    let mut server = TestServer::start_for_stalled_clients("info").await;
+    let mut behind = sigterm_with_a_client_far_behind(&mut server, "behind").await;
     // Read at once: the server gives a client half a second to take the end.
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), behind.read_to_end(&mut raw))

@@ -1,11 +1,12 @@
 //! The event history a stream panel shows: newest first, capped, with rows
-//! for events, gaps and data the client could not parse, plus the latest
-//! number and the recent numbers, which are kept apart from the rows.
+//! for events, gaps and data the client could not parse, plus the last
+//! events received, which are kept apart from the rows.
 //!
-//! The latest number and the sparkline's numbers do not depend on which rows
-//! are still listed: Clear empties the list but keeps them, and a burst of
-//! gap or error rows pushing every event out of the list does not blank them.
-//! Only [`EventHistory::reset`] (a new connection) forgets them.
+//! The latest number, the sparkline's numbers and the consistency check come
+//! from those events, not from the rows still listed: Clear empties the list
+//! but keeps them, and a burst of gap or error rows pushing every event out of
+//! the list does not blank them. Only [`EventHistory::reset`] (a new
+//! connection) forgets them.
 
 use super::consistency::Tick;
 use super::wire::{GapNotice, StreamEvent};
@@ -17,8 +18,10 @@ pub const HISTORY_LIMIT: usize = 100;
 /// Most numbers kept for the sparkline.
 const RECENT_LIMIT: usize = 40;
 
-/// Most events kept for the consistency check: ten times the rows, so that a
-/// difference stays counted long after its row has scrolled off.
+/// Most events kept apart from the rows (for the latest number, the
+/// sparkline and the consistency check): ten times the rows, so that a
+/// difference between panels stays counted long after its row has scrolled
+/// off.
 pub const TICKS_LIMIT: usize = 10 * HISTORY_LIMIT;
 
 /// One row of the history.
@@ -57,13 +60,8 @@ pub struct EventHistory {
     rows: VecDeque<HistoryRow>,
     next_key: u64,
     limit: usize,
-    /// The newest event's number; survives [`EventHistory::clear`].
-    latest_number: Option<u32>,
-    /// The last [`RECENT_LIMIT`] event numbers, oldest first; survive
+    /// The last [`TICKS_LIMIT`] events, oldest first; survive
     /// [`EventHistory::clear`].
-    recent: VecDeque<u32>,
-    /// The last [`TICKS_LIMIT`] events, oldest first, for the consistency
-    /// check; survive [`EventHistory::clear`].
     ticks: VecDeque<Tick>,
 }
 
@@ -80,21 +78,14 @@ impl EventHistory {
             rows: VecDeque::new(),
             next_key: 0,
             limit,
-            latest_number: None,
-            recent: VecDeque::new(),
             ticks: VecDeque::new(),
         }
     }
 
     /// Adds a row at the top, dropping the oldest beyond the limit. An event
-    /// also becomes the latest number and joins the recent numbers.
+    /// also joins the last events received.
     pub fn push(&mut self, kind: RowKind, received_at: String) {
         if let RowKind::Event { event, seq } = &kind {
-            self.latest_number = Some(event.number);
-            self.recent.push_back(event.number);
-            if self.recent.len() > RECENT_LIMIT {
-                self.recent.pop_front();
-            }
             self.ticks.push_back(Tick {
                 seq: *seq,
                 timestamp: event.timestamp.clone(),
@@ -114,17 +105,15 @@ impl EventHistory {
     }
 
     /// Removes every row (keys keep increasing, so the list re-renders); the
-    /// latest number, the recent numbers and the ticks stay.
+    /// last events received stay.
     pub fn clear(&mut self) {
         self.rows.clear();
     }
 
-    /// Forgets everything: the rows, the latest number, the recent numbers
-    /// and the ticks (for a new connection).
+    /// Forgets everything: the rows and the last events received (for a new
+    /// connection).
     pub fn reset(&mut self) {
         self.clear();
-        self.latest_number = None;
-        self.recent.clear();
         self.ticks.clear();
     }
 
@@ -146,15 +135,7 @@ impl EventHistory {
     /// The number of the newest event received, whether or not its row is
     /// still listed.
     pub fn latest_number(&self) -> Option<u32> {
-        self.latest_number
-    }
-
-    /// The events, newest first.
-    pub fn events(&self) -> impl Iterator<Item = &StreamEvent> {
-        self.rows.iter().filter_map(|row| match &row.kind {
-            RowKind::Event { event, .. } => Some(event),
-            _ => None,
-        })
+        self.ticks.back().map(|tick| tick.number)
     }
 
     /// The last events received (at most [`TICKS_LIMIT`]), oldest first,
@@ -172,7 +153,12 @@ impl EventHistory {
     /// The numbers of the last events received (at most 40), oldest first,
     /// whether or not their rows are still listed (for the sparkline).
     pub fn recent_numbers(&self) -> Vec<u32> {
-        self.recent.iter().copied().collect()
+        let skip = self.ticks.len().saturating_sub(RECENT_LIMIT);
+        self.ticks
+            .iter()
+            .skip(skip)
+            .map(|tick| tick.number)
+            .collect()
     }
 }
 
@@ -184,6 +170,14 @@ pub fn format_clock(hours: u32, minutes: u32, seconds: u32, millis: u32) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The events the rows show, newest first.
+    fn events(history: &EventHistory) -> impl Iterator<Item = &StreamEvent> {
+        history.rows().filter_map(|row| match &row.kind {
+            RowKind::Event { event, .. } => Some(event),
+            _ => None,
+        })
+    }
 
     fn event(number: u32) -> RowKind {
         RowKind::Event {
@@ -202,7 +196,7 @@ mod tests {
         for n in 1..=5 {
             history.push(event(n), String::new());
         }
-        let numbers: Vec<u32> = history.events().map(|e| e.number).collect();
+        let numbers: Vec<u32> = events(&history).map(|e| e.number).collect();
         assert_eq!(numbers, vec![5, 4, 3]);
         assert_eq!(history.len(), 3);
         assert_eq!(history.latest_number(), Some(5));
@@ -267,7 +261,7 @@ mod tests {
         for _ in 0..HISTORY_LIMIT {
             history.push(malformed(), String::new());
         }
-        assert_eq!(history.events().count(), 0);
+        assert_eq!(events(&history).count(), 0);
         assert_eq!(history.latest_number(), Some(5));
         assert_eq!(history.recent_numbers(), vec![5]);
     }

@@ -81,10 +81,7 @@ pub(crate) async fn serve(
     match subscribed {
         Ok(subscription) => stream(socket, peer, subscription, cors, state).await,
         Err(error) => {
-            let answer = async {
-                write_error(&mut socket, AppError::from(error), cors.as_deref()).await?;
-                drain_until_closed(&mut socket).await
-            };
+            let answer = write_error(&mut socket, AppError::from(error), cors.as_deref());
             // The client may already be gone; there is no one to tell.
             let _ = tokio::time::timeout(ERROR_LINGER, answer).await;
         }
@@ -393,17 +390,11 @@ fn allowed_origin(policy: &CorsPolicy, origin: Option<&[u8]>) -> Option<Vec<u8>>
 /// How long a refused client has to read its answer and close.
 const ERROR_LINGER: Duration = Duration::from_secs(2);
 
-/// Reads and ignores whatever the client still sends until it closes: closing
-/// with bytes unread would reset the connection, which can destroy an answer
-/// before the client reads it.
-pub(crate) async fn drain_until_closed(socket: &mut TcpStream) -> io::Result<()> {
-    let mut scratch = [0u8; 1024];
-    while tokio::io::AsyncReadExt::read(socket, &mut scratch).await? > 0 {}
-    Ok(())
-}
-
 /// Writes an error as the axum handler would (status, JSON body, headers such
-/// as `Retry-After`), then closes the connection.
+/// as `Retry-After`), then closes the connection: ends the writing side and
+/// reads whatever the client still sends until it closes too (closing with
+/// bytes unread would reset the connection, which can destroy the answer
+/// before the client reads it). The caller bounds how long that may take.
 pub(crate) async fn write_error(
     socket: &mut TcpStream,
     error: AppError,
@@ -429,12 +420,18 @@ pub(crate) async fn write_error(
     finish_head(&mut out, cors);
     out.extend_from_slice(&body);
     socket.write_all(&out).await?;
-    socket.shutdown().await
+    socket.shutdown().await?;
+    // In here only: its `chain` would shadow `Buf::chain` in the module.
+    use tokio::io::AsyncReadExt;
+    let mut scratch = [0u8; 1024];
+    while socket.read(&mut scratch).await? > 0 {}
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     /// Shutdown in the middle of a write the socket cannot take at once keeps
     /// the rest, and the goodbye writes it before the last chunk: the client
@@ -472,9 +469,7 @@ mod tests {
 
         let reader = tokio::spawn(async move {
             let mut received = Vec::new();
-            tokio::io::AsyncReadExt::read_to_end(&mut client, &mut received)
-                .await
-                .map(|_| received)
+            client.read_to_end(&mut received).await.map(|_| received)
         });
         end_cleanly(&server, [Some(unsent), None], Duration::from_secs(10)).await;
         drop(server);

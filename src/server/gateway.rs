@@ -157,8 +157,7 @@ async fn answer_refusal(mut socket: TcpStream, limit: usize, shutdown: &Cancella
             return Ok(());
         }
         let error = AppError::Limit(HubError::TooManyConnections { limit });
-        direct_stream::write_error(&mut socket, error, None).await?;
-        direct_stream::drain_until_closed(&mut socket).await
+        direct_stream::write_error(&mut socket, error, None).await
     };
     let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
 }

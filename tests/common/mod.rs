@@ -77,6 +77,24 @@ impl TestServer {
         Self { child, base, logs }
     }
 
+    /// Starts a server for clients that stop reading: an event every 5 ms
+    /// and small send buffers, so that a stalled client's sockets fill
+    /// within a second, and a replay buffer of 1,000 events, enough to catch
+    /// it up without a gap; logging at `log`.
+    pub async fn start_for_stalled_clients(log: &str) -> Self {
+        Self::start(&[
+            "--interval-ms",
+            "5",
+            "--send-buffer-bytes",
+            "4096",
+            "--history",
+            "1000",
+            "--log",
+            log,
+        ])
+        .await
+    }
+
     /// URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
