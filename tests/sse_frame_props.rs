@@ -5,7 +5,7 @@ mod common;
 
 use common::{parse_blocks, SseItem};
 use proptest::prelude::*;
-use sse_hub::server::sse_frame::{encode_comment, encode_message};
+use sse_hub::server::sse::{encode_comment, encode_message};
 
 /// What a conforming parser must see: line breaks in data become LF.
 fn normalised(data: &str) -> String {

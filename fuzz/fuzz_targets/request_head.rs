@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sse_hub::model::StreamId;
-use sse_hub::server::request_head::{classify, Head};
+use sse_hub::server::transport::request_head::{classify, Head};
 
 fuzz_target!(|data: &[u8]| {
     if let Head::Stream(request) = classify(data) {

@@ -11,8 +11,8 @@ use axum::Router;
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
 use sse_hub::server::config::Config;
-use sse_hub::server::listener::Client;
-use sse_hub::server::{router, AppState};
+use sse_hub::server::transport::Client;
+use sse_hub::server::{build_state, router};
 use std::sync::OnceLock;
 use tower::ServiceExt;
 
@@ -33,8 +33,8 @@ fn app() -> &'static (tokio::runtime::Runtime, Router) {
             .output_name("sse-hub")
             .build();
         let state = runtime.block_on(async {
-            AppState::new(
-                settings,
+            build_state(
+                &settings,
                 options,
                 tokio_util::sync::CancellationToken::new(),
             )

@@ -2,10 +2,14 @@
 //!
 //! One `clap` struct: every flag also reads `SSE_HUB_<FLAG>`, and its doc
 //! comment is its `--help` text. [`Config::validate`] turns the parsed values
-//! into the checked settings the rest of the server uses, or a
-//! [`ConfigError`] whose message `main` prints before exiting with code 2.
+//! into the checked [`Settings`], built from each layer's own settings
+//! struct, or a [`ConfigError`] whose message `main` prints before exiting
+//! with code 2.
 
+use super::http::{BadOrigin, CorsPolicy, HttpSettings};
 use super::hub::HubSettings;
+use super::producers::RandomSettings;
+use super::transport::TransportSettings;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -92,48 +96,21 @@ pub struct Config {
     pub send_buffer_bytes: u32,
 }
 
-/// Which origins may read the API from another page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsPolicy {
-    /// Any `http://localhost:<port>` or `http://127.0.0.1:<port>`.
-    Localhost,
-    /// Every origin (`*`).
-    Any,
-    /// Exactly these origins.
-    List(Vec<String>),
-}
-
-impl CorsPolicy {
-    /// Whether a page from `origin` (the `Origin` header) may read responses.
-    pub fn allows(&self, origin: &[u8]) -> bool {
-        match self {
-            Self::Localhost => is_localhost_origin(origin),
-            Self::Any => true,
-            Self::List(list) => list.iter().any(|allowed| allowed.as_bytes() == origin),
-        }
-    }
-}
-
 /// The validated settings; built only by [`Config::validate`].
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Address to bind.
     pub addr: SocketAddr,
-    /// What the hub needs: timing, numbers, buffers and limits.
-    pub hub: HubSettings,
-    /// CORS policy.
-    pub cors: CorsPolicy,
     /// Log filter.
     pub log: String,
-    /// Base reconnection delay announced to clients.
-    pub retry: Duration,
-    /// How long a write may stay blocked before the connection is dropped.
-    pub write_timeout: Duration,
-    /// SO_SNDBUF for accepted sockets; `None` leaves the kernel's default.
-    pub send_buffer_bytes: Option<u32>,
-    /// Most client sockets open at once, of any kind: the open-file limit
-    /// minus a small reserve, so that descriptors never run out.
-    pub max_sockets: usize,
+    /// What the hub needs: buffers, retention and limits.
+    pub hub: HubSettings,
+    /// What the random-number producer needs: its interval and range.
+    pub random: RandomSettings,
+    /// What the transports need: timeouts, socket budget, buffers.
+    pub transport: TransportSettings,
+    /// What the HTTP layer needs: CORS, the reconnection hint.
+    pub http: HttpSettings,
 }
 
 /// A configuration that cannot work; the message is printed as is.
@@ -160,8 +137,8 @@ pub enum ConfigError {
         flag: &'static str,
     },
     /// An entry of `--cors-origins` is not an origin.
-    #[error("--cors-origins entry {0:?} is not an origin like http://example.com:8080")]
-    BadOrigin(String),
+    #[error(transparent)]
+    BadOrigin(#[from] BadOrigin),
 }
 
 impl Config {
@@ -192,12 +169,11 @@ impl Config {
                 return Err(ConfigError::ZeroCount { flag });
             }
         }
+        let retry = Duration::from_millis(self.retry_ms);
         Ok(Settings {
             addr: self.addr,
+            log: self.log.clone(),
             hub: HubSettings {
-                interval: Duration::from_millis(self.interval_ms),
-                min: self.min,
-                max: self.max,
                 history: self.history,
                 retention: Duration::from_millis(self.retention_ms),
                 keep_alive: Duration::from_millis(self.keep_alive_ms),
@@ -205,12 +181,21 @@ impl Config {
                 max_connections: self.max_connections.unwrap_or_else(default_max_connections),
                 max_connections_per_ip: self.max_connections_per_ip,
             },
-            cors: parse_cors(self.cors_origins.as_deref())?,
-            log: self.log.clone(),
-            retry: Duration::from_millis(self.retry_ms),
-            write_timeout: Duration::from_millis(self.write_timeout_ms),
-            send_buffer_bytes: (self.send_buffer_bytes > 0).then_some(self.send_buffer_bytes),
-            max_sockets: open_file_limit_minus(SOCKET_FD_RESERVE),
+            random: RandomSettings {
+                interval: Duration::from_millis(self.interval_ms),
+                min: self.min,
+                max: self.max,
+            },
+            transport: TransportSettings {
+                write_timeout: Duration::from_millis(self.write_timeout_ms),
+                retry,
+                send_buffer_bytes: (self.send_buffer_bytes > 0).then_some(self.send_buffer_bytes),
+                max_sockets: open_file_limit_minus(SOCKET_FD_RESERVE),
+            },
+            http: HttpSettings {
+                cors: CorsPolicy::parse(self.cors_origins.as_deref())?,
+                retry,
+            },
         })
     }
 }
@@ -230,59 +215,6 @@ fn open_file_limit_minus(reserve: u64) -> usize {
     usize::try_from(usable).unwrap_or(usize::MAX)
 }
 
-/// Parses `--cors-origins`.
-fn parse_cors(raw: Option<&str>) -> Result<CorsPolicy, ConfigError> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
-        return Ok(CorsPolicy::Localhost);
-    };
-    if raw == "*" {
-        return Ok(CorsPolicy::Any);
-    }
-    let origins = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(|origin| {
-            if is_origin(origin) {
-                Ok(origin.to_owned())
-            } else {
-                Err(ConfigError::BadOrigin(origin.to_owned()))
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(CorsPolicy::List(origins))
-}
-
-/// `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.
-fn is_origin(candidate: &str) -> bool {
-    let Some((scheme, rest)) = candidate.split_once("://") else {
-        return false;
-    };
-    !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        && !rest.is_empty()
-        && !rest.contains(['/', '?', '#', ' '])
-        && rest.is_ascii()
-}
-
-/// `true` for the origins the default policy admits: a page served from this
-/// machine over plain HTTP on any port.
-pub(crate) fn is_localhost_origin(origin: &[u8]) -> bool {
-    let Ok(origin) = std::str::from_utf8(origin) else {
-        return false;
-    };
-    ["http://localhost", "http://127.0.0.1"].iter().any(|host| {
-        origin.strip_prefix(host).is_some_and(|rest| {
-            rest.is_empty()
-                || rest.strip_prefix(':').is_some_and(|port| {
-                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-                })
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,9 +229,9 @@ mod tests {
     fn defaults_match_the_documentation() {
         let settings = config(&[]).validate().expect("defaults are valid");
         assert_eq!(settings.addr.to_string(), "127.0.0.1:3000");
-        assert_eq!(settings.hub.interval, Duration::from_secs(10));
-        assert_eq!((settings.hub.min, settings.hub.max), (1, 1000));
-        assert_eq!(settings.cors, CorsPolicy::Localhost);
+        assert_eq!(settings.random.interval, Duration::from_secs(10));
+        assert_eq!((settings.random.min, settings.random.max), (1, 1000));
+        assert_eq!(settings.http.cors, CorsPolicy::Localhost);
         assert_eq!(settings.hub.history, 100);
         assert!(settings.hub.max_connections >= 1);
     }
@@ -320,27 +252,5 @@ mod tests {
             config(&["--cors-origins", "not an origin"]).validate(),
             Err(ConfigError::BadOrigin(_))
         ));
-    }
-
-    #[test]
-    fn cors_list_and_wildcard_parse() {
-        assert_eq!(parse_cors(Some("*")), Ok(CorsPolicy::Any));
-        assert_eq!(
-            parse_cors(Some("https://a.example, http://b.example:81")),
-            Ok(CorsPolicy::List(vec![
-                "https://a.example".into(),
-                "http://b.example:81".into()
-            ]))
-        );
-    }
-
-    #[test]
-    fn localhost_origins_are_recognised_exactly() {
-        assert!(is_localhost_origin(b"http://localhost:3000"));
-        assert!(is_localhost_origin(b"http://127.0.0.1:8080"));
-        assert!(is_localhost_origin(b"http://localhost"));
-        assert!(!is_localhost_origin(b"http://localhost.evil.example"));
-        assert!(!is_localhost_origin(b"http://localhost:80x"));
-        assert!(!is_localhost_origin(b"https://evil.example"));
     }
 }

@@ -1,0 +1,201 @@
+//! The composition root: builds the store, the hub with its producer, the
+//! transports and the router from the [`Settings`], and serves them until
+//! told to stop, within a grace period.
+
+use super::config::Settings;
+use super::http::{router, AppState};
+use super::hub::{Hub, HubParts};
+use super::producers::RandomNumbers;
+use super::stats::Stats;
+use super::store::MemoryStore;
+use super::transport::direct::encode_chunk;
+use super::transport::{Client, DirectPath, Gateway, Handoffs, StreamGate};
+use leptos::config::LeptosOptions;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for open responses to finish before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// How long a keep-alive connection axum serves may sit with no byte moving
+/// either way before it is closed (longer if `--keep-alive-ms` or
+/// `--write-timeout-ms` is long).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connections the gateway may have handed over before axum takes them.
+const HANDOFF_QUEUE: usize = 1024;
+
+/// Pending connections the kernel queues before `accept` (capped by
+/// `net.core.somaxconn`); high so that a burst of reconnecting clients after a
+/// restart is not refused.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The site configuration could not be read.
+    #[error("cannot read the site configuration: {0}")]
+    Site(#[source] leptos::config::errors::LeptosConfigError),
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the application state for `settings`: the memory store, the hub
+/// with the random-number producer, and the direct path; cancelling
+/// `shutdown` ends every stream. What [`serve`] runs, and what tests and the
+/// fuzz targets drive without a socket.
+pub fn build_state(
+    settings: &Settings,
+    leptos_options: LeptosOptions,
+    shutdown: CancellationToken,
+) -> AppState {
+    let stats = Arc::new(Stats::default());
+    let parts = HubParts {
+        store: Arc::new(MemoryStore::new(settings.hub.history)),
+        producer: Arc::new(RandomNumbers::new(settings.random.clone())),
+        sink_framing: encode_chunk,
+        stats: Arc::clone(&stats),
+    };
+    let hub = Hub::new(settings.hub.clone(), parts, shutdown.clone());
+    let direct = DirectPath::new(
+        settings.transport.write_timeout,
+        settings.transport.retry,
+        stats,
+        shutdown,
+        TaskTracker::new(),
+    );
+    AppState {
+        leptos_options,
+        hub,
+        http: Arc::new(settings.http.clone()),
+        direct,
+    }
+}
+
+/// Reads the site options: from the build's environment when built by
+/// cargo-leptos, else from `Cargo.toml` in the working directory.
+fn leptos_options() -> Result<LeptosOptions, ServeError> {
+    let built_by_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
+        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let source = if built_by_cargo_leptos {
+        None
+    } else {
+        Some("Cargo.toml")
+    };
+    leptos::config::get_configuration(source)
+        .map(|conf| conf.leptos_options)
+        .map_err(ServeError::Site)
+}
+
+/// Binds, prints `listening on http://<addr>` as the first line on stdout, and
+/// serves until `stop` resolves; then ends every stream and returns within
+/// [`SHUTDOWN_GRACE`].
+pub async fn serve(
+    settings: Settings,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let mut leptos_options = leptos_options()?;
+    let tcp = bind(settings.addr, settings.transport.send_buffer_bytes).map_err(|source| {
+        ServeError::Bind {
+            addr: settings.addr,
+            source,
+        }
+    })?;
+    let bound = tcp.local_addr()?;
+    leptos_options.site_addr = bound;
+
+    let shutdown = CancellationToken::new();
+    let state = build_state(&settings, leptos_options, shutdown.clone());
+    let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
+    // A stream is never silent for longer than the keep-alive interval, and
+    // a slow reader is the write timeout's business.
+    let write_timeout = settings.transport.write_timeout;
+    let idle_timeout = IDLE_TIMEOUT
+        .max(settings.hub.keep_alive * 2)
+        .max(write_timeout + Duration::from_secs(1));
+    let served = Handoffs::new(
+        handoffs,
+        bound,
+        write_timeout,
+        idle_timeout,
+        Arc::clone(state.hub.stats()),
+    );
+    let socket_tasks = state.direct.socket_tasks().clone();
+    let gate: Arc<dyn StreamGate> = Arc::new(state.clone());
+    let gateway = Gateway::new(
+        tcp,
+        gate,
+        state.direct.clone(),
+        settings.transport.max_sockets,
+        handoff,
+    );
+    let app = router(state).into_make_service_with_connect_info::<Client>();
+
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{bound}")?;
+        stdout.flush()?;
+    }
+    tracing::info!(addr = %bound, "serving");
+
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        stop.await;
+        trigger.cancel();
+    });
+    let accepting = tokio::spawn(gateway.run());
+    let axum_connections =
+        axum::serve(served, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let everything = async {
+        axum_connections.await?;
+        // The gateway stops at once on shutdown; its connection tasks end
+        // their streams cleanly.
+        let _ = accepting.await;
+        socket_tasks.close();
+        socket_tasks.wait().await;
+        Ok::<(), ServeError>(())
+    };
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = everything => result?,
+        () = deadline => tracing::warn!("connections still open after the grace period; exiting anyway"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds the listening socket. The send buffer size set here is inherited by
+/// every accepted connection.
+fn bind(
+    addr: std::net::SocketAddr,
+    send_buffer: Option<u32>,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // Allows a quick restart while old connections sit in TIME_WAIT; Linux
+    // still refuses to bind a port another socket listens on.
+    socket.set_reuseaddr(true)?;
+    if let Some(bytes) = send_buffer {
+        socket.set_send_buffer_size(bytes)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}

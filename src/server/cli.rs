@@ -1,0 +1,81 @@
+//! The process entry point: parse and validate the configuration, set up
+//! logging and the runtime, serve until SIGINT/SIGTERM, and map the outcome
+//! to an exit code (2 for a configuration the server cannot run with).
+
+use super::app::{serve, ServeError};
+use super::config::Config;
+use super::process;
+use clap::Parser;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long exiting waits for the runtime's remaining tasks after `serve`.
+const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(200);
+
+/// Exit code for a configuration the server cannot run with.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+/// Parses and validates the configuration, sets up logging, serves until
+/// SIGINT/SIGTERM. Bad configuration prints one line and exits with code 2.
+pub fn main() -> ExitCode {
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                let _ = error.print();
+                return ExitCode::SUCCESS;
+            }
+            let rendered = error.render().to_string();
+            let first_line = rendered.lines().next().unwrap_or("invalid arguments");
+            return fail(first_line.trim_start_matches("error: "));
+        }
+    };
+    let settings = match config.validate() {
+        Ok(settings) => settings,
+        Err(error) => return fail(&error.to_string()),
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&settings.log) {
+        Ok(filter) => filter,
+        Err(error) => {
+            return fail(&format!(
+                "--log {:?} is not a valid filter: {error}",
+                settings.log
+            ))
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    process::use_one_arena();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    let served = runtime.block_on(serve(settings, process::signal()));
+    // Tasks still running (a file read on the blocking pool, say) do not hold
+    // the exit up: `serve` already waited its grace period for them.
+    runtime.shutdown_timeout(RUNTIME_EXIT_WAIT);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error @ (ServeError::Bind { .. } | ServeError::Site(_))) => fail(&error.to_string()),
+        Err(error) => {
+            eprintln!("sse-hub: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a configuration problem and returns exit code 2.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("sse-hub: {message}");
+    ExitCode::from(EXIT_BAD_CONFIG)
+}

@@ -1,0 +1,23 @@
+//! The HTTP API on top of everything: application state, the router, CORS,
+//! the one error type, and the handlers. It decides what requests mean for
+//! both transport paths: axum calls its handlers, and the direct path asks
+//! its [`StreamGate`](crate::server::transport::StreamGate) implementation.
+//!
+//! - `state.rs`: [`AppState`], and the gate the direct path asks.
+//! - `router.rs`: [`router`], every route.
+//! - `cors.rs`: [`CorsPolicy`], one policy for both paths.
+//! - `error.rs`: [`AppError`] → JSON error responses.
+//! - `sse.rs`: `GET /sse/{id}` through axum.
+//! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
+
+mod api;
+mod cors;
+mod error;
+mod router;
+mod sse;
+mod state;
+
+pub use cors::{BadOrigin, CorsPolicy};
+pub use error::AppError;
+pub use router::router;
+pub use state::{AppState, HttpSettings};

@@ -1,0 +1,41 @@
+//! The application's routes: API and stream routes, the Leptos pages, static
+//! files, and JSON errors for unknown API paths and wrong methods.
+
+use super::state::AppState;
+use super::{api, sse};
+use crate::app::{shell, App};
+use axum::routing::{any, get};
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+
+/// Builds the application from `state`; separate from serving, so tests can
+/// drive it without a socket.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/sse/", get(sse::missing_stream_id))
+        .route("/sse/{id}", get(sse::stream_events))
+        .route("/api/streams", get(api::list_streams))
+        .route("/api/stats", get(api::stats))
+        .route("/healthz", get(api::health))
+        // Unknown paths under the API get its JSON 404, with its CORS
+        // headers and uncompressed, like every other API answer.
+        .route("/api", any(api::not_found))
+        .route("/api/{*rest}", any(api::not_found))
+        .route("/sse", any(api::not_found))
+        .route("/sse/{id}/{*rest}", any(api::not_found))
+        .layer(state.http.cors.layer());
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    // Pages and static files (the WASM bundle above all) are compressed; the
+    // API and the streams are not (an event stream must never be buffered).
+    let site = Router::new()
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new());
+    Router::new()
+        .merge(api)
+        .merge(site)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(state)
+}

@@ -1,0 +1,71 @@
+//! What every handler can reach, and the HTTP layer's decisions for the
+//! direct path (the [`StreamGate`] it implements), so that both paths agree
+//! on what a stream request means.
+
+use super::cors::CorsPolicy;
+use super::error::AppError;
+use crate::server::hub::{Hub, HubError};
+use crate::server::transport::request_head::StreamRequest;
+use crate::server::transport::{DirectPath, OpenedStream, Opening, StreamGate};
+use axum::extract::FromRef;
+use axum::response::{IntoResponse, Response};
+use leptos::config::LeptosOptions;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the HTTP layer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Which origins may read the API and streams.
+    pub cors: CorsPolicy,
+    /// Base reconnection delay announced to clients (`retry:`).
+    pub retry: Duration,
+}
+
+/// What every handler can reach, injected through axum state.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Where the built site lives and how to render it.
+    pub leptos_options: LeptosOptions,
+    /// The stream hub.
+    pub hub: Hub,
+    /// The HTTP layer's settings.
+    pub http: Arc<HttpSettings>,
+    /// The direct stream path, which stream handlers hand sockets to.
+    pub direct: DirectPath,
+}
+
+impl StreamGate for AppState {
+    fn open(&self, request: StreamRequest, peer: SocketAddr) -> Opening<'_> {
+        Box::pin(async move {
+            let headers = self.http.cors.headers(request.origin.as_deref());
+            let subscribed = self
+                .hub
+                .subscribe(&request.id, request.last_event_id.as_deref(), peer.ip())
+                .await;
+            match subscribed {
+                Ok(subscription) => Ok(OpenedStream {
+                    subscription,
+                    headers,
+                }),
+                Err(error) => Err(with_headers(AppError::from(error), headers)),
+            }
+        })
+    }
+
+    fn refuse_connection(&self, limit: usize) -> Response {
+        let error = AppError::Limit(HubError::TooManyConnections { limit });
+        with_headers(error, self.http.cors.headers(None))
+    }
+}
+
+/// `error` as a response carrying `headers` too.
+fn with_headers(
+    error: AppError,
+    headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
+) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().extend(headers);
+    response
+}

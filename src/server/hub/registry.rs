@@ -1,0 +1,330 @@
+//! The hub handle: the map of streams, stream creation and forgetting,
+//! admission, and the subscribe call every transport makes.
+
+use super::admission::{Admission, ConnectionSlot};
+use super::driver::{drive, DriverContext, Outcome};
+use super::error::HubError;
+use super::producer::Producer;
+use super::stream::{SinkFraming, Stream, StreamContext, StreamSnapshot};
+use super::subscription::Subscription;
+use super::sync::lock;
+use crate::model::{GapNotice, StreamId, StreamSummary};
+use crate::server::process::release_free_memory;
+use crate::server::sse::{gap_message, parse_event_id};
+use crate::server::stats::{bump, Stats};
+use crate::server::store::{EventStore, Seq};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Slots in each stream's broadcast ring (capped at `history`).
+pub const CHANNEL_CAPACITY: usize = 32;
+
+/// What the hub needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Events kept per stream for resuming clients.
+    pub history: usize,
+    /// How long an idle stream's buffer is kept.
+    pub retention: Duration,
+    /// Idle time before a keep-alive comment is broadcast.
+    pub keep_alive: Duration,
+    /// Most streams at once.
+    pub max_streams: usize,
+    /// Most SSE connections at once.
+    pub max_connections: usize,
+    /// Most SSE connections per IP; 0 = unlimited.
+    pub max_connections_per_ip: usize,
+}
+
+/// What the hub is built from besides its settings: the pieces of the layers
+/// around it, chosen by the composition root.
+pub struct HubParts {
+    /// Where events live.
+    pub store: Arc<dyn EventStore>,
+    /// What makes events while a stream has subscribers.
+    pub producer: Arc<dyn Producer>,
+    /// How an event is framed for live sinks (the transport's choice).
+    pub sink_framing: SinkFraming,
+    /// The counters the hub updates.
+    pub stats: Arc<Stats>,
+}
+
+/// A cheap, clonable handle to the hub, injected through axum state.
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<Shared>,
+}
+
+/// State behind every [`Hub`] handle.
+struct Shared {
+    settings: HubSettings,
+    stats: Arc<Stats>,
+    store: Arc<dyn EventStore>,
+    /// What every stream shares.
+    streams_context: Arc<StreamContext>,
+    /// What every stream's driver shares.
+    driver_context: Arc<DriverContext>,
+    /// Every known stream, active or retained.
+    streams: Mutex<HashMap<StreamId, Arc<Stream>>>,
+    /// The connection limits.
+    admission: Arc<Admission>,
+    /// Known streams with no subscriber, which `--max-streams` may evict;
+    /// kept by the streams themselves. When it is 0 a new stream at the
+    /// limit is refused without looking at (and locking) every stream.
+    idle_streams: Arc<AtomicUsize>,
+}
+
+impl Hub {
+    /// Creates an empty hub; `shutdown` ends all its streams when cancelled.
+    pub fn new(settings: HubSettings, parts: HubParts, shutdown: CancellationToken) -> Self {
+        let history = settings.history.max(1);
+        let idle_streams = Arc::new(AtomicUsize::new(0));
+        let streams_context = Arc::new(StreamContext {
+            store: Arc::clone(&parts.store),
+            stats: Arc::clone(&parts.stats),
+            sink_framing: parts.sink_framing,
+            channel_capacity: CHANNEL_CAPACITY.min(history),
+            history,
+            idle_streams: Arc::clone(&idle_streams),
+        });
+        let driver_context = Arc::new(DriverContext {
+            producer: parts.producer,
+            keep_alive: settings.keep_alive,
+            retention: settings.retention,
+            shutdown,
+        });
+        let admission = Arc::new(Admission::new(
+            settings.max_connections,
+            settings.max_connections_per_ip,
+            Arc::clone(&parts.stats),
+        ));
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                stats: parts.stats,
+                store: parts.store,
+                streams_context,
+                driver_context,
+                streams: Mutex::new(HashMap::new()),
+                admission,
+                idle_streams,
+            }),
+        }
+    }
+
+    /// The counters this hub updates.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.shared.stats
+    }
+
+    /// The token that ends every stream.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shared.driver_context.shutdown
+    }
+
+    /// Joins stream `id` for a client at `ip`, creating the stream if needed.
+    ///
+    /// `last_event_id` is what the client sent as `Last-Event-ID`: when it is a
+    /// sequence id this stream has issued, the subscription first replays every
+    /// kept event after it (with a gap notice for those that are gone).
+    pub async fn subscribe(
+        &self,
+        id: &StreamId,
+        last_event_id: Option<&str>,
+        ip: IpAddr,
+    ) -> Result<Subscription, HubError> {
+        let slot = ConnectionSlot::acquire(&self.shared.admission, ip)?;
+        let resume_after = last_event_id.and_then(parse_event_id);
+        let (stream, mut joined) = loop {
+            {
+                let streams = lock(&self.shared.streams);
+                if let Some(stream) = streams.get(id) {
+                    // Joined while the map is still locked, so that
+                    // `forget_if_idle` cannot remove the stream between
+                    // lookup and join.
+                    let stream = Arc::clone(stream);
+                    let joined = stream.join(resume_after);
+                    break (stream, joined);
+                }
+                if streams.len() >= self.shared.settings.max_streams
+                    && self.shared.idle_streams.load(Ordering::Acquire) == 0
+                {
+                    drop(streams);
+                    return Err(self.too_many_streams(id));
+                }
+            }
+            // A new stream continues where the store's log stands; asked
+            // outside the map lock, which is never held across an await.
+            let newest = self.shared.store.newest(id).await?.unwrap_or(0);
+            let mut streams = lock(&self.shared.streams);
+            if streams.contains_key(id) {
+                continue;
+            }
+            if streams.len() >= self.shared.settings.max_streams
+                && !self.evict_one_idle(&mut streams)
+            {
+                drop(streams);
+                return Err(self.too_many_streams(id));
+            }
+            let stream = Stream::new(id.clone(), newest, &self.shared.streams_context);
+            streams.insert(id.clone(), Arc::clone(&stream));
+            self.start_driver(&stream);
+            let joined = stream.join(resume_after);
+            break (stream, joined);
+        };
+        if let Some((first, last)) = joined.missing {
+            self.fill_from_store(&stream, first, last, &mut joined.backlog)
+                .await;
+        }
+        tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
+        Ok(Subscription::new(stream, joined, slot))
+    }
+
+    /// Replaces the gap notice at the front of `backlog` (ids `first..=last`,
+    /// older than the ring) with what the store still keeps of them, and a
+    /// smaller gap notice for the rest. A store that fails leaves the notice.
+    async fn fill_from_store(
+        &self,
+        stream: &Stream,
+        first: Seq,
+        last: Seq,
+        backlog: &mut std::collections::VecDeque<bytes::Bytes>,
+    ) {
+        let wanted = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        let kept = match stream.stored_after(first - 1, wanted).await {
+            Ok(kept) => kept,
+            Err(error) => {
+                tracing::warn!(stream = %stream.id(), %error, "resume: the store could not replay older events");
+                return;
+            }
+        };
+        let kept: Vec<_> = kept.into_iter().filter(|(seq, _)| *seq <= last).collect();
+        let Some(&(oldest_kept, _)) = kept.first() else {
+            return;
+        };
+        // The front of the backlog is the ring's gap notice for first..=last.
+        backlog.pop_front();
+        for (_, message) in kept.into_iter().rev() {
+            backlog.push_front(message);
+        }
+        if oldest_kept > first {
+            backlog.push_front(gap_message(GapNotice {
+                first,
+                last: oldest_kept - 1,
+            }));
+        }
+    }
+
+    /// Counts and logs a new stream refused at `--max-streams`.
+    fn too_many_streams(&self, id: &StreamId) -> HubError {
+        let total = bump(&self.shared.stats.too_many_streams);
+        tracing::warn!(stream = %id, rejected_total = total, "rejected: too many streams");
+        HubError::TooManyStreams {
+            limit: self.shared.settings.max_streams,
+        }
+    }
+
+    /// Spawns `stream`'s driver, which forgets it once it has been idle for
+    /// the retention time.
+    fn start_driver(&self, stream: &Arc<Stream>) {
+        let hub = self.clone();
+        let stream = Arc::clone(stream);
+        tokio::spawn(async move {
+            let context = Arc::clone(&hub.shared.driver_context);
+            while drive(&stream, &context).await == Outcome::RetentionOver {
+                if hub.forget_if_idle(&stream) {
+                    tracing::info!(stream = %stream.id(), "stream forgotten after retention");
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Removes `stream` if it still has no subscriber; called by its driver
+    /// when the retention time has passed. Returns whether it was removed.
+    fn forget_if_idle(&self, stream: &Arc<Stream>) -> bool {
+        let mut streams = lock(&self.shared.streams);
+        if !stream.retire_if_idle() {
+            return false;
+        }
+        if streams
+            .get(stream.id())
+            .is_some_and(|current| Arc::ptr_eq(current, stream))
+        {
+            streams.remove(stream.id());
+            self.shared.store.forget(stream.id());
+        }
+        let none_left = streams.is_empty();
+        drop(streams);
+        if none_left {
+            release_free_memory();
+        }
+        true
+    }
+
+    /// Makes room for a new stream by forgetting the retained stream that
+    /// has had no subscriber for longest. Returns `false` when every stream
+    /// is in use.
+    fn evict_one_idle(&self, streams: &mut HashMap<StreamId, Arc<Stream>>) -> bool {
+        if self.shared.idle_streams.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let idle = streams
+            .iter()
+            .filter_map(|(id, stream)| Some((stream.idle_since()?, id, stream)))
+            .min_by_key(|(since, _, _)| *since)
+            .map(|(_, id, stream)| (id.clone(), Arc::clone(stream)));
+        match idle {
+            Some((id, stream)) if stream.retire_if_idle() => {
+                streams.remove(&id);
+                self.shared.store.forget(&id);
+                tracing::debug!(stream = %id, "forgot an idle stream to make room");
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The streams with subscribers, sorted by id.
+    pub fn active_streams(&self) -> Vec<StreamSummary> {
+        let streams: Vec<Arc<Stream>> = lock(&self.shared.streams).values().cloned().collect();
+        let mut active: Vec<StreamSummary> = streams
+            .iter()
+            .map(|stream| stream.snapshot())
+            .filter(|snapshot: &StreamSnapshot| snapshot.subscribers > 0)
+            .map(StreamSnapshot::into_summary)
+            .collect();
+        active.sort_by(|a, b| a.id.cmp(&b.id));
+        active
+    }
+
+    /// Number of streams with at least one subscriber.
+    pub fn active_stream_count(&self) -> u64 {
+        let streams: Vec<Arc<Stream>> = lock(&self.shared.streams).values().cloned().collect();
+        streams.iter().filter(|s| s.subscriber_count() > 0).count() as u64
+    }
+
+    /// Number of streams known to the hub, including retained idle ones.
+    pub fn known_stream_count(&self) -> usize {
+        lock(&self.shared.streams).len()
+    }
+
+    /// Number of known streams with no subscriber.
+    pub fn idle_stream_count(&self) -> usize {
+        self.shared.idle_streams.load(Ordering::Acquire)
+    }
+
+    /// Open SSE connections right now.
+    pub fn connection_count(&self) -> u64 {
+        self.shared.stats.connections.load(Ordering::Relaxed)
+    }
+
+    /// The kind of store events live in (`memory`, …).
+    pub fn store_kind(&self) -> &'static str {
+        self.shared.store.kind()
+    }
+}

@@ -1,0 +1,383 @@
+//! One stream's shared state: where its numbering stands, its replay ring,
+//! its broadcast channel, its subscribers and live sinks, and the append that
+//! puts an event through the store and out to all of them. The hub's module
+//! doc states the contract.
+
+use super::fanout::deliver;
+use super::frame::Frame;
+use super::live_sink::LiveSink;
+use super::producer::Pace;
+use super::ring::ReplayRing;
+use super::sync::lock;
+use crate::model::{StreamId, StreamSummary};
+use crate::server::sse::{encode_message, KEEP_ALIVE};
+use crate::server::stats::{bump, Stats};
+use crate::server::store::{Durability, EventStore, NewEvent, Seq, StoreError, StoredEvent};
+use crate::server::timestamp::format_timestamp;
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tokio::sync::{broadcast, Notify};
+use tokio::time::Instant;
+
+/// Frames an encoded SSE message for the live sinks' sockets, once per
+/// event (the direct transport's HTTP/1.1 chunk); set by the composition.
+pub type SinkFraming = fn(&[u8]) -> Bytes;
+
+/// What every stream of one hub shares, handed to each at creation.
+pub(crate) struct StreamContext {
+    /// Where events are appended.
+    pub(crate) store: Arc<dyn EventStore>,
+    /// Counts events.
+    pub(crate) stats: Arc<Stats>,
+    /// How an event is framed for live sinks.
+    pub(crate) sink_framing: SinkFraming,
+    /// Slots in the broadcast channel.
+    pub(crate) channel_capacity: usize,
+    /// Events in the replay ring.
+    pub(crate) history: usize,
+    /// The hub's count of idle streams, which each stream keeps up to date
+    /// as it becomes idle, busy or retired.
+    pub(crate) idle_streams: Arc<AtomicUsize>,
+}
+
+/// A stream id's shared state.
+pub(crate) struct Stream {
+    id: StreamId,
+    context: Arc<StreamContext>,
+    sender: broadcast::Sender<Frame>,
+    state: Mutex<StreamState>,
+    /// Held across an append and its broadcast, so that events of this
+    /// stream reach the ring and the channel in the order the store numbered
+    /// them.
+    append_order: tokio::sync::Mutex<()>,
+    /// Signalled when the subscriber count goes 0 → 1 or 1 → 0, or the stream
+    /// is retired, so the driver task reacts at once.
+    pub(crate) wake: Notify,
+}
+
+/// The part of a stream that changes, behind its mutex.
+struct StreamState {
+    subscribers: usize,
+    /// Sequence id of the newest event (0: none yet).
+    newest: Seq,
+    /// The last `history` events.
+    ring: ReplayRing,
+    /// When the producer last started.
+    started_at: SystemTime,
+    /// When the stream last sent anything (event or keep-alive).
+    last_sent: Instant,
+    /// Removed from the hub; its driver task must exit.
+    retired: bool,
+    /// When the last subscriber left; `None` while anyone is subscribed.
+    /// Under `--max-streams` pressure the stream idle longest goes first.
+    idle_since: Option<Instant>,
+    /// Subscribers the producer writes to itself while they are live, by
+    /// registration number.
+    sinks: HashMap<u64, Arc<LiveSink>>,
+    /// Registration number of the next sink.
+    next_sink: u64,
+}
+
+/// What a new subscriber gets from [`Stream::join`].
+pub(crate) struct Joined {
+    /// Live events from now on.
+    pub(crate) receiver: broadcast::Receiver<Frame>,
+    /// Messages to send before any live event: a gap notice and the replay.
+    pub(crate) backlog: VecDeque<Bytes>,
+    /// Sequence id of the newest event the subscriber has (or needs not get).
+    pub(crate) last_seq: Seq,
+    /// Subscribers including this one.
+    pub(crate) subscribers: usize,
+    /// Ids the ring no longer holds that the subscriber asked for, from the
+    /// first to the one before the ring's oldest: the store may have them.
+    pub(crate) missing: Option<(Seq, Seq)>,
+}
+
+/// A consistent view of a stream for the API.
+pub(crate) struct StreamSnapshot {
+    id: StreamId,
+    pub(crate) subscribers: usize,
+    events_sent: u64,
+    started_at: SystemTime,
+}
+
+impl StreamSnapshot {
+    /// Converts to the shared API type.
+    pub(crate) fn into_summary(self) -> StreamSummary {
+        StreamSummary {
+            id: self.id.to_string(),
+            subscribers: self.subscribers,
+            events_sent: self.events_sent,
+            started_at: format_timestamp(self.started_at),
+        }
+    }
+}
+
+impl Stream {
+    /// A stream with no subscriber whose newest event is `newest` (0: none);
+    /// the hub starts its driver.
+    pub(crate) fn new(id: StreamId, newest: Seq, context: &Arc<StreamContext>) -> Arc<Self> {
+        let (sender, _) = broadcast::channel(context.channel_capacity);
+        let stream = Arc::new(Self {
+            id,
+            context: Arc::clone(context),
+            sender,
+            state: Mutex::new(StreamState {
+                subscribers: 0,
+                newest,
+                ring: ReplayRing::new(context.history),
+                started_at: SystemTime::now(),
+                last_sent: Instant::now(),
+                retired: false,
+                idle_since: Some(Instant::now()),
+                sinks: HashMap::new(),
+                next_sink: 0,
+            }),
+            append_order: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+        });
+        context.idle_streams.fetch_add(1, Ordering::AcqRel);
+        stream
+    }
+
+    /// The stream's id.
+    pub(crate) fn id(&self) -> &StreamId {
+        &self.id
+    }
+
+    /// Registers a subscriber and hands it the replay it needs.
+    ///
+    /// `resume_after` that is not a sequence id this stream has issued is
+    /// treated as a fresh connection (no replay).
+    pub(crate) fn join(&self, resume_after: Option<Seq>) -> Joined {
+        let mut state = lock(&self.state);
+        state.subscribers += 1;
+        if state.idle_since.take().is_some() {
+            self.context.idle_streams.fetch_sub(1, Ordering::AcqRel);
+        }
+        if state.subscribers == 1 {
+            self.wake.notify_one();
+        }
+        // Subscribed under the lock the append holds while broadcasting:
+        // nothing can be sent between the replay snapshot and this receiver.
+        let receiver = self.sender.subscribe();
+        let newest = state.newest;
+        // Ids start at 1: 0 was never issued either.
+        let resume_from = resume_after.filter(|last| (1..=newest).contains(last));
+        let (backlog, missing) = match resume_from {
+            Some(last) => {
+                let oldest_held = state.ring.oldest().unwrap_or(newest + 1);
+                let missing = (last + 1 < oldest_held).then_some((last + 1, oldest_held - 1));
+                (state.ring.messages_after(last, newest), missing)
+            }
+            None => (VecDeque::new(), None),
+        };
+        Joined {
+            receiver,
+            backlog,
+            last_seq: newest,
+            subscribers: state.subscribers,
+            missing,
+        }
+    }
+
+    /// Unregisters a subscriber; returns how many remain.
+    pub(crate) fn leave(&self) -> usize {
+        let mut state = lock(&self.state);
+        state.subscribers = state.subscribers.saturating_sub(1);
+        if state.subscribers == 0 && state.idle_since.is_none() {
+            state.idle_since = Some(Instant::now());
+            self.context.idle_streams.fetch_add(1, Ordering::AcqRel);
+            self.wake.notify_one();
+        }
+        state.subscribers
+    }
+
+    /// For a lagging subscriber that has everything up to `last_seq`: the
+    /// messages it missed (with a gap notice if some are gone) and the newest
+    /// sequence id they reach.
+    pub(crate) fn catch_up(&self, last_seq: Seq) -> (VecDeque<Bytes>, Seq) {
+        let state = lock(&self.state);
+        (
+            state.ring.messages_after(last_seq, state.newest),
+            state.newest,
+        )
+    }
+
+    /// Up to `limit` events after `after` from the store, encoded: for a
+    /// resume older than the ring.
+    pub(crate) async fn stored_after(
+        &self,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<(Seq, Bytes)>, StoreError> {
+        let events = self.context.store.after(&self.id, after, limit).await?;
+        Ok(events
+            .iter()
+            .map(|event| (event.seq, encode(event)))
+            .collect())
+    }
+
+    /// Appends `event` through the store, then records and broadcasts it.
+    /// `pace` says whether the producer is on time: only then does this
+    /// write the event to the live sinks itself (see [`LiveSink`]); a late
+    /// producer means the server is busy, and the sinks' tasks, which write
+    /// whatever is due at once, take the writing back.
+    pub(crate) async fn append(
+        &self,
+        event: NewEvent,
+        pace: Pace,
+        durability: Durability,
+    ) -> Result<Seq, StoreError> {
+        let _in_order = self.append_order.lock().await;
+        let stored = self
+            .context
+            .store
+            .append(&self.id, event, durability)
+            .await?;
+        let seq = stored.seq;
+        self.publish(&stored, pace);
+        Ok(seq)
+    }
+
+    /// Records a stored event in the ring and sends it to every subscriber.
+    fn publish(&self, stored: &StoredEvent, pace: Pace) {
+        let seq = stored.seq;
+        let bytes = encode(stored);
+        let mut state = lock(&self.state);
+        state.newest = state.newest.max(seq);
+        state.ring.push(seq, bytes.clone());
+        state.last_sent = Instant::now();
+        let sinks = state.sinks_snapshot();
+        // An error only means nobody is subscribed right now.
+        let _ = self.sender.send(Frame::Event {
+            seq,
+            bytes: bytes.clone(),
+        });
+        drop(state);
+        bump(&self.context.stats.events_sent);
+        match pace {
+            Pace::OnTime if !sinks.is_empty() => {
+                deliver(sinks, Some(seq), (self.context.sink_framing)(&bytes));
+            }
+            Pace::OnTime => {}
+            Pace::Late => sinks.iter().for_each(|sink| sink.hand_back(seq)),
+        }
+    }
+
+    /// Broadcasts a keep-alive comment.
+    pub(crate) fn keep_alive(&self) {
+        let sinks = {
+            let mut state = lock(&self.state);
+            state.last_sent = Instant::now();
+            let _ = self.sender.send(Frame::KeepAlive);
+            state.sinks_snapshot()
+        };
+        if !sinks.is_empty() {
+            deliver(sinks, None, (self.context.sink_framing)(&KEEP_ALIVE));
+        }
+    }
+
+    /// When the stream last sent an event or a keep-alive.
+    pub(crate) fn last_sent(&self) -> Instant {
+        lock(&self.state).last_sent
+    }
+
+    /// Registers a subscriber's sink, which the producer writes to while it
+    /// is live; returns its registration number.
+    pub(crate) fn register_sink(&self, sink: Arc<LiveSink>) -> u64 {
+        let mut state = lock(&self.state);
+        let key = state.next_sink;
+        state.next_sink += 1;
+        state.sinks.insert(key, sink);
+        key
+    }
+
+    /// Forgets a sink registered with [`Stream::register_sink`]. The list
+    /// gives memory back once it is mostly empty (after a crowd has left).
+    pub(crate) fn unregister_sink(&self, key: u64) {
+        let sinks = &mut lock(&self.state).sinks;
+        sinks.remove(&key);
+        if sinks.capacity() > 64 && sinks.len() < sinks.capacity() / 4 {
+            sinks.shrink_to(sinks.len() * 2);
+        }
+    }
+
+    /// Makes `sink` live if `last_seq` is the stream's newest event, so that
+    /// the producer writes every later one; returns whether it did.
+    pub(crate) fn go_live(&self, sink: &LiveSink, last_seq: Seq) -> bool {
+        // Under the lock the append publishes under: no event can fall
+        // between the check and the handover.
+        let state = lock(&self.state);
+        if state.newest != last_seq {
+            return false;
+        }
+        sink.go_live(last_seq);
+        true
+    }
+
+    /// Subscribers right now.
+    pub(crate) fn subscriber_count(&self) -> usize {
+        lock(&self.state).subscribers
+    }
+
+    /// When the last subscriber left, if no one is subscribed now.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        lock(&self.state).idle_since
+    }
+
+    /// Whether the stream was removed from the hub.
+    pub(crate) fn is_retired(&self) -> bool {
+        lock(&self.state).retired
+    }
+
+    /// Records that the producer (re)started now; the keep-alive clock
+    /// starts with it.
+    pub(crate) fn mark_started(&self) {
+        let mut state = lock(&self.state);
+        state.started_at = SystemTime::now();
+        state.last_sent = Instant::now();
+    }
+
+    /// Marks the stream retired if it has no subscriber; returns whether it did.
+    /// The caller holds the hub's map lock and removes the stream from it.
+    pub(crate) fn retire_if_idle(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.subscribers > 0 {
+            return false;
+        }
+        if !state.retired {
+            state.retired = true;
+            self.context.idle_streams.fetch_sub(1, Ordering::AcqRel);
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// A consistent view for the API.
+    pub(crate) fn snapshot(&self) -> StreamSnapshot {
+        let state = lock(&self.state);
+        StreamSnapshot {
+            id: self.id.clone(),
+            subscribers: state.subscribers,
+            events_sent: state.newest,
+            started_at: state.started_at,
+        }
+    }
+}
+
+impl StreamState {
+    /// The registered sinks, to write to after the lock is released.
+    fn sinks_snapshot(&self) -> Vec<Arc<LiveSink>> {
+        self.sinks.values().cloned().collect()
+    }
+}
+
+/// The SSE message of a stored event, encoded once for every subscriber.
+fn encode(event: &StoredEvent) -> Bytes {
+    let data = String::from_utf8_lossy(&event.data);
+    encode_message(Some(event.seq), event.event.as_deref(), &data)
+}

@@ -1,0 +1,83 @@
+//! The seed's producer: every interval, a random number between `min` and
+//! `max` as `{"number", "timestamp", "id"}` JSON, for every stream while it
+//! has subscribers. When it ticks is [`Pacer`]'s business.
+
+use super::pace::Pacer;
+use crate::model::StreamEvent;
+use crate::server::hub::{Emitter, Producer, Production};
+use crate::server::store::NewEvent;
+use crate::server::timestamp::format_timestamp;
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::{sleep_until, Instant};
+
+/// What the random producer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct RandomSettings {
+    /// Time between two events of a stream.
+    pub interval: Duration,
+    /// Smallest generated number.
+    pub min: u32,
+    /// Largest generated number.
+    pub max: u32,
+}
+
+/// Reads the wall clock for event timestamps; replaceable so that tests under
+/// paused time can see timestamps follow tokio's clock.
+pub type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Random numbers for every stream; see the module doc.
+pub struct RandomNumbers {
+    settings: RandomSettings,
+    clock: WallClock,
+}
+
+impl RandomNumbers {
+    /// A producer stamping events with the system clock.
+    pub fn new(settings: RandomSettings) -> Self {
+        Self::with_clock(settings, Arc::new(SystemTime::now))
+    }
+
+    /// A producer stamping events with `clock`.
+    pub fn with_clock(settings: RandomSettings, clock: WallClock) -> Self {
+        Self { settings, clock }
+    }
+}
+
+impl Producer for RandomNumbers {
+    fn produce(&self, stream: Emitter) -> Option<Production> {
+        let settings = self.settings.clone();
+        let clock = Arc::clone(&self.clock);
+        Some(Box::pin(generate(stream, settings, clock)))
+    }
+}
+
+/// Emits one event per tick until dropped.
+async fn generate(stream: Emitter, settings: RandomSettings, clock: WallClock) {
+    let mut rng = StdRng::from_rng(&mut rand::rng());
+    let mut pacer = Pacer::new(Instant::now(), settings.interval, &mut rng);
+    loop {
+        sleep_until(pacer.due()).await;
+        // The timestamp first, then the reading the next tick is scheduled
+        // from: two timestamps are then never closer than the interval.
+        let at = clock();
+        let pace = pacer.tick(Instant::now());
+        let event = StreamEvent {
+            number: rng.random_range(settings.min..=settings.max),
+            timestamp: format_timestamp(at),
+            id: stream.stream_id().as_str().to_owned(),
+        };
+        // Serialising a struct of a number and two strings cannot fail.
+        let json = serde_json::to_string(&event).unwrap_or_default();
+        let data = NewEvent {
+            event: None,
+            data: Bytes::from(json),
+        };
+        if let Err(error) = stream.emit(data, pace).await {
+            tracing::warn!(stream = %stream.stream_id(), %error, "a generated event was not stored");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The suite every [`EventStore`] must pass: [`run`] takes a factory that
+//! builds a fresh, empty store keeping a given history, and checks the
+//! module contract (`store/mod.rs`) on it: numbering, independence of
+//! streams, `after` boundaries, trimming, atomicity under concurrent
+//! appends, and forgetting. Each implementation's own tests call it.
+
+use super::{Durability, EventStore, NewEvent, Seq};
+use crate::model::StreamId;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Builds an empty store keeping at least this many events per stream.
+pub(crate) type Factory = fn(usize) -> Box<dyn EventStore>;
+
+/// Runs every check, each on a fresh store.
+pub(crate) async fn run(factory: Factory) {
+    numbers_each_stream_from_one_in_append_order(factory(10)).await;
+    keeps_the_event_type_and_data(factory(10)).await;
+    after_starts_right_after_the_given_id_and_respects_the_limit(factory(10)).await;
+    keeps_at_least_the_newest_history(factory(5)).await;
+    concurrent_appends_get_distinct_consecutive_ids(factory(1000)).await;
+    forgetting_takes_effect_at_once(factory(10)).await;
+}
+
+fn id(raw: &str) -> StreamId {
+    StreamId::parse(raw).expect("valid id")
+}
+
+fn event(data: &str) -> NewEvent {
+    NewEvent {
+        event: None,
+        data: Bytes::from(data.to_owned()),
+    }
+}
+
+async fn append(store: &dyn EventStore, stream: &StreamId, data: &str) -> Seq {
+    store
+        .append(stream, event(data), Durability::Batched)
+        .await
+        .expect("append")
+        .seq
+}
+
+async fn seqs_after(
+    store: &dyn EventStore,
+    stream: &StreamId,
+    after: Seq,
+    limit: usize,
+) -> Vec<Seq> {
+    let events = store.after(stream, after, limit).await.expect("after");
+    events.iter().map(|event| event.seq).collect()
+}
+
+async fn numbers_each_stream_from_one_in_append_order(store: Box<dyn EventStore>) {
+    let (a, b) = (id("a"), id("b"));
+    assert_eq!(
+        store.newest(&a).await.expect("newest"),
+        None,
+        "unknown stream"
+    );
+    for expected in 1..=3 {
+        assert_eq!(append(&*store, &a, "x").await, expected);
+    }
+    assert_eq!(append(&*store, &b, "y").await, 1, "streams are independent");
+    assert_eq!(store.newest(&a).await.expect("newest"), Some(3));
+    assert_eq!(store.newest(&b).await.expect("newest"), Some(1));
+}
+
+async fn keeps_the_event_type_and_data(store: Box<dyn EventStore>) {
+    let s = id("s");
+    let typed = NewEvent {
+        event: Some("order.paid".into()),
+        data: Bytes::from_static(b"{\"total\":12}"),
+    };
+    let stored = store
+        .append(&s, typed.clone(), Durability::Immediate)
+        .await
+        .expect("append");
+    let read = store.after(&s, 0, 10).await.expect("after");
+    assert_eq!(read, vec![stored.clone()]);
+    assert_eq!((stored.event, stored.data), (typed.event, typed.data));
+}
+
+async fn after_starts_right_after_the_given_id_and_respects_the_limit(store: Box<dyn EventStore>) {
+    let s = id("s");
+    for n in 1..=6 {
+        append(&*store, &s, &n.to_string()).await;
+    }
+    assert_eq!(
+        seqs_after(&*store, &s, 0, 100).await,
+        vec![1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(seqs_after(&*store, &s, 4, 100).await, vec![5, 6]);
+    assert_eq!(seqs_after(&*store, &s, 1, 2).await, vec![2, 3], "limit");
+    assert!(seqs_after(&*store, &s, 6, 100).await.is_empty(), "newest");
+    assert!(seqs_after(&*store, &s, 60, 100).await.is_empty(), "beyond");
+    assert!(seqs_after(&*store, &id("none"), 0, 100).await.is_empty());
+    let data: Vec<Bytes> = store
+        .after(&s, 2, 1)
+        .await
+        .expect("after")
+        .into_iter()
+        .map(|event| event.data)
+        .collect();
+    assert_eq!(
+        data,
+        vec![Bytes::from_static(b"3")],
+        "each id keeps its data"
+    );
+}
+
+async fn keeps_at_least_the_newest_history(store: Box<dyn EventStore>) {
+    let s = id("s");
+    for n in 1..=12 {
+        append(&*store, &s, &n.to_string()).await;
+    }
+    let kept = seqs_after(&*store, &s, 0, 100).await;
+    assert!(kept.ends_with(&[8, 9, 10, 11, 12]), "{kept:?}");
+    assert!(
+        kept.windows(2).all(|w| w[1] == w[0] + 1),
+        "consecutive: {kept:?}"
+    );
+    // Asking from before the kept history returns what is kept, no error.
+    assert_eq!(seqs_after(&*store, &s, 1, 100).await.last(), Some(&12));
+}
+
+async fn concurrent_appends_get_distinct_consecutive_ids(store: Box<dyn EventStore>) {
+    let store: Arc<dyn EventStore> = Arc::from(store);
+    let s = id("s");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, s) = (Arc::clone(&store), s.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..100 {
+                    got.push(append(&*store, &s, "x").await);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        let got = task.await.expect("task");
+        assert!(
+            got.windows(2).all(|w| w[0] < w[1]),
+            "one appender's ids rise"
+        );
+        all.extend(got);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=800).collect::<Vec<_>>(), "every id once");
+    assert_eq!(store.newest(&s).await.expect("newest"), Some(800));
+}
+
+async fn forgetting_takes_effect_at_once(store: Box<dyn EventStore>) {
+    let (s, other) = (id("s"), id("other"));
+    append(&*store, &s, "x").await;
+    append(&*store, &other, "y").await;
+    store.forget(&s);
+    assert_eq!(store.newest(&s).await.expect("newest"), None);
+    assert!(seqs_after(&*store, &s, 0, 100).await.is_empty());
+    assert_eq!(
+        store.newest(&other).await.expect("newest"),
+        Some(1),
+        "others kept"
+    );
+    let again = append(&*store, &s, "z").await;
+    assert!(again >= 1, "the stream can be used again");
+}

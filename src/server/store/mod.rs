@@ -1,0 +1,156 @@
+//! The seam for where a stream's events live: one trait, [`EventStore`],
+//! that the hub calls for everything about a stream's log, and the types it
+//! speaks. Implementations sit beside it, one file each, and every one must
+//! pass the same conformance suite (`conformance.rs`, a function taking a
+//! store factory).
+//!
+//! - `memory.rs`: [`MemoryStore`], the events of this process's life only
+//!   (what `--store memory` will select once there is a choice).
+//! - `conformance.rs`: the suite any implementation must pass (tests only).
+//!
+//! # Where the next stores go
+//! An embedded on-disk store (`disk.rs`) and a Redis store (`redis.rs`, its
+//! Lua scripts beside it) implement the same trait; `app.rs` picks one from
+//! the configuration. Neither the hub's callers, the transports nor the
+//! HTTP layer change for it. Their extra duties (they are not in the trait
+//! yet, since nothing calls them) are sketched under *Later* below.
+//!
+//! # The contract
+//! - **One log per stream id**, numbered 1, 2, 3, … by the store:
+//!   [`EventStore::append`] assigns the next sequence id and stores the
+//!   event *atomically per stream*: two appends never get the same id, and
+//!   ids come out in the order appends were accepted. The hub holds its own
+//!   per-stream append lock around an append and the broadcast that follows,
+//!   so through one hub appends to one stream never overlap.
+//! - **History.** A store keeps at least the newest `history` events of each
+//!   stream (the number it was built with); [`EventStore::after`] returns the
+//!   kept events after an id, oldest first, so a resume older than the hub's
+//!   in-memory ring can still be answered. Trimming older events is the
+//!   store's business.
+//! - **Durability** is what the store promises once `append` has returned:
+//!   [`Durability::Immediate`] (an event somebody was told is stored) is as
+//!   durable as the store gets; [`Durability::Batched`] (generated events)
+//!   may be committed with later ones. The memory store keeps everything in
+//!   memory either way.
+//! - **Forgetting.** [`EventStore::forget`] is called when the hub drops an
+//!   idle stream (retention over, or evicted at `--max-streams`), under the
+//!   hub's lock of its stream map: it must take effect at once for every
+//!   later call (a later `newest` of that id answers from a clean slate),
+//!   so it must not wait. A durable store deletes the data behind that
+//!   promise, in order with later appends.
+//! - **Errors** ([`StoreError`]) mean the call did nothing that the caller
+//!   can rely on: an append that failed was not acknowledged and the hub
+//!   broadcasts nothing for it. Every call of a store that leaves the process
+//!   (disk, network) carries its own timeout and fails with
+//!   [`StoreError::TimedOut`] rather than wait forever.
+//! - Calls return boxed futures so that the trait can be a trait object
+//!   (`Arc<dyn EventStore>`); the memory store's are ready at once.
+//!
+//! # Later
+//! For several instances sharing one store: `follow(stream)` delivers the
+//! appends made anywhere, in order and each once (a skipped id is a gap the
+//! implementation repairs from its log before delivering), and
+//! `claim(stream) -> Option<Lease>` makes one instance the stream's only
+//! producer until the lease is dropped or lost, with the lease checked
+//! inside the append (fencing).
+
+mod memory;
+
+#[cfg(test)]
+pub(crate) mod conformance;
+
+pub use memory::MemoryStore;
+
+use crate::model::StreamId;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+/// A stream's sequence id: 1 for its first event; 0 means "none yet".
+pub type Seq = u64;
+
+/// An event to append: its SSE event type (`None`: the default `message`)
+/// and its data, as it goes on the wire after `data:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The `event:` field; `None` for unnamed messages.
+    pub event: Option<Box<str>>,
+    /// The `data:` payload (for the generator, its JSON).
+    pub data: Bytes,
+}
+
+/// An event as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Its sequence id in the stream.
+    pub seq: Seq,
+    /// The `event:` field; `None` for unnamed messages.
+    pub event: Option<Box<str>>,
+    /// The `data:` payload.
+    pub data: Bytes,
+    /// When the store accepted it.
+    pub at: SystemTime,
+}
+
+/// How durable an append must be before [`EventStore::append`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Somebody will be told the event is stored: as durable as the store
+    /// gets (a disk store: fsynced).
+    Immediate,
+    /// A generated event: may be committed together with later ones.
+    Batched,
+}
+
+/// Why a store call failed; the call did nothing the caller can rely on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or refused the call.
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
+    /// The call did not finish within its timeout.
+    #[error("the event store did not answer {operation} in time")]
+    TimedOut {
+        /// Which call timed out.
+        operation: &'static str,
+    },
+}
+
+/// What a store call returns: boxed, so that the trait is object-safe.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where events live. Shared as `Arc<dyn EventStore>` by the hub; the
+/// module doc states the contract every implementation keeps.
+pub trait EventStore: Send + Sync + 'static {
+    /// A short name for logs and stats (`memory`, later `disk`, `redis`).
+    fn kind(&self) -> &'static str;
+
+    /// The newest sequence id of `stream`, `None` if it has none (never
+    /// appended to, or forgotten). The hub asks when it creates a stream, to
+    /// know where its numbering stands.
+    fn newest<'a>(&'a self, stream: &'a StreamId) -> StoreFuture<'a, Option<Seq>>;
+
+    /// Appends `event` to `stream`, assigning it the next sequence id
+    /// (atomically per stream), and returns it as stored once it is as
+    /// durable as `durability` asks.
+    fn append<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        event: NewEvent,
+        durability: Durability,
+    ) -> StoreFuture<'a, StoredEvent>;
+
+    /// Up to `limit` kept events of `stream` with a sequence id above
+    /// `after`, oldest first. Events older than the kept history are simply
+    /// not there: the caller tells the client about the gap.
+    fn after<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        after: Seq,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<StoredEvent>>;
+
+    /// Forgets `stream`'s log at once (see the module doc: it must not wait).
+    fn forget(&self, stream: &StreamId);
+}

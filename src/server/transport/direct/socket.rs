@@ -1,0 +1,79 @@
+//! Writing to a stream's socket by reference, shared between the
+//! connection task and its stream's producer (through the hub's
+//! [`TryWrite`]), and noticing when the client has gone.
+
+use crate::server::hub::TryWrite;
+use bytes::{Buf, Bytes};
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::task::{ready, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// The last chunk, which ends a chunked response cleanly.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// The producer's writes: one non-blocking attempt each.
+impl TryWrite for TcpStream {
+    fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        TcpStream::try_write(self, bytes)
+    }
+}
+
+/// Writes what is owed of a chunk, then the last chunk, within `grace`: the
+/// process is about to exit, and a client that cannot take them gets a reset
+/// instead. The connection closes when the last handle on the socket goes.
+pub(crate) async fn end_cleanly(socket: &TcpStream, owed: [Option<Bytes>; 2], grace: Duration) {
+    let ending = async {
+        for rest in owed.into_iter().flatten() {
+            write_fully(socket, &rest).await?;
+        }
+        write_fully(socket, LAST_CHUNK).await
+    };
+    let _ = tokio::time::timeout(grace, ending).await;
+}
+
+/// Writes all of `data` with no timeout of its own (the caller sets one).
+pub(crate) async fn write_fully(socket: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        let wrote = write_some(socket, &data).await?;
+        if wrote == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data = &data[wrote..];
+    }
+    Ok(())
+}
+
+/// One write of as much of `data` as the socket takes, in one `writev`,
+/// waiting until it takes something. The socket is shared with the stream's
+/// producer, so this goes by reference.
+pub(crate) async fn write_some(socket: &TcpStream, data: &(impl Buf + Sync)) -> io::Result<usize> {
+    poll_fn(|cx| loop {
+        ready!(socket.poll_write_ready(cx))?;
+        let mut slices = [IoSlice::new(&[]); 4];
+        let count = data.chunks_vectored(&mut slices);
+        match socket.try_write_vectored(&slices[..count]) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            result => return Poll::Ready(result),
+        }
+    })
+    .await
+}
+
+/// Resolves when the client has closed its side (or the socket failed).
+/// Anything it sends after its request is read and ignored.
+pub(crate) async fn client_gone(socket: &TcpStream) {
+    let mut scratch = [0u8; 64];
+    loop {
+        if poll_fn(|cx| socket.poll_read_ready(cx)).await.is_err() {
+            return;
+        }
+        match socket.try_read(&mut scratch) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! What the transports ask the HTTP layer before they stream: may this
+//! request open this stream, and with which extra headers; or which error
+//! answers it. One decision for both paths (the direct path here and the
+//! connections axum serves), made by the layer above.
+
+use crate::server::hub::Subscription;
+use crate::server::transport::request_head::StreamRequest;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+/// A stream the HTTP layer admitted.
+pub struct OpenedStream {
+    /// The client's place in the stream.
+    pub subscription: Subscription,
+    /// Headers to add to the stream response's head (CORS).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// What [`StreamGate::open`] returns: boxed, so the gate is a trait object.
+pub type Opening<'a> = Pin<Box<dyn Future<Output = Result<OpenedStream, Response>> + Send + 'a>>;
+
+/// The HTTP layer's decisions for requests the transports answer themselves.
+pub trait StreamGate: Send + Sync + 'static {
+    /// Decides a stream request the direct path recognised: the opened
+    /// stream, or the complete error response to write.
+    fn open(&self, request: StreamRequest, peer: SocketAddr) -> Opening<'_>;
+
+    /// The answer to a connection refused because the server holds `limit`
+    /// sockets already.
+    fn refuse_connection(&self, limit: usize) -> Response;
+}

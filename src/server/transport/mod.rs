@@ -1,0 +1,42 @@
+//! How bytes reach clients: the accept loop, the direct stream path on raw
+//! sockets, and the connections hyper (through axum) serves. Above the hub,
+//! beside the producers; the HTTP layer above decides what requests mean
+//! (through [`StreamGate`]) and serves what the direct path does not.
+//!
+//! - `gateway.rs`: [`Gateway`], the accept loop; routes each new connection
+//!   by its first request.
+//! - `request_head.rs`: recognises `GET /sse/{id}` from the first bytes.
+//! - `gate.rs`: [`StreamGate`], the HTTP layer's decisions for the direct path.
+//! - `direct/`: streams on the raw socket, outside hyper (its module doc says
+//!   why it is hand-written).
+//! - `served/`: the connections axum serves, with write and idle timeouts,
+//!   whose socket a stream handler can take back.
+//! - `open_sockets.rs`: counts every client socket against the fd budget.
+
+pub mod direct;
+mod gate;
+mod gateway;
+pub mod open_sockets;
+pub mod request_head;
+pub mod served;
+
+pub use direct::DirectPath;
+pub use gate::{OpenedStream, Opening, StreamGate};
+pub use gateway::Gateway;
+pub use served::{Client, Handoff, Handoffs};
+
+use std::time::Duration;
+
+/// What the transports need from the configuration.
+#[derive(Debug, Clone)]
+pub struct TransportSettings {
+    /// How long a write may stay blocked before the connection is dropped.
+    pub write_timeout: Duration,
+    /// Base reconnection delay announced to clients.
+    pub retry: Duration,
+    /// SO_SNDBUF for accepted sockets; `None` leaves the kernel's default.
+    pub send_buffer_bytes: Option<u32>,
+    /// Most client sockets open at once, of any kind: the open-file limit
+    /// minus a small reserve, so that descriptors never run out.
+    pub max_sockets: usize,
+}

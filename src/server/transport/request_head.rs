@@ -1,0 +1,198 @@
+//! Recognises, from the first bytes of a new connection, the one request the
+//! direct stream path answers itself: `GET /sse/{id}` over HTTP/1.1 with a
+//! valid id, no body and nothing after it. Anything else, including every
+//! request that would get an error for its path or id, goes to axum unchanged.
+
+use crate::model::StreamId;
+use crate::server::sse::last_event_id_param;
+
+/// Most bytes read while waiting for a complete request head; a longer head
+/// goes to axum, which applies its own limits.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Most header lines parsed; a request with more goes to axum.
+const MAX_HEADERS: usize = 32;
+
+/// What the first bytes of a connection turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head {
+    /// The request head is not complete yet: read more.
+    Incomplete,
+    /// A stream request the direct path answers.
+    Stream(StreamRequest),
+    /// Anything else: hand the connection, with these bytes, to axum.
+    Other,
+}
+
+/// A `GET /sse/{id}` the direct path answers.
+#[derive(Debug, PartialEq, Eq)]
+pub struct StreamRequest {
+    /// The stream to join.
+    pub id: StreamId,
+    /// `Last-Event-ID` header, else the `lastEventId` query parameter.
+    pub last_event_id: Option<String>,
+    /// The `Origin` header, for CORS.
+    pub origin: Option<Vec<u8>>,
+}
+
+/// Classifies the bytes received so far on a new connection.
+pub fn classify(bytes: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let head_len = match request.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => return Head::Incomplete,
+        Ok(httparse::Status::Partial) | Err(_) => return Head::Other,
+    };
+    // Pipelined requests and request bodies are hyper's business.
+    if head_len != bytes.len() || request.method != Some("GET") || request.version != Some(1) {
+        return Head::Other;
+    }
+    let Some(target) = request.path else {
+        return Head::Other;
+    };
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    // A valid id needs no percent-decoding; an id that does (or is invalid)
+    // goes to axum, which decodes it and answers with the right error.
+    let Some(Ok(id)) = path.strip_prefix("/sse/").map(StreamId::parse) else {
+        return Head::Other;
+    };
+    let mut last_event_id = None;
+    let mut origin = None;
+    for header in request.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("last-event-id") {
+            last_event_id = visible_ascii(header.value).map(str::to_owned);
+        } else if name.eq_ignore_ascii_case("origin") {
+            origin = Some(header.value.to_vec());
+        } else if name.eq_ignore_ascii_case("content-length") {
+            if header.value.trim_ascii() != b"0" {
+                return Head::Other;
+            }
+        } else if ["transfer-encoding", "upgrade", "expect"]
+            .iter()
+            .any(|special| name.eq_ignore_ascii_case(special))
+        {
+            return Head::Other;
+        }
+    }
+    let last_event_id = last_event_id.or_else(|| query.and_then(last_event_id_param));
+    Head::Stream(StreamRequest {
+        id,
+        last_event_id,
+        origin,
+    })
+}
+
+/// A header value as text when it is printable ASCII (what `HeaderValue::to_str`
+/// accepts), else `None`.
+fn visible_ascii(value: &[u8]) -> Option<&str> {
+    value
+        .iter()
+        .all(|&byte| byte == b'\t' || (0x20..0x7f).contains(&byte))
+        .then(|| std::str::from_utf8(value).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(id: &str, last_event_id: Option<&str>, origin: Option<&str>) -> Head {
+        Head::Stream(StreamRequest {
+            id: StreamId::parse(id).expect("valid id"),
+            last_event_id: last_event_id.map(str::to_owned),
+            origin: origin.map(|o| o.as_bytes().to_vec()),
+        })
+    }
+
+    #[test]
+    fn recognises_a_plain_stream_request() {
+        let head = b"GET /sse/room-1 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+        assert_eq!(classify(head), stream("room-1", None, None));
+    }
+
+    #[test]
+    fn reads_resume_position_and_origin() {
+        let head = b"GET /sse/a?lastEventId=7 HTTP/1.1\r\nOrigin: http://localhost:5\r\n\r\n";
+        assert_eq!(
+            classify(head),
+            stream("a", Some("7"), Some("http://localhost:5"))
+        );
+        let header_wins = b"GET /sse/a?lastEventId=7 HTTP/1.1\r\nlast-event-id: 9\r\n\r\n";
+        assert_eq!(classify(header_wins), stream("a", Some("9"), None));
+    }
+
+    #[test]
+    fn skips_empty_lines_before_the_request_line_as_hyper_does() {
+        let head = b"\r\n\nGET /sse/a HTTP/1.1\nHost: x\n\r\n";
+        assert_eq!(classify(head), stream("a", None, None));
+    }
+
+    #[test]
+    fn waits_for_the_rest_of_a_head() {
+        assert_eq!(classify(b""), Head::Incomplete);
+        assert_eq!(classify(b"GET /sse/a HTTP/1.1\r\nHost"), Head::Incomplete);
+    }
+
+    #[test]
+    fn leaves_everything_else_to_axum() {
+        let others: [&[u8]; 11] = [
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET /sse/ HTTP/1.1\r\n\r\n",
+            b"GET /sse/a/b HTTP/1.1\r\n\r\n",
+            b"GET /sse/%41 HTTP/1.1\r\n\r\n",
+            b"POST /sse/a HTTP/1.1\r\n\r\n",
+            b"HEAD /sse/a HTTP/1.1\r\n\r\n",
+            b"GET /sse/a HTTP/1.0\r\n\r\n",
+            b"GET /sse/a HTTP/1.1\r\nContent-Length: 3\r\n\r\n",
+            b"GET /sse/a HTTP/1.1\r\n\r\nGET /sse/b HTTP/1.1\r\n\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"\x00\xff garbage\r\n\r\n",
+        ];
+        for head in others {
+            assert_eq!(
+                classify(head),
+                Head::Other,
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_head_goes_to_axum() {
+        let mut head = b"GET /sse/a HTTP/1.1\r\nX-Big: ".to_vec();
+        head.resize(MAX_HEAD_BYTES, b'x');
+        assert_eq!(classify(&head), Head::Other);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_classified_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            if let Head::Stream(request) = classify(&bytes) {
+                // Empty lines before the request line are allowed (RFC 9112, 2.2).
+                let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+                proptest::prop_assert!(bytes[start..].starts_with(b"GET /sse/"));
+                proptest::prop_assert!(StreamId::parse(request.id.as_str()).is_ok());
+            }
+        }
+
+        #[test]
+        fn every_valid_id_is_taken_with_its_resume_position(
+            id in "[A-Za-z0-9._~-]{1,128}",
+            last in proptest::option::of("[0-9]{1,20}"),
+            split in 0usize..200,
+        ) {
+            let resume = last.as_ref().map(|l| format!("Last-Event-ID: {l}\r\n")).unwrap_or_default();
+            let head = format!("GET /sse/{id} HTTP/1.1\r\nHost: x\r\n{resume}\r\n");
+            // However the head is split across reads, only the whole of it is taken.
+            let split = split.min(head.len() - 1);
+            proptest::prop_assert_eq!(classify(&head.as_bytes()[..split]), Head::Incomplete);
+            proptest::prop_assert_eq!(classify(head.as_bytes()), stream(&id, last.as_deref(), None));
+        }
+    }
+}
