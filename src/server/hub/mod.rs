@@ -15,7 +15,8 @@
 //!   through the [`TryWrite`] its transport implements.
 //! - `fanout.rs`: one frame to every live sink.
 //! - `driver.rs`: the per-stream task: producer, keep-alives, retention.
-//! - `producer.rs`: the [`Producer`] seam and the [`Emitter`] it appends by.
+//! - `producer.rs`: the [`Producer`] seam and the [`Emitter`] it appends by;
+//!   `pace.rs`: [`Pace`], whether an event came on time.
 //! - `admission.rs`: the connection limits and the slot each client holds.
 //! - `frame.rs`, `error.rs`, `sync.rs`: the channel's item, [`HubError`],
 //!   the lock helper.
@@ -73,6 +74,7 @@ mod error;
 mod fanout;
 mod frame;
 mod live_sink;
+mod pace;
 mod producer;
 mod registry;
 mod ring;
@@ -82,7 +84,8 @@ mod sync;
 
 pub use error::HubError;
 pub use live_sink::{Handover, LiveSink, TryWrite};
-pub use producer::{Emitter, NoEvents, Pace, Producer, Production};
+pub use pace::Pace;
+pub use producer::{Emitter, NoEvents, Producer, Production};
 pub use registry::{Hub, HubParts, HubSettings, CHANNEL_CAPACITY};
 pub use stream::SinkFraming;
 pub use subscription::{SinkRegistration, Subscription};

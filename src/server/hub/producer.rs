@@ -3,22 +3,13 @@
 //! when the last one leaves; the producer appends through the [`Emitter`] it
 //! is given. The implementations live in `producers/`, a layer above.
 
+use super::pace::Pace;
 use super::stream::Stream;
 use crate::model::StreamId;
 use crate::server::store::{Durability, NewEvent, Seq, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-
-/// Whether an event comes when it was due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pace {
-    /// On time: the append writes it to caught-up subscribers itself.
-    OnTime,
-    /// Late (the server is busy): the subscribers' own tasks write it,
-    /// batching what is due, which keeps an overloaded server's throughput.
-    Late,
-}
 
 /// A producer's run for one stream: it ends when the producer has nothing
 /// more to make, and is dropped when the stream's last subscriber leaves.

@@ -6,7 +6,7 @@
 use super::fanout::deliver;
 use super::frame::Frame;
 use super::live_sink::LiveSink;
-use super::producer::Pace;
+use super::pace::Pace;
 use super::ring::ReplayRing;
 use super::sync::lock;
 use crate::model::{StreamId, StreamSummary};
