@@ -23,12 +23,12 @@ export PATH := $(TOOLS_BIN):$(HOME)/.cargo/bin:$(PATH)
 # Run the server from the repo root: it finds its site under target/site.
 SERVER := target/release/sse-hub
 
-.PHONY: help setup build run test lint unit bench-lint e2e screenshots bench bench-quick fuzz clean
+.PHONY: help setup build run test lint unit bench-lint e2e screenshots bench bench-quick bench-compare fuzz clean
 
 help:
 	@echo "make run    build and serve on http://127.0.0.1:3000"
 	@echo "make test   lint, Rust tests and the Playwright suite"
-	@echo "make setup | build | lint | unit | bench-lint | e2e | screenshots | bench | bench-quick | fuzz | clean"
+	@echo "make setup | build | lint | unit | bench-lint | e2e | screenshots | bench | bench-quick | bench-compare | fuzz | clean"
 
 ## setup: install whatever is missing (idempotent)
 setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.json
@@ -88,6 +88,10 @@ bench: build
 
 bench-quick: build
 	$(MAKE) -C bench quick
+
+## bench-compare AGAINST=path/to/sse-hub: this tree against another build, alternating
+bench-compare: build
+	$(MAKE) -C bench compare AGAINST="$(abspath $(AGAINST))"
 
 fuzz:
 	$(MAKE) -C fuzz run

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Runs the benchmark scenarios against sse-hub and the Express reference.
 
-Usage: python3 run.py full|quick
+Usage: python3 run.py full|quick [--against OLD_BINARY [--rounds N]]
 
 For each scenario it starts sse-hub, runs the load generator, stops it, then
 does the same with the Express reference, and finally prints one table with
 both servers' figures and their ratio. `full` also rewrites RESULTS.md; both
 modes keep the raw JSON summaries and the servers' logs under target/bench/.
+
+With `--against`, it instead compares this tree's sse-hub with another
+sse-hub binary (a build of an earlier commit, say): both run every scenario,
+alternating (A B, then B A, ...), and one table shows each run and the ratio
+of the means; the report goes to target/bench/COMPARE-<mode>.md.
 
 Only the Python standard library is used. The server binary must already be
 built (the root Makefile's `bench` target does that); the Makefile in this
@@ -39,6 +44,9 @@ OUT_DIR = BENCH / "target" / "bench"
 RESULTS_MD = BENCH / "RESULTS.md"
 
 SERVERS = ("sse-hub", "express")
+# The other sse-hub binary of a comparison run (`--against`).
+BEFORE = "before"
+AGAINST_BIN: Path | None = None
 # The bare write loop (src/bin/sse-floor.rs): the least work any server must do
 # per delivery on this machine. It runs where a target asks for less than that.
 FLOOR = "floor"
@@ -75,6 +83,16 @@ class Scenario:
 
 
 def scenarios(mode: str) -> list[Scenario]:
+    """The scenarios of this run (`--only`), at full or quick size."""
+    every = all_scenarios(mode)
+    return [s for s in every if not ONLY or s.key in ONLY]
+
+
+# Scenario keys to run (`--only`); empty: all four.
+ONLY: set[str] = set()
+
+
+def all_scenarios(mode: str) -> list[Scenario]:
     """The four scenarios at full or quick size."""
     full = mode == "full"
     cap_n, fan_n = (19_500, 19_500) if full else (500, 500)
@@ -155,9 +173,10 @@ class Server:
 
     def command(self) -> tuple[list[str], Path, dict[str, str]]:
         env = dict(os.environ)
-        if self.name == "sse-hub":
+        if self.name == "sse-hub" or self.name.startswith(BEFORE):
+            binary = AGAINST_BIN if self.name.startswith(BEFORE) else HUB_BIN
             args = [
-                str(HUB_BIN), "--addr", "127.0.0.1:0",
+                str(binary), "--addr", "127.0.0.1:0",
                 "--interval-ms", str(self.scenario.interval_ms), "--log", "warn",
                 *self.scenario.hub_args,
             ]
@@ -209,7 +228,7 @@ class Server:
     def log_summary(self) -> dict[str, Any]:
         """Warnings and errors the server logged during the run."""
         lines = self.stderr_path.read_text(errors="replace").splitlines()
-        if self.name == "sse-hub":
+        if self.name == "sse-hub" or self.name.startswith(BEFORE):
             notable = [line for line in lines if " WARN " in line or " ERROR " in line]
         else:
             notable = lines
@@ -713,10 +732,58 @@ One JSON line per run, as printed by `sse-loadgen` (plus the server's log summar
 """
 
 
+def run_compare(mode: str, rounds: int) -> dict[str, dict[str, Any]]:
+    """Both binaries on every scenario, alternating: A B, B A, A B, ..."""
+    results: dict[str, dict[str, Any]] = {}
+    for scenario in scenarios(mode):
+        print(f"== {scenario.title} ({scenario.description})", flush=True)
+        results[scenario.key] = {}
+        for round_number in range(1, rounds + 1):
+            order = (BEFORE, "sse-hub") if round_number % 2 else ("sse-hub", BEFORE)
+            for name in order:
+                print(f"  -- {name} (round {round_number})", flush=True)
+                results[scenario.key][f"{name}#{round_number}"] = run_once(scenario, name, mode)
+                time.sleep(PAUSE_BETWEEN_RUNS_S)
+    return results
+
+
+def compare_table(mode: str, results: dict[str, dict[str, Any]], rounds: int) -> str:
+    """Every run of both binaries side by side, and the ratio of the means."""
+    columns = [f"{name}#{r}" for r in range(1, rounds + 1) for name in (BEFORE, "sse-hub")]
+    lines = [
+        "| Scenario | Metric | " + " | ".join(columns) + " | ratio of means (this ÷ before) |",
+        "|---|---|" + "---:|" * (len(columns) + 1),
+    ]
+
+    def mean(values: list[Any]) -> float | None:
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return sum(numbers) / len(numbers) if numbers else None
+
+    for scenario in scenarios(mode):
+        runs = results.get(scenario.key, {})
+        for n, (label, get, unit) in enumerate(rows_for(scenario)):
+            name = scenario.key.capitalize() if n == 0 else ""
+            values = [get(runs.get(column, {})) for column in columns]
+            before = mean([get(runs.get(c, {})) for c in columns if c.startswith(BEFORE)])
+            after = mean([get(runs.get(c, {})) for c in columns if c.startswith("sse-hub")])
+            cells = " | ".join(fmt(v, unit) for v in values)
+            lines.append(f"| {name} | {label} | {cells} | {ratio(after, before)} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("full", "quick"))
+    parser.add_argument("--against", type=Path, help="another sse-hub binary to compare with")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of a comparison (default 2)")
+    parser.add_argument("--only", default="", help="comma-separated scenario keys (default: all)")
     args = parser.parse_args()
+    if args.against is not None:
+        global AGAINST_BIN
+        AGAINST_BIN = args.against.resolve()
+        if not AGAINST_BIN.exists():
+            print(f"run.py: {AGAINST_BIN} is missing", file=sys.stderr)
+            return 2
     for path, hint in (
         (HUB_BIN, "run `make build` in the repository root"),
         (LOADGEN, "run `make -C bench` first"),
@@ -736,6 +803,26 @@ def main() -> int:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
+    if args.only:
+        global ONLY
+        ONLY = set(args.only.split(","))
+    if AGAINST_BIN is not None:
+        results = run_compare(args.mode, args.rounds)
+        took = time.monotonic() - clock
+        (OUT_DIR / f"compare-{args.mode}.json").write_text(json.dumps(results, indent=2))
+        m = machine()
+        report = (
+            f"# sse-hub at {m['commit']} against {AGAINST_BIN}\n\n"
+            f"{args.mode} sizes, {args.rounds} rounds, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
+            f"took {took / 60:.1f} min; {m['cores']} cores ({m['cpu']})\n\n"
+            + compare_table(args.mode, results, args.rounds) + "\n"
+        )
+        target = OUT_DIR / f"COMPARE-{args.mode}.md"
+        target.write_text(report)
+        print()
+        print(report)
+        print(f"report written to {target.relative_to(ROOT)}")
+        return 0
     results = run_all(args.mode)
     took = time.monotonic() - clock
     (OUT_DIR / f"results-{args.mode}.json").write_text(json.dumps(results, indent=2))

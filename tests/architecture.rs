@@ -134,8 +134,8 @@ fn code_lines(source: &str) -> Vec<String> {
                 // A char literal such as '"' or '{' must not open anything.
                 '\'' => {
                     let rest: String = chars.clone().take(3).collect();
-                    if rest.starts_with('\\') {
-                        if let Some(end) = rest[1..].find('\'') {
+                    if let Some(escaped) = rest.strip_prefix('\\') {
+                        if let Some(end) = escaped.find('\'') {
                             for _ in 0..end + 2 {
                                 chars.next();
                             }

@@ -9,7 +9,7 @@ use super::producers::RandomNumbers;
 use super::stats::Stats;
 use super::store::MemoryStore;
 use super::transport::direct::encode_chunk;
-use super::transport::{Client, DirectPath, Gateway, Handoffs, StreamGate};
+use super::transport::{Client, DirectPath, Gateway, Handoffs};
 use leptos::config::LeptosOptions;
 use std::io::Write;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ pub fn build_state(
 ) -> AppState {
     let stats = Arc::new(Stats::default());
     let parts = HubParts {
-        store: Arc::new(MemoryStore::new(settings.hub.history)),
+        store: Arc::new(MemoryStore::new()),
         producer: Arc::new(RandomNumbers::new(settings.random.clone())),
         sink_framing: encode_chunk,
         stats: Arc::clone(&stats),
@@ -133,10 +133,9 @@ pub async fn serve(
         Arc::clone(state.hub.stats()),
     );
     let socket_tasks = state.direct.socket_tasks().clone();
-    let gate: Arc<dyn StreamGate> = Arc::new(state.clone());
     let gateway = Gateway::new(
         tcp,
-        gate,
+        state.clone(),
         state.direct.clone(),
         settings.transport.max_sockets,
         handoff,

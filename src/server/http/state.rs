@@ -6,7 +6,7 @@ use super::cors::CorsPolicy;
 use super::error::AppError;
 use crate::server::hub::{Hub, HubError};
 use crate::server::transport::request_head::StreamRequest;
-use crate::server::transport::{DirectPath, OpenedStream, Opening, StreamGate};
+use crate::server::transport::{DirectPath, OpenedStream, StreamGate};
 use axum::extract::FromRef;
 use axum::response::{IntoResponse, Response};
 use leptos::config::LeptosOptions;
@@ -37,8 +37,12 @@ pub struct AppState {
 }
 
 impl StreamGate for AppState {
-    fn open(&self, request: StreamRequest, peer: SocketAddr) -> Opening<'_> {
-        Box::pin(async move {
+    async fn open(
+        &self,
+        request: StreamRequest,
+        peer: SocketAddr,
+    ) -> Result<OpenedStream, Response> {
+        {
             let headers = self.http.cors.headers(request.origin.as_deref());
             let subscribed = self
                 .hub
@@ -51,7 +55,7 @@ impl StreamGate for AppState {
                 }),
                 Err(error) => Err(with_headers(AppError::from(error), headers)),
             }
-        })
+        }
     }
 
     fn refuse_connection(&self, limit: usize) -> Response {

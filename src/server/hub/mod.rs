@@ -8,8 +8,10 @@
 //! - `registry.rs`: the [`Hub`] handle: the stream map, creation, eviction,
 //!   forgetting, and [`Hub::subscribe`].
 //! - `stream.rs`: one stream: numbering, append (store, then ring, channel
-//!   and live sinks), joins and keep-alives.
-//! - `ring.rs`: the replay ring of encoded messages.
+//!   and live sinks), joins and keep-alives; `context.rs`: what all streams
+//!   share; `resume.rs`: resumes older than the ring, from the store.
+//! - `ring.rs`: the replay ring of encoded messages; `sink_list.rs`: a
+//!   stream's live sinks; `snapshot.rs`: a stream as the API shows it.
 //! - `subscription.rs`: one client's place in a stream; catch-up on lag.
 //! - `live_sink.rs`: a caught-up subscriber the producer writes to itself,
 //!   through the [`TryWrite`] its transport implements.
@@ -69,6 +71,7 @@
 //!   stream's lock go. Store calls are made with no std lock held.
 
 mod admission;
+mod context;
 mod driver;
 mod error;
 mod fanout;
@@ -77,15 +80,18 @@ mod live_sink;
 mod pace;
 mod producer;
 mod registry;
+mod resume;
 mod ring;
+mod sink_list;
+mod snapshot;
 mod stream;
 mod subscription;
 mod sync;
 
+pub use context::SinkFraming;
 pub use error::HubError;
 pub use live_sink::{Handover, LiveSink, TryWrite};
 pub use pace::Pace;
 pub use producer::{Emitter, NoEvents, Producer, Production};
 pub use registry::{Hub, HubParts, HubSettings, CHANNEL_CAPACITY};
-pub use stream::SinkFraming;
 pub use subscription::{SinkRegistration, Subscription};

@@ -2,17 +2,20 @@
 //! admission, and the subscribe call every transport makes.
 
 use super::admission::{Admission, ConnectionSlot};
+use super::context::{SinkFraming, StreamContext};
 use super::driver::{drive, DriverContext, Outcome};
 use super::error::HubError;
 use super::producer::Producer;
-use super::stream::{SinkFraming, Stream, StreamContext, StreamSnapshot};
+use super::resume::fill_from_store;
+use super::snapshot::StreamSnapshot;
+use super::stream::Stream;
 use super::subscription::Subscription;
 use super::sync::lock;
-use crate::model::{GapNotice, StreamId, StreamSummary};
+use crate::model::{StreamId, StreamSummary};
 use crate::server::process::release_free_memory;
-use crate::server::sse::{gap_message, parse_event_id};
+use crate::server::sse::parse_event_id;
 use crate::server::stats::{bump, Stats};
-use crate::server::store::{EventStore, Seq};
+use crate::server::store::EventStore;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -176,47 +179,11 @@ impl Hub {
             let joined = stream.join(resume_after);
             break (stream, joined);
         };
-        if let Some((first, last)) = joined.missing {
-            self.fill_from_store(&stream, first, last, &mut joined.backlog)
-                .await;
+        if let Some((first, last)) = joined.missing.filter(|_| self.shared.store.keeps_history()) {
+            fill_from_store(&stream, first, last, &mut joined.backlog).await;
         }
         tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
         Ok(Subscription::new(stream, joined, slot))
-    }
-
-    /// Replaces the gap notice at the front of `backlog` (ids `first..=last`,
-    /// older than the ring) with what the store still keeps of them, and a
-    /// smaller gap notice for the rest. A store that fails leaves the notice.
-    async fn fill_from_store(
-        &self,
-        stream: &Stream,
-        first: Seq,
-        last: Seq,
-        backlog: &mut std::collections::VecDeque<bytes::Bytes>,
-    ) {
-        let wanted = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        let kept = match stream.stored_after(first - 1, wanted).await {
-            Ok(kept) => kept,
-            Err(error) => {
-                tracing::warn!(stream = %stream.id(), %error, "resume: the store could not replay older events");
-                return;
-            }
-        };
-        let kept: Vec<_> = kept.into_iter().filter(|(seq, _)| *seq <= last).collect();
-        let Some(&(oldest_kept, _)) = kept.first() else {
-            return;
-        };
-        // The front of the backlog is the ring's gap notice for first..=last.
-        backlog.pop_front();
-        for (_, message) in kept.into_iter().rev() {
-            backlog.push_front(message);
-        }
-        if oldest_kept > first {
-            backlog.push_front(gap_message(GapNotice {
-                first,
-                last: oldest_kept - 1,
-            }));
-        }
     }
 
     /// Counts and logs a new stream refused at `--max-streams`.

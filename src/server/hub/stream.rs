@@ -3,45 +3,26 @@
 //! puts an event through the store and out to all of them. The hub's module
 //! doc states the contract.
 
+use super::context::StreamContext;
 use super::fanout::deliver;
 use super::frame::Frame;
 use super::live_sink::LiveSink;
 use super::pace::Pace;
 use super::ring::ReplayRing;
+use super::sink_list::SinkList;
+use super::snapshot::StreamSnapshot;
 use super::sync::lock;
-use crate::model::{StreamId, StreamSummary};
+use crate::model::StreamId;
 use crate::server::sse::{encode_message, KEEP_ALIVE};
-use crate::server::stats::{bump, Stats};
-use crate::server::store::{Durability, EventStore, NewEvent, Seq, StoreError, StoredEvent};
-use crate::server::timestamp::format_timestamp;
+use crate::server::stats::bump;
+use crate::server::store::{Durability, NewEvent, Seq, StoreError, StoredEvent};
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
-
-/// Frames an encoded SSE message for the live sinks' sockets, once per
-/// event (the direct transport's HTTP/1.1 chunk); set by the composition.
-pub type SinkFraming = fn(&[u8]) -> Bytes;
-
-/// What every stream of one hub shares, handed to each at creation.
-pub(crate) struct StreamContext {
-    /// Where events are appended.
-    pub(crate) store: Arc<dyn EventStore>,
-    /// Counts events.
-    pub(crate) stats: Arc<Stats>,
-    /// How an event is framed for live sinks.
-    pub(crate) sink_framing: SinkFraming,
-    /// Slots in the broadcast channel.
-    pub(crate) channel_capacity: usize,
-    /// Events in the replay ring.
-    pub(crate) history: usize,
-    /// The hub's count of idle streams, which each stream keeps up to date
-    /// as it becomes idle, busy or retired.
-    pub(crate) idle_streams: Arc<AtomicUsize>,
-}
 
 /// A stream id's shared state.
 pub(crate) struct Stream {
@@ -74,11 +55,8 @@ struct StreamState {
     /// When the last subscriber left; `None` while anyone is subscribed.
     /// Under `--max-streams` pressure the stream idle longest goes first.
     idle_since: Option<Instant>,
-    /// Subscribers the producer writes to itself while they are live, by
-    /// registration number.
-    sinks: HashMap<u64, Arc<LiveSink>>,
-    /// Registration number of the next sink.
-    next_sink: u64,
+    /// Subscribers the producer writes to itself while they are live.
+    sinks: SinkList,
 }
 
 /// What a new subscriber gets from [`Stream::join`].
@@ -94,26 +72,6 @@ pub(crate) struct Joined {
     /// Ids the ring no longer holds that the subscriber asked for, from the
     /// first to the one before the ring's oldest: the store may have them.
     pub(crate) missing: Option<(Seq, Seq)>,
-}
-
-/// A consistent view of a stream for the API.
-pub(crate) struct StreamSnapshot {
-    id: StreamId,
-    pub(crate) subscribers: usize,
-    events_sent: u64,
-    started_at: SystemTime,
-}
-
-impl StreamSnapshot {
-    /// Converts to the shared API type.
-    pub(crate) fn into_summary(self) -> StreamSummary {
-        StreamSummary {
-            id: self.id.to_string(),
-            subscribers: self.subscribers,
-            events_sent: self.events_sent,
-            started_at: format_timestamp(self.started_at),
-        }
-    }
 }
 
 impl Stream {
@@ -133,8 +91,7 @@ impl Stream {
                 last_sent: Instant::now(),
                 retired: false,
                 idle_since: Some(Instant::now()),
-                sinks: HashMap::new(),
-                next_sink: 0,
+                sinks: SinkList::default(),
             }),
             append_order: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
@@ -251,7 +208,7 @@ impl Stream {
         state.newest = state.newest.max(seq);
         state.ring.push(seq, bytes.clone());
         state.last_sent = Instant::now();
-        let sinks = state.sinks_snapshot();
+        let sinks = state.sinks.snapshot();
         // An error only means nobody is subscribed right now.
         let _ = self.sender.send(Frame::Event {
             seq,
@@ -274,7 +231,7 @@ impl Stream {
             let mut state = lock(&self.state);
             state.last_sent = Instant::now();
             let _ = self.sender.send(Frame::KeepAlive);
-            state.sinks_snapshot()
+            state.sinks.snapshot()
         };
         if !sinks.is_empty() {
             deliver(sinks, None, (self.context.sink_framing)(&KEEP_ALIVE));
@@ -289,21 +246,12 @@ impl Stream {
     /// Registers a subscriber's sink, which the producer writes to while it
     /// is live; returns its registration number.
     pub(crate) fn register_sink(&self, sink: Arc<LiveSink>) -> u64 {
-        let mut state = lock(&self.state);
-        let key = state.next_sink;
-        state.next_sink += 1;
-        state.sinks.insert(key, sink);
-        key
+        lock(&self.state).sinks.insert(sink)
     }
 
-    /// Forgets a sink registered with [`Stream::register_sink`]. The list
-    /// gives memory back once it is mostly empty (after a crowd has left).
+    /// Forgets a sink registered with [`Stream::register_sink`].
     pub(crate) fn unregister_sink(&self, key: u64) {
-        let sinks = &mut lock(&self.state).sinks;
-        sinks.remove(&key);
-        if sinks.capacity() > 64 && sinks.len() < sinks.capacity() / 4 {
-            sinks.shrink_to(sinks.len() * 2);
-        }
+        lock(&self.state).sinks.remove(key);
     }
 
     /// Makes `sink` live if `last_seq` is the stream's newest event, so that
@@ -363,16 +311,9 @@ impl Stream {
         StreamSnapshot {
             id: self.id.clone(),
             subscribers: state.subscribers,
-            events_sent: state.newest,
+            newest: state.newest,
             started_at: state.started_at,
         }
-    }
-}
-
-impl StreamState {
-    /// The registered sinks, to write to after the lock is released.
-    fn sinks_snapshot(&self) -> Vec<Arc<LiveSink>> {
-        self.sinks.values().cloned().collect()
     }
 }
 

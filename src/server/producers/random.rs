@@ -8,7 +8,7 @@ use crate::server::hub::{Emitter, Producer, Production};
 use crate::server::store::NewEvent;
 use crate::server::timestamp::format_timestamp;
 use bytes::Bytes;
-use rand::rngs::StdRng;
+use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -57,17 +57,15 @@ impl Producer for RandomNumbers {
 
 /// Emits one event per tick until dropped.
 async fn generate(stream: Emitter, settings: RandomSettings, clock: WallClock) {
-    let mut rng = StdRng::from_rng(&mut rand::rng());
+    // A small generator: every stream has one for as long as it runs.
+    let mut rng = SmallRng::from_rng(&mut rand::rng());
     let mut pacer = Pacer::new(Instant::now(), settings.interval, &mut rng);
     loop {
         sleep_until(pacer.due()).await;
-        // The timestamp first, then the reading the next tick is scheduled
-        // from: two timestamps are then never closer than the interval.
-        let at = clock();
-        let pace = pacer.tick(Instant::now());
+        let tick = pacer.tick(clock(), Instant::now());
         let event = StreamEvent {
             number: rng.random_range(settings.min..=settings.max),
-            timestamp: format_timestamp(at),
+            timestamp: format_timestamp(tick.stamp),
             id: stream.stream_id().as_str().to_owned(),
         };
         // Serialising a struct of a number and two strings cannot fail.
@@ -76,7 +74,7 @@ async fn generate(stream: Emitter, settings: RandomSettings, clock: WallClock) {
             event: None,
             data: Bytes::from(json),
         };
-        if let Err(error) = stream.emit(data, pace).await {
+        if let Err(error) = stream.emit(data, tick.pace).await {
             tracing::warn!(stream = %stream.stream_id(), %error, "a generated event was not stored");
         }
     }

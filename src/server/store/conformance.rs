@@ -15,11 +15,16 @@ pub(crate) type Factory = fn(usize) -> Box<dyn EventStore>;
 /// Runs every check, each on a fresh store.
 pub(crate) async fn run(factory: Factory) {
     numbers_each_stream_from_one_in_append_order(factory(10)).await;
-    keeps_the_event_type_and_data(factory(10)).await;
-    after_starts_right_after_the_given_id_and_respects_the_limit(factory(10)).await;
-    keeps_at_least_the_newest_history(factory(5)).await;
     concurrent_appends_get_distinct_consecutive_ids(factory(1000)).await;
     forgetting_takes_effect_at_once(factory(10)).await;
+    appends_return_the_event_as_given(factory(10)).await;
+    if factory(10).keeps_history() {
+        keeps_the_event_type_and_data(factory(10)).await;
+        after_starts_right_after_the_given_id_and_respects_the_limit(factory(10)).await;
+        keeps_at_least_the_newest_history(factory(5)).await;
+    } else {
+        offers_nothing_after_an_id(factory(10)).await;
+    }
 }
 
 fn id(raw: &str) -> StreamId {
@@ -64,6 +69,27 @@ async fn numbers_each_stream_from_one_in_append_order(store: Box<dyn EventStore>
     assert_eq!(append(&*store, &b, "y").await, 1, "streams are independent");
     assert_eq!(store.newest(&a).await.expect("newest"), Some(3));
     assert_eq!(store.newest(&b).await.expect("newest"), Some(1));
+}
+
+async fn appends_return_the_event_as_given(store: Box<dyn EventStore>) {
+    let typed = NewEvent {
+        event: Some("build.done".into()),
+        data: Bytes::from_static(b"[1,2]"),
+    };
+    let stored = store
+        .append(&id("s"), typed.clone(), Durability::Immediate)
+        .await
+        .expect("append");
+    assert_eq!(
+        (stored.seq, stored.event, stored.data),
+        (1, typed.event, typed.data)
+    );
+}
+
+async fn offers_nothing_after_an_id(store: Box<dyn EventStore>) {
+    let s = id("s");
+    append(&*store, &s, "x").await;
+    assert!(seqs_after(&*store, &s, 0, 100).await.is_empty());
 }
 
 async fn keeps_the_event_type_and_data(store: Box<dyn EventStore>) {

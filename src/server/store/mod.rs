@@ -4,8 +4,9 @@
 //! pass the same conformance suite (`conformance.rs`, a function taking a
 //! store factory).
 //!
-//! - `memory.rs`: [`MemoryStore`], the events of this process's life only
-//!   (what `--store memory` will select once there is a choice).
+//! - `memory.rs`: [`MemoryStore`], numbering for this process's life only,
+//!   with the hub's ring as the only history (what `--store memory` will
+//!   select once there is a choice).
 //! - `conformance.rs`: the suite any implementation must pass (tests only).
 //!
 //! # Where the next stores go
@@ -22,11 +23,14 @@
 //!   ids come out in the order appends were accepted. The hub holds its own
 //!   per-stream append lock around an append and the broadcast that follows,
 //!   so through one hub appends to one stream never overlap.
-//! - **History.** A store keeps at least the newest `history` events of each
-//!   stream (the number it was built with); [`EventStore::after`] returns the
-//!   kept events after an id, oldest first, so a resume older than the hub's
-//!   in-memory ring can still be answered. Trimming older events is the
-//!   store's business.
+//! - **History.** The hub keeps each stream's newest `--history` events,
+//!   encoded, in its replay ring. A store that [keeps history]
+//!   ([`EventStore::keeps_history`]: every durable or shared store) keeps at
+//!   least as many per stream, and [`EventStore::after`] returns the kept
+//!   events after an id, oldest first, so that a resume older than the ring
+//!   (after a restart, or on another instance) can still be answered.
+//!   Trimming older events is the store's business. The memory store keeps
+//!   none: the ring is its history, and `after` returns nothing.
 //! - **Durability** is what the store promises once `append` has returned:
 //!   [`Durability::Immediate`] (an event somebody was told is stored) is as
 //!   durable as the store gets; [`Durability::Batched`] (generated events)
@@ -126,6 +130,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// A short name for logs and stats (`memory`, later `disk`, `redis`).
     fn kind(&self) -> &'static str;
 
+    /// Whether the store keeps events of its own (see the module doc's
+    /// *History*); `false` only for one whose history is the hub's ring.
+    fn keeps_history(&self) -> bool;
+
     /// The newest sequence id of `stream`, `None` if it has none (never
     /// appended to, or forgotten). The hub asks when it creates a stream, to
     /// know where its numbering stands.
@@ -143,7 +151,8 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Up to `limit` kept events of `stream` with a sequence id above
     /// `after`, oldest first. Events older than the kept history are simply
-    /// not there: the caller tells the client about the gap.
+    /// not there (none at all for a store that keeps no history): the caller
+    /// tells the client about the gap.
     fn after<'a>(
         &'a self,
         stream: &'a StreamId,

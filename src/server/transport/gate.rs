@@ -9,7 +9,6 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 
 /// A stream the HTTP layer admitted.
 pub struct OpenedStream {
@@ -19,14 +18,19 @@ pub struct OpenedStream {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// What [`StreamGate::open`] returns: boxed, so the gate is a trait object.
-pub type Opening<'a> = Pin<Box<dyn Future<Output = Result<OpenedStream, Response>> + Send + 'a>>;
-
 /// The HTTP layer's decisions for requests the transports answer themselves.
+///
+/// Used as a type parameter, not a trait object: the future of
+/// [`open`](Self::open) then lives inside the connection's own task instead
+/// of a heap allocation per connection.
 pub trait StreamGate: Send + Sync + 'static {
     /// Decides a stream request the direct path recognised: the opened
     /// stream, or the complete error response to write.
-    fn open(&self, request: StreamRequest, peer: SocketAddr) -> Opening<'_>;
+    fn open(
+        &self,
+        request: StreamRequest,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Result<OpenedStream, Response>> + Send;
 
     /// The answer to a connection refused because the server holds `limit`
     /// sockets already.

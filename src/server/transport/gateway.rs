@@ -37,16 +37,17 @@ const MAX_REFUSALS_ANSWERING: usize = 16;
 /// running out of file descriptors), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
-/// Accepts connections until shutdown and routes each one.
-pub struct Gateway {
+/// Accepts connections until shutdown and routes each one; `G` decides what
+/// the direct path's requests mean.
+pub struct Gateway<G> {
     listener: TcpListener,
-    routes: Arc<Routes>,
+    routes: Arc<Routes<G>>,
 }
 
 /// What every connection task shares: one pointer per task, not a copy.
-struct Routes {
+struct Routes<G> {
     /// The HTTP layer's decisions for the direct path.
-    gate: Arc<dyn StreamGate>,
+    gate: G,
     /// The direct path's settings, counters and task tracker.
     direct: DirectPath,
     /// Most client sockets open at once.
@@ -57,13 +58,13 @@ struct Routes {
     refusals: Arc<Semaphore>,
 }
 
-impl Gateway {
+impl<G: StreamGate> Gateway<G> {
     /// A gateway for a bound listener: first requests the direct path takes
     /// are decided by `gate`, connections for axum go to `handoff`, and
     /// beyond `max_sockets` open sockets new ones are refused.
     pub fn new(
         listener: TcpListener,
-        gate: Arc<dyn StreamGate>,
+        gate: G,
         direct: DirectPath,
         max_sockets: usize,
         handoff: mpsc::Sender<Handoff>,
@@ -121,12 +122,17 @@ impl Gateway {
 
 /// Reads the first request head of a connection and routes it; `counted`
 /// goes with the socket.
-async fn route(mut socket: TcpStream, counted: OpenSocket, peer: SocketAddr, routes: Arc<Routes>) {
+async fn route<G: StreamGate>(
+    mut socket: TcpStream,
+    counted: OpenSocket,
+    peer: SocketAddr,
+    routes: Arc<Routes<G>>,
+) {
     let shutdown = routes.direct.shutdown();
     match read_head(&mut socket, shutdown).await {
         None => {}
         Some(FirstRequest::Stream(request)) => {
-            direct::serve(socket, peer, request, &*routes.gate, &routes.direct).await;
+            direct::serve(socket, peer, request, &routes.gate, &routes.direct).await;
             drop(counted);
         }
         Some(FirstRequest::Other(received)) => {
@@ -140,7 +146,12 @@ async fn route(mut socket: TcpStream, counted: OpenSocket, peer: SocketAddr, rou
 /// Refuses a connection beyond the socket limit: counts it and, unless
 /// [`MAX_REFUSALS_ANSWERING`] are being answered already, answers it in a
 /// task of its own.
-fn refuse(socket: TcpStream, peer: SocketAddr, limit: usize, routes: &Arc<Routes>) {
+fn refuse<G: StreamGate>(
+    socket: TcpStream,
+    peer: SocketAddr,
+    limit: usize,
+    routes: &Arc<Routes<G>>,
+) {
     let direct = &routes.direct;
     let total = bump(&direct.stats().too_many_connections);
     tracing::warn!(client = %peer, rejected_total = total, "rejected: too many connections");
@@ -159,7 +170,7 @@ fn refuse(socket: TcpStream, peer: SocketAddr, limit: usize, routes: &Arc<Routes
 
 /// Answers a refused connection with the JSON `503 too_many_connections`
 /// and closes it, all within [`REFUSAL_TIMEOUT`].
-async fn answer_refusal(mut socket: TcpStream, limit: usize, routes: &Routes) {
+async fn answer_refusal<G: StreamGate>(mut socket: TcpStream, limit: usize, routes: &Routes<G>) {
     let answer = async {
         // HTTP clients expect the answer after their request, not before.
         if read_head(&mut socket, routes.direct.shutdown())

@@ -21,7 +21,7 @@ pub mod request_head;
 pub mod served;
 
 pub use direct::DirectPath;
-pub use gate::{OpenedStream, Opening, StreamGate};
+pub use gate::{OpenedStream, StreamGate};
 pub use gateway::Gateway;
 pub use served::{Client, Handoff, Handoffs};
 

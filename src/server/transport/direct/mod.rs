@@ -31,7 +31,7 @@ pub use chunk::encode_chunk;
 use super::gate::{OpenedStream, StreamGate};
 use super::open_sockets::OpenSocket;
 use super::request_head::StreamRequest;
-use crate::server::hub::{LiveSink, Subscription};
+use crate::server::hub::{LiveSink, Subscription, TryWrite};
 use crate::server::sse::retry_frame;
 use crate::server::stats::{bump, Stats};
 use axum::http::{HeaderName, HeaderValue};
@@ -113,7 +113,7 @@ pub(crate) async fn serve(
     mut socket: TcpStream,
     peer: SocketAddr,
     request: StreamRequest,
-    gate: &dyn StreamGate,
+    gate: &impl StreamGate,
     direct: &DirectPath,
 ) {
     match gate.open(request, peer).await {
@@ -161,7 +161,7 @@ async fn stream(
     encode_chunk_into(&mut head, &retry_frame(direct.shared.retry));
     let mut shutdown = pin!(direct.shutdown().cancelled());
     let socket = Arc::new(socket);
-    let sink = LiveSink::new(Arc::clone(&socket) as Arc<dyn crate::server::hub::TryWrite>);
+    let sink = LiveSink::new(Arc::clone(&socket) as Arc<dyn TryWrite>);
     let registration = subscription.register_sink(&sink);
     let end = pump(
         &socket,

@@ -1,0 +1,44 @@
+//! A resume older than a stream's ring: what the store still keeps of the
+//! missing ids replaces the ring's gap notice, and a smaller notice covers
+//! the rest.
+
+use super::stream::Stream;
+use crate::model::GapNotice;
+use crate::server::sse::gap_message;
+use crate::server::store::Seq;
+use bytes::Bytes;
+use std::collections::VecDeque;
+
+/// Replaces the gap notice at the front of `backlog` (ids `first..=last`,
+/// older than the ring) with what the store still keeps of them, and a
+/// smaller gap notice for the rest. A store that fails leaves the notice.
+pub(crate) async fn fill_from_store(
+    stream: &Stream,
+    first: Seq,
+    last: Seq,
+    backlog: &mut VecDeque<Bytes>,
+) {
+    let wanted = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+    let kept = match stream.stored_after(first - 1, wanted).await {
+        Ok(kept) => kept,
+        Err(error) => {
+            tracing::warn!(stream = %stream.id(), %error, "resume: the store could not replay older events");
+            return;
+        }
+    };
+    let kept: Vec<_> = kept.into_iter().filter(|(seq, _)| *seq <= last).collect();
+    let Some(&(oldest_kept, _)) = kept.first() else {
+        return;
+    };
+    // The front of the backlog is the ring's gap notice for first..=last.
+    backlog.pop_front();
+    for (_, message) in kept.into_iter().rev() {
+        backlog.push_front(message);
+    }
+    if oldest_kept > first {
+        backlog.push_front(gap_message(GapNotice {
+            first,
+            last: oldest_kept - 1,
+        }));
+    }
+}
