@@ -162,7 +162,13 @@ impl Hub {
             }
             // A new stream continues where the store's log stands; asked
             // outside the map lock, which is never held across an await.
-            let newest = self.shared.store.newest(id).await?.unwrap_or(0);
+            let newest = match self.shared.store.newest(id).await {
+                Ok(newest) => newest.unwrap_or(0),
+                Err(error) => {
+                    tracing::warn!(stream = %id, %error, "rejected: the store cannot open the stream");
+                    return Err(error.into());
+                }
+            };
             let mut streams = lock(&self.shared.streams);
             if streams.contains_key(id) {
                 continue;

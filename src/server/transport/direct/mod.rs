@@ -116,13 +116,21 @@ pub(crate) async fn serve(
     gate: &impl StreamGate,
     direct: &DirectPath,
 ) {
-    match gate.open(request, peer).await {
+    // Boxed, like the error below: the task of an open stream keeps the
+    // space of every future it ever awaited inline (measured in a release
+    // build: 1,984 bytes with both inline, 1,688 boxed, 1,840 before the
+    // gate), and that task per open stream is what this path keeps small.
+    let opened = Box::pin(gate.open(request, peer)).await;
+    let (subscription, headers) = match opened {
         Ok(OpenedStream {
             subscription,
             headers,
-        }) => stream(socket, peer, subscription, headers, direct).await,
-        Err(response) => write_error(&mut socket, response).await,
-    }
+        }) => (subscription, headers),
+        // Writing an error takes more space (1.6 KB) than streaming, and
+        // only a refused connection needs it.
+        Err(response) => return Box::pin(write_error(&mut socket, response)).await,
+    };
+    stream(socket, peer, subscription, headers, direct).await;
 }
 
 /// Writes an error response and closes, within [`ERROR_LINGER`].
