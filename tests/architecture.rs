@@ -34,8 +34,29 @@ const LAYERS: &[&[&str]] = &[
     &[""],
 ];
 
-/// Names the core (`hub/`, `store/`) must not use.
+/// Names the core (`hub/`, `store/`) must not use anywhere in its code.
 const CORE_FORBIDDEN: &[&str] = &["tokio::net", "axum", "hyper", "TcpStream"];
+
+/// Paths the core must not import, checked on expanded `use` trees (so that
+/// `use tokio::{net::TcpListener}` is caught too): the HTTP and socket
+/// crates, and std's sockets.
+const CORE_FORBIDDEN_IMPORTS: &[&str] = &[
+    "tokio::net",
+    "axum",
+    "axum_core",
+    "hyper",
+    "hyper_util",
+    "http",
+    "http_body",
+    "tower",
+    "tower_http",
+    "leptos_axum",
+    "mio",
+    "socket2",
+    "std::net::TcpStream",
+    "std::net::TcpListener",
+    "std::net::UdpSocket",
+];
 
 /// A module path below `crate::server`, e.g. `["hub", "stream"]`.
 type ModPath = Vec<String>;
@@ -294,12 +315,8 @@ fn imports_of(module: &ModPath, source: &str) -> Vec<Import> {
                 }
             }
         }
-        if let Some(name) = trimmed
-            .strip_prefix("mod ")
-            .or_else(|| trimmed.strip_prefix("pub(crate) mod "))
-            .and_then(|rest| rest.strip_suffix('{'))
-        {
-            nested.push((name.trim().to_owned(), depth));
+        if let Some(name) = nested_mod_name(trimmed) {
+            nested.push((name, depth));
         }
         depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
         while nested.last().is_some_and(|(_, outside)| depth <= *outside) {
@@ -309,14 +326,67 @@ fn imports_of(module: &ModPath, source: &str) -> Vec<Import> {
     imports
 }
 
+/// The name of an inline module opened on this line (`mod x {`, with any
+/// visibility and attributes before it).
+fn nested_mod_name(line: &str) -> Option<String> {
+    let mut rest = line.trim();
+    while rest.starts_with("#[") {
+        rest = rest[rest.find(']')? + 1..].trim_start();
+    }
+    let rest = strip_visibility(rest);
+    let name = rest.strip_prefix("mod ")?.trim_end().strip_suffix('{')?;
+    Some(name.trim().to_owned())
+}
+
+/// `line` without a leading `pub`, `pub(crate)`, `pub(super)` or `pub(in …)`.
+fn strip_visibility(line: &str) -> &str {
+    if let Some(rest) = line.strip_prefix("pub(") {
+        return rest
+            .find(')')
+            .map_or(line, |end| rest[end + 1..].trim_start());
+    }
+    line.strip_prefix("pub ").unwrap_or(line)
+}
+
+/// Every path a file's `use` statements import from outside the crate,
+/// expanded, with its line.
+fn external_uses(source: &str) -> Vec<(usize, String)> {
+    let lines = code_lines(source);
+    let mut out = Vec::new();
+    let mut pending: Option<(String, usize)> = None;
+    for (number, code) in lines.iter().enumerate() {
+        let trimmed = code.trim();
+        let (text, first) = match pending.take() {
+            Some((mut text, first)) => {
+                text.push_str(trimmed);
+                (text, first)
+            }
+            None => match use_statement(trimmed) {
+                Some(rest) => (rest.to_owned(), number + 1),
+                None => continue,
+            },
+        };
+        if !text.contains(';') {
+            pending = Some((text, first));
+            continue;
+        }
+        let tree = text.split(';').next().unwrap_or(&text);
+        for path in expand_use_tree(tree) {
+            let path = path.trim_start_matches("::").to_owned();
+            if !["crate", "super", "self"]
+                .iter()
+                .any(|local| path.starts_with(local))
+            {
+                out.push((first, path));
+            }
+        }
+    }
+    out
+}
+
 /// The tree of a `use` statement, without its visibility and `use`.
 fn use_statement(line: &str) -> Option<&str> {
-    let line = line
-        .strip_prefix("pub(crate) ")
-        .or_else(|| line.strip_prefix("pub(super) "))
-        .or_else(|| line.strip_prefix("pub "))
-        .unwrap_or(line);
-    line.strip_prefix("use ")
+    strip_visibility(line).strip_prefix("use ")
 }
 
 fn record_use(text: &str, reexport: bool, line: usize, scope: &ModPath, out: &mut Vec<Import>) {
@@ -357,6 +427,16 @@ fn violations(root: &Path) -> Vec<String> {
             problems.push(format!("{file}: module {} is in no layer", show(module)));
         }
         if matches!(module.first().map(String::as_str), Some("hub" | "store")) {
+            for (line, path) in external_uses(&source) {
+                let forbidden = CORE_FORBIDDEN_IMPORTS
+                    .iter()
+                    .find(|name| path == **name || path.starts_with(&format!("{name}::")));
+                if let Some(name) = forbidden {
+                    problems.push(format!(
+                        "{file}:{line}: the core imports `{path}` (from `{name}`): hub/ and store/ never see sockets or HTTP"
+                    ));
+                }
+            }
             for (number, code) in code_lines(&source).iter().enumerate() {
                 for name in CORE_FORBIDDEN {
                     if contains_word(code, name) {
@@ -501,6 +581,19 @@ fn the_checker_sees_imports_in_every_form() {
     assert_eq!(cycles(&edges), ["modules import each other: a -> b -> a"]);
     assert!(contains_word("let s: TcpStream;", "TcpStream"));
     assert!(!contains_word("let s: MyTcpStreamish;", "TcpStream"));
+    let uses = external_uses("use tokio::{net::TcpListener, sync::Notify};\nuse crate::x;\n");
+    assert_eq!(
+        uses,
+        [
+            (1, "tokio::net::TcpListener".to_owned()),
+            (1, "tokio::sync::Notify".to_owned())
+        ]
+    );
+    assert_eq!(
+        nested_mod_name("#[cfg(test)] pub mod tests {"),
+        Some("tests".into())
+    );
+    assert_eq!(nested_mod_name("mod tests;"), None);
     assert!(code_lines("// uses axum\nlet x = 1; /* hyper */")
         .iter()
         .all(|line| !contains_word(line, "axum") && !contains_word(line, "hyper")));

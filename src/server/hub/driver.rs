@@ -69,6 +69,9 @@ async fn while_subscribed(stream: &Arc<Stream>, context: &DriverContext) {
             None => Poll::Pending,
         });
         tokio::select! {
+            // The wake first: once the last subscriber has left, the
+            // producer is not run again.
+            biased;
             () = stream.wake.notified() => {
                 if stream.subscriber_count() == 0 {
                     return;

@@ -23,7 +23,8 @@ pub enum HubError {
         /// The configured limit.
         limit: usize,
     },
-    /// The event store could not say where the stream stands.
-    #[error(transparent)]
+    /// The event store could not say where the stream stands. The message
+    /// names no detail of the store (its address, a path): the hub logs that.
+    #[error("the event store is unavailable; try again later")]
     Store(#[from] StoreError),
 }

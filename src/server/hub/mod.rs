@@ -71,6 +71,8 @@
 //!   stream's lock go. Store calls are made with no std lock held.
 
 mod admission;
+#[cfg(test)]
+mod append_tests;
 mod context;
 mod driver;
 mod error;

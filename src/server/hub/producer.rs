@@ -48,8 +48,10 @@ impl Emitter {
     }
 
     /// Appends one generated event (committed in batches by a durable
-    /// store) and sends it to every subscriber; returns its sequence id.
-    pub async fn emit(&self, event: NewEvent, pace: Pace) -> Result<Seq, StoreError> {
+    /// store) and sends it to every subscriber; returns its sequence id, or
+    /// `None` when the stream has been retired (the producer is about to be
+    /// dropped).
+    pub async fn emit(&self, event: NewEvent, pace: Pace) -> Result<Option<Seq>, StoreError> {
         self.stream.append(event, pace, Durability::Batched).await
     }
 }

@@ -6,7 +6,6 @@ use super::context::{SinkFraming, StreamContext};
 use super::driver::{drive, DriverContext, Outcome};
 use super::error::HubError;
 use super::producer::Producer;
-use super::resume::fill_from_store;
 use super::snapshot::StreamSnapshot;
 use super::stream::Stream;
 use super::subscription::Subscription;
@@ -142,7 +141,7 @@ impl Hub {
     ) -> Result<Subscription, HubError> {
         let slot = ConnectionSlot::acquire(&self.shared.admission, ip)?;
         let resume_after = last_event_id.and_then(parse_event_id);
-        let (stream, mut joined) = loop {
+        let (stream, joined) = loop {
             {
                 let streams = lock(&self.shared.streams);
                 if let Some(stream) = streams.get(id) {
@@ -185,11 +184,13 @@ impl Hub {
             let joined = stream.join(resume_after);
             break (stream, joined);
         };
-        if let Some((first, last)) = joined.missing.filter(|_| self.shared.store.keeps_history()) {
-            fill_from_store(&stream, first, last, &mut joined.backlog).await;
-        }
         tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
-        Ok(Subscription::new(stream, joined, slot))
+        let missing = joined.missing.filter(|_| self.shared.store.keeps_history());
+        let mut subscription = Subscription::new(stream, joined, slot);
+        if let Some((first, last)) = missing {
+            subscription.fill_from_store(first, last).await;
+        }
+        Ok(subscription)
     }
 
     /// Counts and logs a new stream refused at `--max-streams`.

@@ -12,14 +12,18 @@ use std::collections::VecDeque;
 /// Replaces the gap notice at the front of `backlog` (ids `first..=last`,
 /// older than the ring) with what the store still keeps of them, and a
 /// smaller gap notice for the rest. A store that fails leaves the notice.
+/// At most the newest `history` of them are asked for: a client far behind
+/// gets a gap notice for the rest, as it would from the ring.
 pub(crate) async fn fill_from_store(
     stream: &Stream,
     first: Seq,
     last: Seq,
     backlog: &mut VecDeque<Bytes>,
 ) {
-    let wanted = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-    let kept = match stream.stored_after(first - 1, wanted).await {
+    let most = stream.history() as u64;
+    let from = first.max(last.saturating_sub(most.saturating_sub(1)));
+    let wanted = usize::try_from(last - from + 1).unwrap_or(usize::MAX);
+    let kept = match stream.stored_after(from - 1, wanted).await {
         Ok(kept) => kept,
         Err(error) => {
             tracing::warn!(stream = %stream.id(), %error, "resume: the store could not replay older events");

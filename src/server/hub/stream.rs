@@ -52,6 +52,9 @@ struct StreamState {
     last_sent: Instant,
     /// Removed from the hub; its driver task must exit.
     retired: bool,
+    /// An append is with the store: the stream may not be retired (and its
+    /// log forgotten) under it, or the append would bring the log back.
+    appending: bool,
     /// When the last subscriber left; `None` while anyone is subscribed.
     /// Under `--max-streams` pressure the stream idle longest goes first.
     idle_since: Option<Instant>,
@@ -90,6 +93,7 @@ impl Stream {
                 started_at: SystemTime::now(),
                 last_sent: Instant::now(),
                 retired: false,
+                appending: false,
                 idle_since: Some(Instant::now()),
                 sinks: SinkList::default(),
             }),
@@ -103,6 +107,11 @@ impl Stream {
     /// The stream's id.
     pub(crate) fn id(&self) -> &StreamId {
         &self.id
+    }
+
+    /// Events its ring keeps (`--history`).
+    pub(crate) fn history(&self) -> usize {
+        self.context.history
     }
 
     /// Registers a subscriber and hands it the replay it needs.
@@ -178,7 +187,8 @@ impl Stream {
             .collect())
     }
 
-    /// Appends `event` through the store, then records and broadcasts it.
+    /// Appends `event` through the store, then records and broadcasts it;
+    /// `None` (and nothing appended) when the stream was retired meanwhile.
     /// `pace` says whether the producer is on time: only then does this
     /// write the event to the live sinks itself (see [`LiveSink`]); a late
     /// producer means the server is busy, and the sinks' tasks, which write
@@ -188,8 +198,11 @@ impl Stream {
         event: NewEvent,
         pace: Pace,
         durability: Durability,
-    ) -> Result<Seq, StoreError> {
+    ) -> Result<Option<Seq>, StoreError> {
         let _in_order = self.append_order.lock().await;
+        let Some(_appending) = Appending::start(self) else {
+            return Ok(None);
+        };
         let stored = self
             .context
             .store
@@ -197,7 +210,7 @@ impl Stream {
             .await?;
         let seq = stored.seq;
         self.publish(&stored, pace);
-        Ok(seq)
+        Ok(Some(seq))
     }
 
     /// Records a stored event in the ring and sends it to every subscriber.
@@ -267,6 +280,12 @@ impl Stream {
         true
     }
 
+    /// Whether an append is with the store right now.
+    #[cfg(test)]
+    pub(crate) fn is_appending(&self) -> bool {
+        lock(&self.state).appending
+    }
+
     /// Subscribers right now.
     pub(crate) fn subscriber_count(&self) -> usize {
         lock(&self.state).subscribers
@@ -294,7 +313,7 @@ impl Stream {
     /// The caller holds the hub's map lock and removes the stream from it.
     pub(crate) fn retire_if_idle(&self) -> bool {
         let mut state = lock(&self.state);
-        if state.subscribers > 0 {
+        if state.subscribers > 0 || state.appending {
             return false;
         }
         if !state.retired {
@@ -314,6 +333,29 @@ impl Stream {
             newest: state.newest,
             started_at: state.started_at,
         }
+    }
+}
+
+/// Marks a stream as appending while it lives (see
+/// `StreamState::appending`), so that it cannot be retired under the append,
+/// even when the append is cancelled.
+struct Appending<'a>(&'a Stream);
+
+impl<'a> Appending<'a> {
+    /// Marks `stream` as appending, unless it was retired already.
+    fn start(stream: &'a Stream) -> Option<Self> {
+        let mut state = lock(&stream.state);
+        if state.retired {
+            return None;
+        }
+        state.appending = true;
+        Some(Self(stream))
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).appending = false;
     }
 }
 

@@ -5,6 +5,7 @@
 use super::admission::ConnectionSlot;
 use super::frame::Frame;
 use super::live_sink::LiveSink;
+use super::resume::fill_from_store;
 use super::stream::{Joined, Stream};
 use crate::server::sse::KEEP_ALIVE;
 use crate::server::store::Seq;
@@ -33,6 +34,13 @@ impl Subscription {
             last_seq: joined.last_seq,
             _slot: slot,
         }
+    }
+
+    /// Replaces the gap notice owed for ids `first..=last` (older than the
+    /// ring) with what the store still keeps of them. Called once the
+    /// subscription exists, so that a client gone meanwhile leaves as usual.
+    pub(crate) async fn fill_from_store(&mut self, first: Seq, last: Seq) {
+        fill_from_store(&self.stream, first, last, &mut self.backlog).await;
     }
 
     /// Registers `sink` with the stream, so that its producer can write to

@@ -20,7 +20,9 @@
 //!   between two clock readings, a wall clock stepped back). So stamps of
 //!   one stream are distinct and, truncated to the millisecond, at least the
 //!   interval apart; a stamp is at most [`ON_GRID`] later than the moment
-//!   its event was made. tokio's `Interval` kept neither: it stays on the
+//!   its event was made, unless the wall clock was stepped back (then the
+//!   stamps stay ahead of it by the step until the stream next starts,
+//!   rather than go back). tokio's `Interval` kept neither: it stays on the
 //!   old grid for a tick up to 5 ms late, so the next came 5 ms later, and
 //!   with the thread descheduled between its clock reading and the stamp,
 //!   two events of one stream carried the same millisecond (seen under the
