@@ -287,3 +287,39 @@ async fn requests_pipelined_after_a_taken_over_stream_are_not_served() {
     })
     .await;
 }
+
+/// `.` and `..` (also percent-encoded) are refused as stream ids with the
+/// JSON 400, on a fresh connection and on a keep-alive one: browsers and
+/// proxies resolve such segments away, so no page could ever open them.
+#[tokio::test]
+async fn dot_segments_are_not_stream_ids_on_either_path() {
+    let server = TestServer::start(&["--log", "warn"]).await;
+    for id in [".", "..", "%2e", "%2E%2e"] {
+        for warm_up in [None, Some("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")] {
+            let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
+            let mut received = Vec::new();
+            if let Some(first) = warm_up {
+                send(&mut socket, first).await;
+                read_until(&mut socket, &mut received, |text| text.ends_with('}')).await;
+                received.clear();
+            }
+            let request = format!("GET /sse/{id} HTTP/1.1\r\nHost: test\r\n\r\n");
+            send(&mut socket, &request).await;
+            read_until(&mut socket, &mut received, |text| text.ends_with('}')).await;
+            let text = String::from_utf8_lossy(&received);
+            let (status, _) = head_of(&text);
+            assert_eq!(status, "HTTP/1.1 400 Bad Request", "{id} after {warm_up:?}");
+            let body: serde_json::Value =
+                serde_json::from_str(text.split("\r\n\r\n").nth(1).expect("body"))
+                    .expect("JSON body");
+            assert_eq!(body["code"], "invalid_stream_id", "{id}");
+            let message = body["error"].as_str().expect("a message");
+            assert!(message.contains("path segment"), "{id}: {message}");
+        }
+    }
+    assert!(server
+        .get_json("/api/streams")
+        .await
+        .as_array()
+        .is_some_and(Vec::is_empty));
+}

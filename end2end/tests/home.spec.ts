@@ -173,6 +173,8 @@ test.describe("home page", () => {
     ["an empty id", ""],
     ["an id with a space", "bad id"],
     ["an id with a slash", "a/b"],
+    ["the id '.'", "."],
+    ["the id '..'", ".."],
     ["an id over 128 characters", "x".repeat(129)],
   ]) {
     test(`${label} shows an inline message and opens no stream`, async ({ page }) => {

@@ -35,6 +35,12 @@ pub enum StreamIdError {
         /// The first offending character, quoted and escaped for display.
         found: String,
     },
+    /// `.` or `..`: a URL path segment that browsers and proxies resolve away
+    /// before the request is sent, so no client could ever open it.
+    #[error(
+        "the stream id '{0}' is a path segment that browsers remove from URLs; use another id"
+    )]
+    DotSegment(&'static str),
 }
 
 impl StreamId {
@@ -42,6 +48,9 @@ impl StreamId {
     pub fn parse(raw: &str) -> Result<Self, StreamIdError> {
         if raw.is_empty() {
             return Err(StreamIdError::Empty);
+        }
+        if let Some(segment) = [".", ".."].into_iter().find(|dots| raw == *dots) {
+            return Err(StreamIdError::DotSegment(segment));
         }
         if let Some(bad) = raw.chars().find(|c| !is_stream_id_char(*c)) {
             return Err(StreamIdError::InvalidChar {
@@ -205,6 +214,18 @@ mod tests {
     }
 
     #[test]
+    fn rejects_the_dot_segments_browsers_resolve_away() {
+        for dots in [".", ".."] {
+            let err = StreamId::parse(dots).expect_err("a dot segment");
+            assert_eq!(err, StreamIdError::DotSegment(dots));
+            assert!(err.to_string().contains("path segment"), "{err}");
+        }
+        for fine in ["...", ".a", "a.", "..a"] {
+            assert!(StreamId::parse(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
     fn event_round_trips_through_json_with_the_documented_field_names() {
         let event = StreamEvent {
             number: 7,
@@ -231,7 +252,9 @@ mod tests {
         fn any_string_is_accepted_exactly_when_it_follows_the_rules(raw in proptest::prelude::any::<String>()) {
             let follows_rules = !raw.is_empty()
                 && raw.chars().count() <= MAX_STREAM_ID_LEN
-                && raw.chars().all(|c| c.is_ascii_alphanumeric() || ".-_~".contains(c));
+                && raw.chars().all(|c| c.is_ascii_alphanumeric() || ".-_~".contains(c))
+                && raw != "."
+                && raw != "..";
             proptest::prop_assert_eq!(StreamId::parse(&raw).is_ok(), follows_rules);
         }
 
