@@ -543,3 +543,46 @@ async fn idle_connections_cannot_exhaust_file_descriptors() {
     })
     .await;
 }
+
+/// A client that keeps sending on an open stream (64 MiB of it) is cut off
+/// after a few KiB instead of being read for as long as it likes, and other
+/// clients are served meanwhile.
+#[tokio::test]
+async fn a_client_uploading_on_an_open_stream_is_cut_off() {
+    let server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
+    let mut uploader = TcpStream::connect(server.addr()).await.expect("connect");
+    uploader
+        .write_all(b"GET /sse/upload HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("request");
+    let mut head = [0u8; 256];
+    let n = uploader.read(&mut head).await.expect("the stream starts");
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200 OK"));
+    let (mut reader, mut writer) = uploader.into_split();
+    let upload = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0usize;
+        while sent < 64 * 1024 * 1024 {
+            if writer.write_all(&chunk).await.is_err() {
+                return (sent, false);
+            }
+            sent += chunk.len();
+        }
+        (sent, true)
+    });
+    // The server closes the connection: reading ends (EOF or a reset).
+    let closed = tokio::time::timeout(common::WAIT, async {
+        let mut sink = vec![0u8; 64 * 1024];
+        while reader.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the uploading client was never cut off");
+    let (sent, finished) = tokio::time::timeout(common::WAIT, upload)
+        .await
+        .expect("the upload ends")
+        .expect("task");
+    assert!(!finished, "all 64 MiB were taken ({sent} bytes)");
+    // Everyone else is still served.
+    let mut other = subscribe(&client(), &server, "other").await;
+    other.next_event().await;
+}

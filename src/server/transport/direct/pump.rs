@@ -48,12 +48,14 @@ pub(crate) async fn pump(
         return end;
     }
     drop(head);
+    // What the client has sent since its request (see `client_gone`).
+    let mut sent = 0;
     loop {
         if subscription.go_live(sink) {
             let handover = tokio::select! {
                 biased;
                 () = shutdown.as_mut() => return End::Shutdown { unsent: None },
-                () = client_gone(socket) => return End::ClientGone,
+                () = client_gone(socket, &mut sent) => return End::ClientGone,
                 handover = sink.stalled() => handover,
             };
             if let Some(rest) = handover.unsent {
@@ -69,7 +71,7 @@ pub(crate) async fn pump(
         let message = tokio::select! {
             biased;
             () = shutdown.as_mut() => return End::Shutdown { unsent: None },
-            () = client_gone(socket) => return End::ClientGone,
+            () = client_gone(socket, &mut sent) => return End::ClientGone,
             message = subscription.next_message() => message,
         };
         let Some(message) = message else {

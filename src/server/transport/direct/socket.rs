@@ -61,9 +61,15 @@ pub(crate) async fn write_some(socket: &TcpStream, data: &(impl Buf + Sync)) -> 
     .await
 }
 
-/// Resolves when the client has closed its side (or the socket failed).
-/// Anything it sends after its request is read and ignored.
-pub(crate) async fn client_gone(socket: &TcpStream) {
+/// Most bytes a client may send after its stream request: a client has
+/// nothing to send on an event stream, and one that keeps uploading would
+/// otherwise be read (and its bytes thrown away) for as long as it likes.
+pub(crate) const MAX_BYTES_AFTER_REQUEST: usize = 16 * 1024;
+
+/// Resolves when the client has closed its side, the socket failed, or the
+/// client has sent more than [`MAX_BYTES_AFTER_REQUEST`] in all since its
+/// request (`sent` keeps the count between calls).
+pub(crate) async fn client_gone(socket: &TcpStream, sent: &mut usize) {
     let mut scratch = [0u8; 64];
     loop {
         if poll_fn(|cx| socket.poll_read_ready(cx)).await.is_err() {
@@ -71,7 +77,13 @@ pub(crate) async fn client_gone(socket: &TcpStream) {
         }
         match socket.try_read(&mut scratch) {
             Ok(0) => return,
-            Ok(_) => {}
+            Ok(read) => {
+                *sent += read;
+                if *sent > MAX_BYTES_AFTER_REQUEST {
+                    tracing::warn!(sent = *sent, "closed a stream whose client kept sending");
+                    return;
+                }
+            }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return,
         }
