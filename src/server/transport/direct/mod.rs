@@ -164,6 +164,7 @@ async fn stream(
     direct: &DirectPath,
 ) {
     let write_timeout = direct.shared.write_timeout;
+    socket::detect_vanished_peer(&socket);
     let mut head = response::response_head(&headers);
     drop(headers);
     encode_chunk_into(&mut head, &retry_frame(direct.shared.retry));

@@ -1,6 +1,7 @@
 //! Writing to a stream's socket by reference, shared between the
 //! connection task and its stream's producer (through the hub's
-//! [`TryWrite`]), and noticing when the client has gone.
+//! [`TryWrite`]), and noticing when the client has gone: closed, sending
+//! what it should not, or vanished (TCP keep-alive).
 
 use crate::server::hub::TryWrite;
 use bytes::{Buf, Bytes};
@@ -12,6 +13,36 @@ use tokio::net::TcpStream;
 
 /// The last chunk, which ends a chunked response cleanly.
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Idle time before the kernel probes a stream's peer, and between probes.
+const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Time between two keep-alive probes.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes after which the peer counts as gone.
+const KEEP_ALIVE_PROBES: u32 = 3;
+/// How long written data may stay unacknowledged before the connection is
+/// dropped (`TCP_USER_TIMEOUT`, Linux).
+const USER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Makes the kernel notice a peer that vanished without closing (a laptop
+/// lid shut, a cable pulled, a NAT entry dropped) within about a minute,
+/// instead of the ~15 minutes of TCP retransmissions: keep-alive probes
+/// after 30 s of silence (3 probes 10 s apart), and `TCP_USER_TIMEOUT` for
+/// data left unacknowledged. Failing to set them only costs that detection.
+pub(crate) fn detect_vanished_peer(socket: &TcpStream) {
+    let socket = socket2::SockRef::from(socket);
+    let keep_alive = socket2::TcpKeepalive::new()
+        .with_time(KEEP_ALIVE_IDLE)
+        .with_interval(KEEP_ALIVE_INTERVAL)
+        .with_retries(KEEP_ALIVE_PROBES);
+    if let Err(error) = socket.set_tcp_keepalive(&keep_alive) {
+        tracing::debug!(%error, "could not set TCP keep-alive");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(error) = socket.set_tcp_user_timeout(Some(USER_TIMEOUT)) {
+        tracing::debug!(%error, "could not set TCP_USER_TIMEOUT");
+    }
+}
 
 /// The producer's writes: one non-blocking attempt each.
 impl TryWrite for TcpStream {
@@ -87,5 +118,40 @@ pub(crate) async fn client_gone(socket: &TcpStream, sent: &mut usize) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stream_socket_probes_a_silent_peer_within_a_minute() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let _client = TcpStream::connect(listener.local_addr().expect("address"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        detect_vanished_peer(&server);
+        let socket = socket2::SockRef::from(&server);
+        assert!(socket.keepalive().expect("SO_KEEPALIVE"));
+        assert_eq!(socket.tcp_keepalive_time().expect("idle"), KEEP_ALIVE_IDLE);
+        assert_eq!(
+            socket.tcp_keepalive_interval().expect("interval"),
+            KEEP_ALIVE_INTERVAL
+        );
+        assert_eq!(
+            socket.tcp_keepalive_retries().expect("probes"),
+            KEEP_ALIVE_PROBES
+        );
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            socket.tcp_user_timeout().expect("user timeout"),
+            Some(USER_TIMEOUT)
+        );
+        let detected = KEEP_ALIVE_IDLE + KEEP_ALIVE_INTERVAL * KEEP_ALIVE_PROBES;
+        assert!(detected <= Duration::from_secs(60), "{detected:?}");
     }
 }
