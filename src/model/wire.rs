@@ -244,6 +244,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn ids_from_the_allowed_alphabet_are_accepted(raw in "[A-Za-z0-9._~-]{1,128}") {
+            // The two dot segments are the only ids of the alphabet refused.
+            proptest::prop_assume!(raw != "." && raw != "..");
             let id = StreamId::parse(&raw).expect("valid");
             proptest::prop_assert_eq!(id.as_str(), raw.as_str());
         }
