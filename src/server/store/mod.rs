@@ -8,6 +8,8 @@
 //!   with the hub's ring as the only history (what `--store memory` will
 //!   select once there is a choice).
 //! - `conformance.rs`: the suite any implementation must pass (tests only).
+//! - `keeping.rs`: a store that keeps history, for tests of the suite and of
+//!   the hub's resume from a store (tests only).
 //!
 //! # Where the next stores go
 //! An embedded on-disk store (`disk.rs`) and a Redis store (`redis.rs`, its
@@ -62,6 +64,8 @@ mod memory;
 
 #[cfg(test)]
 pub(crate) mod conformance;
+#[cfg(test)]
+pub(crate) mod keeping;
 
 pub use memory::MemoryStore;
 

@@ -12,7 +12,7 @@ use super::{RandomNumbers, RandomSettings, WallClock};
 use crate::model::{StreamEvent, StreamId};
 use crate::server::hub::{Hub, HubError, HubParts, HubSettings};
 use crate::server::stats::Stats;
-use crate::server::store::MemoryStore;
+use crate::server::store::{EventStore, MemoryStore};
 use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -62,6 +62,15 @@ pub(super) fn paused_wall_clock() -> WallClock {
 }
 
 pub(super) fn hub_with_token(settings: Settings, shutdown: CancellationToken) -> Hub {
+    hub_on(settings, Arc::new(MemoryStore::new()), shutdown)
+}
+
+/// A hub whose events live in `store`.
+pub(super) fn hub_on(
+    settings: Settings,
+    store: Arc<dyn EventStore>,
+    shutdown: CancellationToken,
+) -> Hub {
     let producer = RandomNumbers::with_clock(
         RandomSettings {
             interval: settings.interval,
@@ -71,7 +80,7 @@ pub(super) fn hub_with_token(settings: Settings, shutdown: CancellationToken) ->
         paused_wall_clock(),
     );
     let parts = HubParts {
-        store: Arc::new(MemoryStore::new()),
+        store,
         producer: Arc::new(producer),
         sink_framing: |message: &[u8]| Bytes::copy_from_slice(message),
         stats: Arc::new(Stats::default()),

@@ -130,3 +130,46 @@ async fn a_subscriber_that_falls_behind_the_history_gets_a_gap_then_live() {
     let next = seq_of(&slow.next_message().await.expect("event"));
     assert_eq!(next, 21);
 }
+
+/// With a store that keeps history, a resume older than the ring gets the
+/// missing events from the store (at most `history` of them), then the
+/// ring, then live, with a gap notice only for what neither holds.
+#[tokio::test(start_paused = true)]
+async fn a_resume_older_than_the_ring_is_filled_from_a_store_that_keeps_history() {
+    let store = Arc::new(crate::server::store::keeping::KeepingStore::new(10));
+    let hub = hub_on(
+        Settings {
+            history: 3,
+            ..settings()
+        },
+        store,
+        CancellationToken::new(),
+    );
+    let mut keeper = hub.subscribe(&id("s"), None, LOCAL).await.expect("joined");
+    for _ in 0..8 {
+        keeper.next_message().await.expect("event");
+    }
+    // The ring holds 6..=8; 4 and 5 come from the store.
+    let mut near = hub
+        .subscribe(&id("s"), Some("3"), LOCAL)
+        .await
+        .expect("joined");
+    let mut seqs = Vec::new();
+    for _ in 0..6 {
+        seqs.push(seq_of(&near.next_message().await.expect("event")));
+    }
+    assert_eq!(seqs, vec![4, 5, 6, 7, 8, 9], "no gap, no duplicate");
+    // Now the ring holds 7..=9: of the missing 2..=6 the store gives at
+    // most `history` (4..=6), and a gap notice names 2..=3.
+    let mut far = hub
+        .subscribe(&id("s"), Some("1"), LOCAL)
+        .await
+        .expect("joined");
+    let gap = text(&far.next_message().await.expect("gap"));
+    assert_eq!(gap, "event: gap\ndata: {\"first\":2,\"last\":3}\n\n");
+    let mut seqs = Vec::new();
+    for _ in 0..6 {
+        seqs.push(seq_of(&far.next_message().await.expect("event")));
+    }
+    assert_eq!(seqs, vec![4, 5, 6, 7, 8, 9]);
+}
