@@ -65,8 +65,7 @@ pub struct Hub {
 struct Shared {
     settings: HubSettings,
     stats: Arc<Stats>,
-    store: Arc<dyn EventStore>,
-    /// What every stream shares.
+    /// What every stream shares, the store among it.
     streams_context: Arc<StreamContext>,
     /// What every stream's driver shares.
     driver_context: Arc<DriverContext>,
@@ -86,7 +85,7 @@ impl Hub {
         let history = settings.history.max(1);
         let idle_streams = Arc::new(AtomicUsize::new(0));
         let streams_context = Arc::new(StreamContext {
-            store: Arc::clone(&parts.store),
+            store: parts.store,
             stats: Arc::clone(&parts.stats),
             sink_framing: parts.sink_framing,
             channel_capacity: CHANNEL_CAPACITY.min(history),
@@ -108,7 +107,6 @@ impl Hub {
             shared: Arc::new(Shared {
                 settings,
                 stats: parts.stats,
-                store: parts.store,
                 streams_context,
                 driver_context,
                 streams: Mutex::new(HashMap::new()),
@@ -161,7 +159,7 @@ impl Hub {
             }
             // A new stream continues where the store's log stands; asked
             // outside the map lock, which is never held across an await.
-            let newest = match self.shared.store.newest(id).await {
+            let newest = match self.shared.streams_context.store.newest(id).await {
                 Ok(newest) => newest.unwrap_or(0),
                 Err(error) => {
                     tracing::warn!(stream = %id, %error, "rejected: the store cannot open the stream");
@@ -185,7 +183,7 @@ impl Hub {
             break (stream, joined);
         };
         tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
-        let missing = joined.missing.filter(|_| self.shared.store.keeps_history());
+        let missing = joined.missing.filter(|_| self.shared.streams_context.store.keeps_history());
         let mut subscription = Subscription::new(stream, joined, slot);
         if let Some((first, last)) = missing {
             subscription.fill_from_store(first, last).await;
@@ -230,7 +228,7 @@ impl Hub {
             .is_some_and(|current| Arc::ptr_eq(current, stream))
         {
             streams.remove(stream.id());
-            self.shared.store.forget(stream.id());
+            self.shared.streams_context.store.forget(stream.id());
         }
         let none_left = streams.is_empty();
         drop(streams);
@@ -255,7 +253,7 @@ impl Hub {
         match idle {
             Some((id, stream)) if stream.retire_if_idle() => {
                 streams.remove(&id);
-                self.shared.store.forget(&id);
+                self.shared.streams_context.store.forget(&id);
                 tracing::debug!(stream = %id, "forgot an idle stream to make room");
                 true
             }
@@ -299,6 +297,6 @@ impl Hub {
 
     /// The kind of store events live in (`memory`, …).
     pub fn store_kind(&self) -> &'static str {
-        self.shared.store.kind()
+        self.shared.streams_context.store.kind()
     }
 }

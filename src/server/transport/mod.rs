@@ -12,6 +12,7 @@
 //! - `served/`: the connections axum serves, with write and idle timeouts,
 //!   whose socket a stream handler can take back.
 //! - `open_sockets.rs`: counts every client socket against the fd budget.
+//! - `test_pair.rs`: a connected loopback pair for the socket tests.
 
 pub mod direct;
 mod gate;
@@ -19,6 +20,8 @@ mod gateway;
 pub mod open_sockets;
 pub mod request_head;
 pub mod served;
+#[cfg(test)]
+mod test_pair;
 
 pub use direct::DirectPath;
 pub use gate::{OpenedStream, StreamGate};

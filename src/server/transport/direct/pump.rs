@@ -177,6 +177,7 @@ async fn guarded<T>(
 mod tests {
     use super::super::socket::{end_cleanly, LAST_CHUNK};
     use super::*;
+    use crate::server::transport::test_pair::connected_pair;
     use tokio::io::AsyncReadExt;
 
     /// Shutdown in the middle of a write the socket cannot take at once keeps
@@ -184,13 +185,7 @@ mod tests {
     /// reads everything once, then a clean end.
     #[tokio::test]
     async fn shutdown_mid_write_finishes_the_write_before_the_last_chunk() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let mut client = TcpStream::connect(listener.local_addr().expect("address"))
-            .await
-            .expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
+        let (server, mut client) = connected_pair().await;
         // Far more than the two socket buffers hold while nobody reads.
         let data: Vec<u8> = (0..1u32 << 22).map(|i| (i % 251) as u8).collect();
         let token = tokio_util::sync::CancellationToken::new();

@@ -124,16 +124,11 @@ pub(crate) async fn client_gone(socket: &TcpStream, sent: &mut usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::transport::test_pair::connected_pair;
 
     #[tokio::test]
     async fn a_stream_socket_probes_a_silent_peer_within_a_minute() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let _client = TcpStream::connect(listener.local_addr().expect("address"))
-            .await
-            .expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
+        let (server, _client) = connected_pair().await;
         detect_vanished_peer(&server);
         let socket = socket2::SockRef::from(&server);
         assert!(socket.keepalive().expect("SO_KEEPALIVE"));

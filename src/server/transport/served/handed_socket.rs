@@ -206,25 +206,17 @@ impl AsyncWrite for HandedSocket {
 mod tests {
     use super::*;
     use crate::server::stats::Stats;
+    use crate::server::transport::test_pair::connected_pair;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
     /// A counted socket, as the gateway makes them.
     fn counted() -> OpenSocket {
         OpenSocket::try_count(&Arc::new(Stats::default()), 1).expect("room")
     }
 
-    /// A connected pair: the server's end and the client's.
-    async fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        (accepted.expect("accept").0, client.expect("connect"))
-    }
-
     #[tokio::test]
     async fn reads_what_was_received_first_then_the_socket() {
-        let (server, mut client) = pair().await;
+        let (server, mut client) = connected_pair().await;
         let mut handed = HandedSocket::new(server, counted(), Bytes::from_static(b"GET / "));
         client.write_all(b"HTTP/1.1\r\n").await.expect("send");
         let mut received = vec![0u8; 16];
@@ -237,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn once_taken_hyper_reads_the_end_and_writes_nowhere() {
-        let (server, mut client) = pair().await;
+        let (server, mut client) = connected_pair().await;
         let mut handed = HandedSocket::new(server, counted(), Bytes::from_static(b"unread"));
         let (mut taken, _counted) = handed.detach().expect("the socket");
         assert!(handed.detach().is_none(), "taken once only");
@@ -258,7 +250,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_waiting_on_the_socket_reads_the_end_once_it_is_taken() {
-        let (server, _client) = pair().await;
+        let (server, _client) = connected_pair().await;
         let handed = HandedSocket::new(server, counted(), Bytes::new());
         let mut hyper_side = handed.clone();
         let waiting = tokio::spawn(async move {
@@ -279,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_response_hyper_has_not_finished_writing_keeps_the_socket() {
-        let (server, mut client) = pair().await;
+        let (server, mut client) = connected_pair().await;
         let mut handed = HandedSocket::new(server, counted(), Bytes::new());
         // The client reads nothing, so this write cannot finish.
         let big = vec![b'x'; 16 * 1024 * 1024];
@@ -306,7 +298,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_weak_handle_neither_keeps_the_socket_open_nor_takes_a_closed_one() {
-        let (server, mut client) = pair().await;
+        let (server, mut client) = connected_pair().await;
         let handed = HandedSocket::new(server, counted(), Bytes::new());
         let handle = handed.downgrade();
         drop(handed);
