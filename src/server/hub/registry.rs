@@ -183,7 +183,9 @@ impl Hub {
             break (stream, joined);
         };
         tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
-        let missing = joined.missing.filter(|_| self.shared.streams_context.store.keeps_history());
+        let missing = joined
+            .missing
+            .filter(|_| self.shared.streams_context.store.keeps_history());
         let mut subscription = Subscription::new(stream, joined, slot);
         if let Some((first, last)) = missing {
             subscription.fill_from_store(first, last).await;

@@ -131,3 +131,58 @@ async fn the_idle_count_follows_streams_going_idle_busy_and_forgotten() {
     assert_eq!(hub.known_stream_count(), 0);
     assert_eq!(idle(), 0);
 }
+
+/// A store that fails every call, as an unreachable one would.
+struct FailingStore;
+
+impl crate::server::store::EventStore for FailingStore {
+    fn kind(&self) -> &'static str {
+        "failing"
+    }
+    fn keeps_history(&self) -> bool {
+        true
+    }
+    fn newest<'a>(
+        &'a self,
+        _stream: &'a StreamId,
+    ) -> crate::server::store::StoreFuture<'a, Option<u64>> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+    fn append<'a>(
+        &'a self,
+        _stream: &'a StreamId,
+        _event: crate::server::store::NewEvent,
+        _durability: crate::server::store::Durability,
+    ) -> crate::server::store::StoreFuture<'a, crate::server::store::StoredEvent> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+    fn after<'a>(
+        &'a self,
+        _stream: &'a StreamId,
+        _after: u64,
+        _limit: usize,
+    ) -> crate::server::store::StoreFuture<'a, Vec<crate::server::store::StoredEvent>> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+    fn forget(&self, _stream: &StreamId) {}
+}
+
+fn down() -> crate::server::store::StoreError {
+    crate::server::store::StoreError::Unavailable("db.internal:6379 refused".into())
+}
+
+/// A store that cannot say where a new stream stands refuses the client
+/// with a message that names no store detail, gives its connection slot
+/// back, and leaves no stream behind.
+#[tokio::test(start_paused = true)]
+async fn a_failing_store_refuses_new_streams_cleanly() {
+    let hub = hub_on(settings(), Arc::new(FailingStore), CancellationToken::new());
+    let refused = hub.subscribe(&id("s"), None, LOCAL).await.err();
+    let Some(HubError::Store(_)) = &refused else {
+        panic!("not refused for the store: {refused:?}");
+    };
+    let message = refused.map(|error| error.to_string()).unwrap_or_default();
+    assert!(!message.contains("db.internal"), "{message}");
+    assert_eq!(hub.connection_count(), 0, "the slot is given back");
+    assert_eq!(hub.known_stream_count(), 0, "no stream left behind");
+}
