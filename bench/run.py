@@ -175,6 +175,13 @@ class Server:
         env = dict(os.environ)
         if self.name == "sse-hub" or self.name.startswith(BEFORE):
             binary = AGAINST_BIN if self.name.startswith(BEFORE) else HUB_BIN
+            # The load comes from one address: lift the per-address socket
+            # share and connection rate (through the environment, which a
+            # --against binary from before these flags ignores).
+            env.update({
+                "SSE_HUB_MAX_SOCKETS_PER_IP": "0",
+                "SSE_HUB_MAX_CONNECTION_RATE_PER_IP": "0",
+            })
             args = [
                 str(binary), "--addr", "127.0.0.1:0",
                 "--interval-ms", str(self.scenario.interval_ms), "--log", "warn",

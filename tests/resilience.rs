@@ -70,7 +70,8 @@ async fn last_event_id_resumes_without_gap_or_duplicate() {
 }
 
 /// A stream whose last client left keeps its buffer for the retention time,
-/// so a returning client resumes; after it, the id starts afresh.
+/// so a returning client resumes; after it, the stream's next life numbers
+/// on above its old ids.
 #[tokio::test]
 async fn idle_streams_keep_their_buffer_for_the_retention_time() {
     let mut server = TestServer::start(&["--interval-ms", "20", "--retention-ms", "1500"]).await;
@@ -91,11 +92,28 @@ async fn idle_streams_keep_their_buffer_for_the_retention_time() {
         .wait_for_log(&["stream forgotten after retention", "retained"])
         .await;
     assert!(forgotten.contains("INFO"), "{forgotten}");
+    // Forgotten: the new life numbers on above the old one, and the ids
+    // the client missed from the old life (here `last + 1`) are a gap.
     let mut fresh = resume(&server, "retained", &last.to_string()).await;
+    let gap = loop {
+        if let SseItem::Message {
+            event: Some(event),
+            data,
+            ..
+        } = fresh.next().await.expect("open")
+        {
+            assert_eq!(event, "gap");
+            break data;
+        }
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&gap).expect("JSON"),
+        serde_json::json!({"first": last + 1, "last": last + 1})
+    );
     assert_eq!(
         fresh.next_event().await.seq,
-        1,
-        "forgotten: numbering restarts"
+        last + 2,
+        "the new life's first event"
     );
 }
 
@@ -256,17 +274,17 @@ async fn malformed_requests_do_not_disturb_the_server() {
     let mut bystander = subscribe(&client(), &server, "bystander").await;
     bystander.next_event().await;
     let huge_header = format!(
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(200_000)
     );
     let requests: Vec<Vec<u8>> = vec![
         huge_header.into_bytes(),
-        b"GET /sse/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-        b"GET /sse/a\0b HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /sse/\xff\xfe HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"GET /sse/a\0b HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
         b"\0\0\0\0\r\n\r\n".to_vec(),
         b"GET / HTTP/9.9\r\n\r\n".to_vec(),
-        b"GET /sse/x HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \xff\xff\r\n\r\n".to_vec(),
-        b"GET /sse/x?lastEventId=%ZZ HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /sse/x HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: \xff\xff\r\n\r\n".to_vec(),
+        b"GET /sse/x?lastEventId=%ZZ HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
         (0..=255u8).cycle().take(10_000).collect(),
     ];
     for request in requests {
@@ -512,7 +530,7 @@ async fn idle_connections_cannot_exhaust_file_descriptors() {
     }
     let mut refused = TcpStream::connect(server.addr()).await.expect("connects");
     refused
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .expect("request sent");
     let mut answer = Vec::new();
@@ -552,7 +570,7 @@ async fn a_client_uploading_on_an_open_stream_is_cut_off() {
     let server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
     let mut uploader = TcpStream::connect(server.addr()).await.expect("connect");
     uploader
-        .write_all(b"GET /sse/upload HTTP/1.1\r\nHost: test\r\n\r\n")
+        .write_all(b"GET /sse/upload HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .expect("request");
     let mut head = [0u8; 256];

@@ -49,7 +49,18 @@ async fn ends_cleanly(response: reqwest::Response) -> bool {
 }
 
 async fn shuts_down_gracefully(signal: &str, connections: usize) {
-    let mut server = TestServer::start(&["--interval-ms", "100", "--log", "warn"]).await;
+    // Every stream comes from 127.0.0.1: no per-address share or rate.
+    let mut server = TestServer::start(&[
+        "--interval-ms",
+        "100",
+        "--max-sockets-per-ip",
+        "0",
+        "--max-connection-rate-per-ip",
+        "0",
+        "--log",
+        "warn",
+    ])
+    .await;
     let streams = open_streams(&server, connections, 50).await;
     let readers: Vec<_> = streams
         .into_iter()

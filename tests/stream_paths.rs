@@ -80,14 +80,19 @@ fn events(body: &str) -> Vec<(u64, String)> {
 #[tokio::test]
 async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
     let mut server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
-    let request = "GET /sse/paths HTTP/1.1\r\nHost: test\r\nOrigin: http://localhost:8080\r\n\r\n";
+    let request =
+        "GET /sse/paths HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost:8080\r\n\r\n";
 
     // Direct path: the stream request is the connection's first.
     let mut fresh = TcpStream::connect(server.addr()).await.expect("connect");
     send(&mut fresh, request).await;
     // Axum path: the same request after another one on a keep-alive connection.
     let mut reused = TcpStream::connect(server.addr()).await.expect("connect");
-    send(&mut reused, "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    send(
+        &mut reused,
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .await;
     let mut first = Vec::new();
     read_until(&mut reused, &mut first, |text| {
         text.ends_with(r#"{"status":"ok"}"#)
@@ -185,14 +190,18 @@ async fn fresh_and_reused_connections_stream_identically_and_end_cleanly() {
 async fn limit_errors_are_the_same_json_on_a_fresh_connection() {
     let server = TestServer::start(&["--max-connections-per-ip", "1", "--log", "warn"]).await;
     let mut holder = TcpStream::connect(server.addr()).await.expect("connect");
-    send(&mut holder, "GET /sse/held HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    send(
+        &mut holder,
+        "GET /sse/held HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .await;
     let mut held = Vec::new();
     read_until(&mut holder, &mut held, |text| text.contains("retry: ")).await;
 
     let mut refused = TcpStream::connect(server.addr()).await.expect("connect");
     send(
         &mut refused,
-        "GET /sse/another HTTP/1.1\r\nHost: test\r\n\r\n",
+        "GET /sse/another HTTP/1.1\r\nHost: localhost\r\n\r\n",
     )
     .await;
     let mut answer = Vec::new();
@@ -226,8 +235,12 @@ async fn limit_errors_are_the_same_json_on_a_fresh_connection() {
 #[tokio::test]
 async fn other_origins_get_no_cors_grant_on_either_path() {
     let server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
-    let request = "GET /sse/cors HTTP/1.1\r\nHost: test\r\nOrigin: http://evil.example\r\n\r\n";
-    for warm_up in [None, Some("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")] {
+    let request =
+        "GET /sse/cors HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n";
+    for warm_up in [
+        None,
+        Some("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    ] {
         let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
         if let Some(first) = warm_up {
             send(&mut socket, first).await;
@@ -255,9 +268,9 @@ async fn other_origins_get_no_cors_grant_on_either_path() {
 async fn requests_pipelined_after_a_taken_over_stream_are_not_served() {
     let server = TestServer::start(&["--interval-ms", "50", "--log", "warn"]).await;
     let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
-    let stream = |id: &str| format!("GET /sse/{id} HTTP/1.1\r\nHost: test\r\n\r\n");
+    let stream = |id: &str| format!("GET /sse/{id} HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let pipelined = format!(
-        "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n{}{}{}",
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n{}{}{}",
         stream("piped-a"),
         stream("piped-b"),
         stream("piped-c")
@@ -295,7 +308,10 @@ async fn requests_pipelined_after_a_taken_over_stream_are_not_served() {
 async fn dot_segments_are_not_stream_ids_on_either_path() {
     let server = TestServer::start(&["--log", "warn"]).await;
     for id in [".", "..", "%2e", "%2E%2e"] {
-        for warm_up in [None, Some("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")] {
+        for warm_up in [
+            None,
+            Some("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        ] {
             let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
             let mut received = Vec::new();
             if let Some(first) = warm_up {
@@ -303,7 +319,7 @@ async fn dot_segments_are_not_stream_ids_on_either_path() {
                 read_until(&mut socket, &mut received, |text| text.ends_with('}')).await;
                 received.clear();
             }
-            let request = format!("GET /sse/{id} HTTP/1.1\r\nHost: test\r\n\r\n");
+            let request = format!("GET /sse/{id} HTTP/1.1\r\nHost: localhost\r\n\r\n");
             send(&mut socket, &request).await;
             read_until(&mut socket, &mut received, |text| text.ends_with('}')).await;
             let text = String::from_utf8_lossy(&received);

@@ -65,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(uri) = Uri::try_from(target.as_slice()) else {
         return;
     };
-    let mut request = Request::builder().method(method).uri(uri);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "localhost");
     if let Some(value) = last_event_id.and_then(|v| axum::http::HeaderValue::from_bytes(v).ok()) {
         request = request.header("last-event-id", value);
     }

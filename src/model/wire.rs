@@ -134,7 +134,8 @@ pub struct StreamSummary {
     pub id: String,
     /// Clients connected right now.
     pub subscribers: usize,
-    /// Events generated over the stream's life (equals the last sequence id).
+    /// Events sent in the stream's current life (its last sequence id minus
+    /// where its numbering stood when it began: ids grow across lives).
     pub events_sent: u64,
     /// When the generator last started, ISO-8601 UTC.
     pub started_at: String,
@@ -151,6 +152,17 @@ pub struct RejectionCounts {
     pub too_many_connections_from_ip: u64,
     /// Requests whose stream id failed validation.
     pub invalid_stream_id: u64,
+    /// New sockets refused because their address held
+    /// `--max-sockets-per-ip` open sockets already.
+    #[serde(default)]
+    pub too_many_sockets_from_ip: u64,
+    /// New sockets refused because their address opened more than
+    /// `--max-connection-rate-per-ip` in the last second.
+    #[serde(default)]
+    pub connection_rate_limited: u64,
+    /// Requests whose `Host` is not one of `--allowed-hosts`.
+    #[serde(default)]
+    pub host_not_allowed: u64,
     /// Connections closed because the client made no progress reading for
     /// `--write-timeout-ms`.
     pub slow_client_disconnected: u64,

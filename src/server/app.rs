@@ -9,7 +9,7 @@ use super::producers::RandomNumbers;
 use super::stats::Stats;
 use super::store::MemoryStore;
 use super::transport::direct::encode_chunk;
-use super::transport::{Client, DirectPath, Gateway, Handoffs};
+use super::transport::{DirectPath, Gateway, Handoffs, ServedTimeouts};
 use leptos::config::LeptosOptions;
 use std::io::Write;
 use std::sync::Arc;
@@ -125,22 +125,21 @@ pub async fn serve(
     let idle_timeout = IDLE_TIMEOUT
         .max(settings.hub.keep_alive * 2)
         .max(write_timeout + Duration::from_secs(1));
-    let served = Handoffs::new(
-        handoffs,
-        bound,
-        write_timeout,
-        idle_timeout,
-        Arc::clone(state.hub.stats()),
-    );
+    let timeouts = ServedTimeouts {
+        write: write_timeout,
+        idle: idle_timeout,
+        head: settings.transport.head_timeout,
+    };
+    let served = Handoffs::new(handoffs, timeouts, Arc::clone(state.hub.stats()));
     let socket_tasks = state.direct.socket_tasks().clone();
     let gateway = Gateway::new(
         tcp,
         state.clone(),
         state.direct.clone(),
-        settings.transport.max_sockets,
+        &settings.transport,
         handoff,
     );
-    let app = router(state).into_make_service_with_connect_info::<Client>();
+    let app = router(state);
 
     {
         let mut stdout = std::io::stdout().lock();
@@ -155,10 +154,9 @@ pub async fn serve(
         trigger.cancel();
     });
     let accepting = tokio::spawn(gateway.run());
-    let axum_connections =
-        axum::serve(served, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let axum_connections = served.serve(app, shutdown.clone());
     let everything = async {
-        axum_connections.await?;
+        axum_connections.await;
         // The gateway stops at once on shutdown; its connection tasks end
         // their streams cleanly.
         let _ = accepting.await;

@@ -6,7 +6,7 @@
 //! struct, or a [`ConfigError`] whose message `main` prints before exiting
 //! with code 2.
 
-use super::http::{BadOrigin, CorsPolicy, HttpSettings};
+use super::http::{AllowedHosts, BadOrigin, CorsPolicy, HttpSettings};
 use super::hub::HubSettings;
 use super::producers::RandomSettings;
 use super::transport::TransportSettings;
@@ -22,6 +22,10 @@ pub(crate) const FD_RESERVE: u64 = 256;
 /// logs, static files): beyond the open-file limit minus these, the gateway
 /// refuses new connections.
 const SOCKET_FD_RESERVE: u64 = 64;
+
+/// The smallest default per-address share of the socket budget: enough
+/// for a household or an office behind one NAT address.
+const MIN_SOCKETS_PER_IP: usize = 64;
 
 /// Every setting of the server. Run `sse-hub --help` for the same text.
 #[derive(Debug, Clone, Parser)]
@@ -89,6 +93,38 @@ pub struct Config {
     #[arg(long, env = "SSE_HUB_WRITE_TIMEOUT_MS", default_value_t = 30_000)]
     pub write_timeout_ms: u64,
 
+    /// Most client sockets open at once, of any kind (streams, pages, idle
+    /// connections). Default: the open-file limit minus 64.
+    #[arg(long, env = "SSE_HUB_MAX_SOCKETS")]
+    pub max_sockets: Option<usize>,
+
+    /// Most client sockets open at once from one IP address; beyond it a
+    /// new connection gets 429. Default: a tenth of --max-sockets, at least
+    /// 64. 0 = no per-address share.
+    #[arg(long, env = "SSE_HUB_MAX_SOCKETS_PER_IP")]
+    pub max_sockets_per_ip: Option<usize>,
+
+    /// New connections a second from one IP address (as a burst, refilled
+    /// at that rate); beyond it 429. 0 = unlimited.
+    #[arg(
+        long,
+        env = "SSE_HUB_MAX_CONNECTION_RATE_PER_IP",
+        default_value_t = 500
+    )]
+    pub max_connection_rate_per_ip: u32,
+
+    /// Milliseconds a request head (the first on a connection or any later
+    /// one) may take to arrive before the connection is closed.
+    #[arg(long, env = "SSE_HUB_HEAD_TIMEOUT_MS", default_value_t = 30_000)]
+    pub head_timeout_ms: u64,
+
+    /// Host names (the Host header, port ignored) this server answers for,
+    /// comma-separated; `*` answers for any. Default: the --addr host,
+    /// localhost, 127.0.0.1 and [::1] (and any IP address when --addr is
+    /// 0.0.0.0 or [::]).
+    #[arg(long, env = "SSE_HUB_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+
     /// Kernel send buffer per connection in bytes (SO_SNDBUF); 0 = the
     /// operating system's automatic sizing. Smaller detects stalled clients
     /// sooner and bounds kernel memory per connection.
@@ -155,6 +191,7 @@ impl Config {
             ("--keep-alive-ms", self.keep_alive_ms),
             ("--retry-ms", self.retry_ms),
             ("--write-timeout-ms", self.write_timeout_ms),
+            ("--head-timeout-ms", self.head_timeout_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroDuration { flag });
@@ -164,12 +201,19 @@ impl Config {
             ("--history", self.history),
             ("--max-streams", self.max_streams),
             ("--max-connections", self.max_connections.unwrap_or(1)),
+            ("--max-sockets", self.max_sockets.unwrap_or(1)),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroCount { flag });
             }
         }
         let retry = Duration::from_millis(self.retry_ms);
+        let max_sockets = self
+            .max_sockets
+            .unwrap_or_else(|| open_file_limit_minus(SOCKET_FD_RESERVE));
+        let max_sockets_per_ip = self
+            .max_sockets_per_ip
+            .unwrap_or_else(|| default_sockets_per_ip(max_sockets));
         Ok(Settings {
             addr: self.addr,
             log: self.log.clone(),
@@ -190,14 +234,24 @@ impl Config {
                 write_timeout: Duration::from_millis(self.write_timeout_ms),
                 retry,
                 send_buffer_bytes: (self.send_buffer_bytes > 0).then_some(self.send_buffer_bytes),
-                max_sockets: open_file_limit_minus(SOCKET_FD_RESERVE),
+                max_sockets,
+                max_sockets_per_ip,
+                connection_rate_per_ip: self.max_connection_rate_per_ip,
+                head_timeout: Duration::from_millis(self.head_timeout_ms),
             },
             http: HttpSettings {
                 cors: CorsPolicy::parse(self.cors_origins.as_deref())?,
+                allowed_hosts: AllowedHosts::parse(self.allowed_hosts.as_deref(), self.addr),
                 retry,
             },
         })
     }
+}
+
+/// One address's default share of `max_sockets`: a tenth, at least
+/// [`MIN_SOCKETS_PER_IP`], never more than all.
+fn default_sockets_per_ip(max_sockets: usize) -> usize {
+    (max_sockets / 10).max(MIN_SOCKETS_PER_IP).min(max_sockets)
 }
 
 /// The open-file limit minus [`FD_RESERVE`]: each SSE connection holds one

@@ -22,6 +22,9 @@ pub struct Stats {
     pub(crate) too_many_connections: AtomicU64,
     pub(crate) too_many_connections_from_ip: AtomicU64,
     pub(crate) invalid_stream_id: AtomicU64,
+    pub(crate) too_many_sockets_from_ip: AtomicU64,
+    pub(crate) connection_rate_limited: AtomicU64,
+    pub(crate) host_not_allowed: AtomicU64,
     pub(crate) slow_client_disconnected: AtomicU64,
 }
 
@@ -36,6 +39,9 @@ impl Default for Stats {
             too_many_connections: AtomicU64::new(0),
             too_many_connections_from_ip: AtomicU64::new(0),
             invalid_stream_id: AtomicU64::new(0),
+            too_many_sockets_from_ip: AtomicU64::new(0),
+            connection_rate_limited: AtomicU64::new(0),
+            host_not_allowed: AtomicU64::new(0),
             slow_client_disconnected: AtomicU64::new(0),
         }
     }
@@ -58,6 +64,9 @@ impl Stats {
                 too_many_connections: read(&self.too_many_connections),
                 too_many_connections_from_ip: read(&self.too_many_connections_from_ip),
                 invalid_stream_id: read(&self.invalid_stream_id),
+                too_many_sockets_from_ip: read(&self.too_many_sockets_from_ip),
+                connection_rate_limited: read(&self.connection_rate_limited),
+                host_not_allowed: read(&self.host_not_allowed),
                 slow_client_disconnected: read(&self.slow_client_disconnected),
             },
             events_sent: read(&self.events_sent),

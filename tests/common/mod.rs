@@ -338,7 +338,7 @@ pub async fn stalled_client(server: &TestServer, id: &str) -> tokio::net::TcpStr
         .await
         .expect("connects");
     stream
-        .write_all(format!("GET /sse/{id} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .write_all(format!("GET /sse/{id} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
         .await
         .expect("request sent");
     stream

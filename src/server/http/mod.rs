@@ -6,6 +6,7 @@
 //! - `state.rs`: [`AppState`], and the gate the direct path asks.
 //! - `router.rs`: [`router`], every route.
 //! - `cors.rs`: [`CorsPolicy`], one policy for both paths.
+//! - `hosts.rs`: [`AllowedHosts`], the `Host` check for both paths.
 //! - `error.rs`: [`AppError`] → JSON error responses.
 //! - `sse.rs`: `GET /sse/{id}` through axum.
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
@@ -13,11 +14,13 @@
 mod api;
 mod cors;
 mod error;
+mod hosts;
 mod router;
 mod sse;
 mod state;
 
 pub use cors::{BadOrigin, CorsPolicy};
 pub use error::AppError;
+pub use hosts::AllowedHosts;
 pub use router::router;
 pub use state::{AppState, HttpSettings};

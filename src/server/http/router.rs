@@ -4,6 +4,12 @@
 use super::state::AppState;
 use super::{api, sse};
 use crate::app::{shell, App};
+use crate::server::stats::bump;
+use axum::extract::{Request, State};
+use axum::http::{header, Version};
+use axum::middleware;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -37,5 +43,25 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(site)
         .method_not_allowed_fallback(api::method_not_allowed)
+        // Outermost: a request for another host is answered before
+        // anything else looks at it.
+        .layer(middleware::from_fn_with_state(state.clone(), host_guard))
         .with_state(state)
+}
+
+/// The middleware in front of every route: requests for a host not allowed
+/// are answered with the error, and counted.
+async fn host_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|value| value.as_bytes());
+    let http10 = request.version() <= Version::HTTP_10;
+    match state.http.allowed_hosts.check(host, http10) {
+        Ok(()) => next.run(request).await,
+        Err(error) => {
+            bump(&state.hub.stats().host_not_allowed);
+            error.into_response()
+        }
+    }
 }

@@ -4,7 +4,10 @@
 
 use super::cors::CorsPolicy;
 use super::error::AppError;
+use super::hosts::AllowedHosts;
 use crate::server::hub::{Hub, HubError};
+use crate::server::stats::bump;
+use crate::server::transport::open_sockets::Refusal;
 use crate::server::transport::request_head::StreamRequest;
 use crate::server::transport::{DirectPath, OpenedStream, StreamGate};
 use axum::extract::FromRef;
@@ -19,6 +22,8 @@ use std::time::Duration;
 pub struct HttpSettings {
     /// Which origins may read the API and streams.
     pub cors: CorsPolicy,
+    /// Which `Host` values are answered.
+    pub allowed_hosts: AllowedHosts,
     /// Base reconnection delay announced to clients (`retry:`).
     pub retry: Duration,
 }
@@ -44,6 +49,16 @@ impl StreamGate for AppState {
     ) -> Result<OpenedStream, Response> {
         {
             let headers = self.http.cors.headers(request.origin.as_deref());
+            // Checked before anything else, as the router's outermost layer
+            // does: the refusal carries no CORS headers on either path.
+            if let Err(error) = self
+                .http
+                .allowed_hosts
+                .check(request.host.as_deref(), false)
+            {
+                bump(&self.hub.stats().host_not_allowed);
+                return Err(error.into_response());
+            }
             let subscribed = self
                 .hub
                 .subscribe(&request.id, request.last_event_id.as_deref(), peer.ip())
@@ -58,8 +73,13 @@ impl StreamGate for AppState {
         }
     }
 
-    fn refuse_connection(&self, limit: usize) -> Response {
-        let error = AppError::Limit(HubError::TooManyConnections { limit });
+    fn refuse(&self, refusal: Refusal) -> Response {
+        let error = match refusal {
+            Refusal::TooManySockets { limit } => {
+                AppError::Limit(HubError::TooManyConnections { limit })
+            }
+            other => AppError::Refused(other),
+        };
         with_headers(error, self.http.cors.headers(None))
     }
 }

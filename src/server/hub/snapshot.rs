@@ -9,8 +9,8 @@ use std::time::SystemTime;
 pub(crate) struct StreamSnapshot {
     pub(crate) id: StreamId,
     pub(crate) subscribers: usize,
-    /// Its newest sequence id: the events it has sent.
-    pub(crate) newest: Seq,
+    /// Events sent in this life of the stream.
+    pub(crate) events: Seq,
     /// When its producer last started.
     pub(crate) started_at: SystemTime,
 }
@@ -21,7 +21,7 @@ impl StreamSnapshot {
         StreamSummary {
             id: self.id.to_string(),
             subscribers: self.subscribers,
-            events_sent: self.newest,
+            events_sent: self.events,
             started_at: format_timestamp(self.started_at),
         }
     }

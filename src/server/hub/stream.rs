@@ -27,6 +27,9 @@ use tokio::time::Instant;
 /// A stream id's shared state.
 pub(crate) struct Stream {
     id: StreamId,
+    /// Where the store's numbering stood when this life began: its events
+    /// are the ids above it.
+    life_began_after: Seq,
     context: Arc<StreamContext>,
     sender: broadcast::Sender<Frame>,
     state: Mutex<StreamState>,
@@ -84,6 +87,7 @@ impl Stream {
         let (sender, _) = broadcast::channel(context.channel_capacity);
         let stream = Arc::new(Self {
             id,
+            life_began_after: newest,
             context: Arc::clone(context),
             sender,
             state: Mutex::new(StreamState {
@@ -330,7 +334,7 @@ impl Stream {
         StreamSnapshot {
             id: self.id.clone(),
             subscribers: state.subscribers,
-            newest: state.newest,
+            events: state.newest - self.life_began_after,
             started_at: state.started_at,
         }
     }

@@ -4,16 +4,17 @@
 //! hub's resume from a store (older than its ring) be tested before a
 //! durable store exists.
 
+use super::numbering::Numbering;
 use super::{Durability, EventStore, NewEvent, Seq, StoreFuture, StoredEvent};
 use crate::model::StreamId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-/// Each stream's newest id and newest `keep` events.
+/// Each stream's numbering and newest `keep` events.
 pub(crate) struct KeepingStore {
     keep: usize,
-    logs: Mutex<HashMap<StreamId, (Seq, VecDeque<StoredEvent>)>>,
+    logs: Mutex<(Numbering, HashMap<StreamId, VecDeque<StoredEvent>>)>,
 }
 
 impl KeepingStore {
@@ -37,7 +38,7 @@ impl EventStore for KeepingStore {
 
     fn newest<'a>(&'a self, stream: &'a StreamId) -> StoreFuture<'a, Option<Seq>> {
         let logs = self.logs.lock().expect("test store lock");
-        let newest = logs.get(stream).map(|(newest, _)| *newest);
+        let newest = logs.0.newest(stream);
         Box::pin(std::future::ready(Ok(newest)))
     }
 
@@ -48,10 +49,11 @@ impl EventStore for KeepingStore {
         _durability: Durability,
     ) -> StoreFuture<'a, StoredEvent> {
         let mut logs = self.logs.lock().expect("test store lock");
-        let (newest, events) = logs.entry(stream.clone()).or_default();
-        *newest += 1;
+        let (numbering, kept) = &mut *logs;
+        let seq = numbering.take_next(stream);
+        let events = kept.entry(stream.clone()).or_default();
         let stored = StoredEvent {
-            seq: *newest,
+            seq,
             event: event.event,
             data: event.data,
             at: SystemTime::now(),
@@ -70,7 +72,7 @@ impl EventStore for KeepingStore {
         limit: usize,
     ) -> StoreFuture<'a, Vec<StoredEvent>> {
         let logs = self.logs.lock().expect("test store lock");
-        let events = logs.get(stream).map_or_else(Vec::new, |(_, events)| {
+        let events = logs.1.get(stream).map_or_else(Vec::new, |events| {
             events
                 .iter()
                 .filter(|event| event.seq > after)
@@ -82,7 +84,9 @@ impl EventStore for KeepingStore {
     }
 
     fn forget(&self, stream: &StreamId) {
-        self.logs.lock().expect("test store lock").remove(stream);
+        let mut logs = self.logs.lock().expect("test store lock");
+        logs.0.forget(stream);
+        logs.1.remove(stream);
     }
 }
 

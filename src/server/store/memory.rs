@@ -1,6 +1,8 @@
 //! [`MemoryStore`]: where each stream's numbering stands, in this process's
-//! memory, gone with it. The behaviour sse-hub always had: numbering starts
-//! again at 1 once the hub forgets a stream.
+//! memory, gone with it. A stream the hub forgets and that comes back
+//! later numbers on above every id this store issued to a forgotten stream,
+//! so an id from its earlier life never names an event of the new one.
+//! Numbering starts again at 1 when the process restarts.
 //!
 //! It keeps no events of its own: a stream's history in memory is the hub's
 //! replay ring, which holds the encoded messages every subscriber is sent,
@@ -9,18 +11,18 @@
 //! So [`EventStore::keeps_history`] is `false` and `after` has nothing older
 //! than the ring to offer.
 
+use super::numbering::Numbering;
 use super::{Durability, EventStore, NewEvent, Seq, StoreFuture, StoredEvent};
 use crate::model::StreamId;
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 /// The in-memory store; see the module doc.
 #[derive(Default)]
 pub struct MemoryStore {
-    /// The newest sequence id of every stream. A std mutex, never held across
-    /// an `.await`: each call is one map operation.
-    newest: Mutex<HashMap<StreamId, Seq>>,
+    /// Where every stream's numbering stands. A std mutex, never held
+    /// across an `.await`: each call is one map operation.
+    numbering: Mutex<Numbering>,
 }
 
 impl MemoryStore {
@@ -31,8 +33,10 @@ impl MemoryStore {
 
     /// The map; a poisoned lock still holds consistent data (every critical
     /// section leaves it whole between statements).
-    fn newest_ids(&self) -> MutexGuard<'_, HashMap<StreamId, Seq>> {
-        self.newest.lock().unwrap_or_else(PoisonError::into_inner)
+    fn numbering(&self) -> MutexGuard<'_, Numbering> {
+        self.numbering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -46,7 +50,7 @@ impl EventStore for MemoryStore {
     }
 
     fn newest<'a>(&'a self, stream: &'a StreamId) -> StoreFuture<'a, Option<Seq>> {
-        let newest = self.newest_ids().get(stream).copied();
+        let newest = self.numbering().newest(stream);
         Box::pin(std::future::ready(Ok(newest)))
     }
 
@@ -56,15 +60,7 @@ impl EventStore for MemoryStore {
         event: NewEvent,
         _durability: Durability,
     ) -> StoreFuture<'a, StoredEvent> {
-        let seq = {
-            let mut newest = self.newest_ids();
-            let seq = match newest.get_mut(stream) {
-                Some(seq) => seq,
-                None => newest.entry(stream.clone()).or_default(),
-            };
-            *seq += 1;
-            *seq
-        };
+        let seq = self.numbering().take_next(stream);
         let stored = StoredEvent {
             seq,
             event: event.event,
@@ -84,7 +80,7 @@ impl EventStore for MemoryStore {
     }
 
     fn forget(&self, stream: &StreamId) {
-        self.newest_ids().remove(stream);
+        self.numbering().forget(stream);
     }
 }
 

@@ -5,7 +5,9 @@
 //! store factory).
 //!
 //! - `memory.rs`: [`MemoryStore`], numbering for this process's life only,
-//!   with the hub's ring as the only history (what `--store memory` will
+//!   with the hub's ring as the only history
+//! - `numbering.rs`: per-stream numbering with the floor across lives, for
+//!   stores that number in memory (what `--store memory` will
 //!   select once there is a choice).
 //! - `conformance.rs`: the suite any implementation must pass (tests only).
 //! - `keeping.rs`: a store that keeps history, for tests of the suite and of
@@ -41,9 +43,26 @@
 //! - **Forgetting.** [`EventStore::forget`] is called when the hub drops an
 //!   idle stream (retention over, or evicted at `--max-streams`), under the
 //!   hub's lock of its stream map: it must take effect at once for every
-//!   later call (a later `newest` of that id answers from a clean slate),
-//!   so it must not wait. A durable store deletes the data behind that
-//!   promise, in order with later appends.
+//!   later call (a later `after` of that id finds nothing), so it must not
+//!   wait. A durable store deletes the events behind that promise, in
+//!   order with later appends.
+//! - **Ids across lives.** A stream's ids only ever grow, across its
+//!   lives: once forgotten, its next life starts above every id the store
+//!   issued to it before, and `newest` of a forgotten id answers that floor
+//!   (so the hub starts the new life there). A client resuming with an id
+//!   from an earlier life is then behind the new life's first event and
+//!   gets `event: gap` for what it missed, never a silent skip of the new
+//!   life's events. The memory store keeps one floor for all streams (the
+//!   highest id any forgotten stream issued), which costs nothing per
+//!   forgotten stream; a durable or shared store keeps it across restarts.
+//!
+//! # The id format
+//! An event id on the wire (`id:`, `Last-Event-ID`, the publish answer) is
+//! the decimal sequence id, at least 1 and below 2^53 so that JavaScript
+//! reads it exactly, strictly increasing within a stream across its lives
+//! (and, with a durable or shared store, across restarts and instances).
+//! No epoch or instance prefix: one number orders everything, and resume
+//! is one comparison.
 //! - **Errors** ([`StoreError`]) mean the call did nothing that the caller
 //!   can rely on: an append that failed was not acknowledged and the hub
 //!   broadcasts nothing for it. Every call of a store that leaves the process
@@ -61,6 +80,7 @@
 //! inside the append (fencing).
 
 mod memory;
+mod numbering;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -138,9 +158,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// *History*); `false` only for one whose history is the hub's ring.
     fn keeps_history(&self) -> bool;
 
-    /// The newest sequence id of `stream`, `None` if it has none (never
-    /// appended to, or forgotten). The hub asks when it creates a stream, to
-    /// know where its numbering stands.
+    /// Where `stream`'s numbering stands: its newest sequence id, or for a
+    /// forgotten stream the floor its next life starts above (see *Ids
+    /// across lives*); `None` for one never appended to in a store that
+    /// never forgot a stream. The hub asks when it creates a stream.
     fn newest<'a>(&'a self, stream: &'a StreamId) -> StoreFuture<'a, Option<Seq>>;
 
     /// Appends `event` to `stream`, assigning it the next sequence id

@@ -4,6 +4,7 @@
 //! connections axum serves), made by the layer above.
 
 use crate::server::hub::Subscription;
+use crate::server::transport::open_sockets::Refusal;
 use crate::server::transport::request_head::StreamRequest;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
@@ -32,7 +33,6 @@ pub trait StreamGate: Send + Sync + 'static {
         peer: SocketAddr,
     ) -> impl Future<Output = Result<OpenedStream, Response>> + Send;
 
-    /// The answer to a connection refused because the server holds `limit`
-    /// sockets already.
-    fn refuse_connection(&self, limit: usize) -> Response;
+    /// The answer to a connection the gateway refused.
+    fn refuse(&self, refusal: Refusal) -> Response;
 }

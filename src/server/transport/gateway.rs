@@ -2,13 +2,21 @@
 //! it: a plain `GET /sse/{id}` is streamed by the direct path on the raw
 //! socket, everything else is handed, with the bytes already read, to axum
 //! through [`Handoffs`](super::served::Handoffs).
+//!
+//! Before it reads a byte of a new connection it checks the address's rate
+//! of new connections and counts the socket against the budget (in all and
+//! per address); a connection over either is refused. The first request
+//! head must arrive within the head deadline and fit in
+//! [`MAX_HEAD_BYTES`], else the connection is closed (or answered `431`).
 
+use super::connection_rate::ConnectionRate;
 use super::direct::{self, DirectPath};
 use super::gate::StreamGate;
-use super::open_sockets::OpenSocket;
-use super::request_head::{classify, Head, StreamRequest};
+use super::open_sockets::{OpenSocket, Refusal, SocketBudget};
+use super::request_head::{classify, Head, StreamRequest, MAX_HEAD_BYTES};
 use super::served::Handoff;
-use crate::server::stats::bump;
+use super::TransportSettings;
+use crate::server::stats::{bump, Stats};
 use bytes::BytesMut;
 use std::io;
 use std::net::SocketAddr;
@@ -18,9 +26,6 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
-
-/// How long a new connection may take to send its first request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes first read from a new connection; most request heads fit.
 const FIRST_READ: usize = 1024;
@@ -42,6 +47,8 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 pub struct Gateway<G> {
     listener: TcpListener,
     routes: Arc<Routes<G>>,
+    /// New connections per second per address.
+    rate: ConnectionRate,
 }
 
 /// What every connection task shares: one pointer per task, not a copy.
@@ -50,8 +57,10 @@ struct Routes<G> {
     gate: G,
     /// The direct path's settings, counters and task tracker.
     direct: DirectPath,
-    /// Most client sockets open at once.
-    max_sockets: usize,
+    /// Open client sockets, in all and per address.
+    budget: Arc<SocketBudget>,
+    /// How long a request head may take to arrive.
+    head_timeout: Duration,
     /// Where connections for axum go.
     handoff: mpsc::Sender<Handoff>,
     /// Permits for answering refused connections.
@@ -60,30 +69,37 @@ struct Routes<G> {
 
 impl<G: StreamGate> Gateway<G> {
     /// A gateway for a bound listener: first requests the direct path takes
-    /// are decided by `gate`, connections for axum go to `handoff`, and
-    /// beyond `max_sockets` open sockets new ones are refused.
+    /// are decided by `gate`, connections for axum go to `handoff`, and the
+    /// socket limits and head deadline are those of `settings`.
     pub fn new(
         listener: TcpListener,
         gate: G,
         direct: DirectPath,
-        max_sockets: usize,
+        settings: &TransportSettings,
         handoff: mpsc::Sender<Handoff>,
     ) -> Self {
+        let budget = SocketBudget::new(
+            Arc::clone(direct.stats()),
+            settings.max_sockets,
+            settings.max_sockets_per_ip,
+        );
         Self {
             listener,
             routes: Arc::new(Routes {
                 gate,
                 direct,
-                max_sockets,
+                budget,
+                head_timeout: settings.head_timeout,
                 handoff,
                 refusals: Arc::new(Semaphore::new(MAX_REFUSALS_ANSWERING)),
             }),
+            rate: ConnectionRate::new(settings.connection_rate_per_ip),
         }
     }
 
     /// Accepts until the shutdown token is cancelled, then closes the
     /// listening socket (new connections are refused) and returns.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let shutdown = self.routes.direct.shutdown().clone();
         loop {
             let accepted = tokio::select! {
@@ -96,17 +112,18 @@ impl<G: StreamGate> Gateway<G> {
                     if let Err(error) = socket.set_nodelay(true) {
                         tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
                     }
-                    let routes = Arc::clone(&self.routes);
-                    let direct = &self.routes.direct;
-                    let limit = self.routes.max_sockets;
-                    // Tracked with the streams, so shutdown waits for both.
-                    match OpenSocket::try_count(direct.stats(), limit) {
-                        Some(counted) => {
-                            direct
-                                .socket_tasks()
-                                .spawn(route(socket, counted, peer, routes));
+                    let routes = &self.routes;
+                    let counted = self
+                        .rate
+                        .admit(peer.ip())
+                        .and_then(|()| routes.budget.try_open(peer.ip()));
+                    match counted {
+                        // Tracked with the streams, so shutdown waits for both.
+                        Ok(counted) => {
+                            let task = route(socket, counted, peer, Arc::clone(routes));
+                            routes.direct.socket_tasks().spawn(task);
                         }
-                        None => refuse(socket, peer, limit, &routes),
+                        Err(refusal) => refuse(socket, peer, refusal, routes),
                     }
                 }
                 Err(error) if is_connection_error(&error) => {}
@@ -129,8 +146,16 @@ async fn route<G: StreamGate>(
     routes: Arc<Routes<G>>,
 ) {
     let shutdown = routes.direct.shutdown();
-    match read_head(&mut socket, shutdown).await {
+    match read_head(&mut socket, routes.head_timeout, shutdown).await {
         None => {}
+        Some(FirstRequest::TooLarge) => {
+            let refusal = Refusal::HeadTooLarge {
+                limit: MAX_HEAD_BYTES,
+            };
+            let answer = direct::write_error(&mut socket, routes.gate.refuse(refusal));
+            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
+            drop(counted);
+        }
         Some(FirstRequest::Stream(request)) => {
             direct::serve(socket, peer, request, &routes.gate, &routes.direct).await;
             drop(counted);
@@ -143,23 +168,26 @@ async fn route<G: StreamGate>(
     }
 }
 
-/// Refuses a connection beyond the socket limit: counts it and, unless
+/// Refuses a connection before reading from it: counts it and, unless
 /// [`MAX_REFUSALS_ANSWERING`] are being answered already, answers it in a
-/// task of its own.
+/// task of its own; otherwise closes it unanswered.
 fn refuse<G: StreamGate>(
     socket: TcpStream,
     peer: SocketAddr,
-    limit: usize,
+    refusal: Refusal,
     routes: &Arc<Routes<G>>,
 ) {
     let direct = &routes.direct;
-    let total = bump(&direct.stats().too_many_connections);
-    tracing::warn!(client = %peer, rejected_total = total, "rejected: too many connections");
+    let total = bump(refusal_counter(direct.stats(), refusal));
+    // One line per refusal would let a flood fill the log: the count says it.
+    if total.is_power_of_two() {
+        tracing::warn!(client = %peer, ?refusal, rejected_total = total, "refused a new connection");
+    }
     match Arc::clone(&routes.refusals).try_acquire_owned() {
         Ok(permit) => {
             let routes = Arc::clone(routes);
             direct.socket_tasks().spawn(async move {
-                answer_refusal(socket, limit, &routes).await;
+                answer_refusal(socket, refusal, &routes).await;
                 drop(permit);
             });
         }
@@ -168,18 +196,34 @@ fn refuse<G: StreamGate>(
     }
 }
 
-/// Answers a refused connection with the JSON `503 too_many_connections`
-/// and closes it, all within [`REFUSAL_TIMEOUT`].
-async fn answer_refusal<G: StreamGate>(mut socket: TcpStream, limit: usize, routes: &Routes<G>) {
+/// The counter a refusal adds to.
+fn refusal_counter(stats: &Stats, refusal: Refusal) -> &std::sync::atomic::AtomicU64 {
+    match refusal {
+        Refusal::TooManySockets { .. } | Refusal::HeadTooLarge { .. } => {
+            &stats.too_many_connections
+        }
+        Refusal::TooManySocketsFromAddress { .. } => &stats.too_many_sockets_from_ip,
+        Refusal::ConnectionRate { .. } => &stats.connection_rate_limited,
+    }
+}
+
+/// Answers a refused connection with its JSON error and closes it, all
+/// within [`REFUSAL_TIMEOUT`].
+async fn answer_refusal<G: StreamGate>(
+    mut socket: TcpStream,
+    refusal: Refusal,
+    routes: &Routes<G>,
+) {
     let answer = async {
         // HTTP clients expect the answer after their request, not before.
-        if read_head(&mut socket, routes.direct.shutdown())
+        let shutdown = routes.direct.shutdown();
+        if read_head(&mut socket, REFUSAL_TIMEOUT, shutdown)
             .await
             .is_none()
         {
             return;
         }
-        direct::write_error(&mut socket, routes.gate.refuse_connection(limit)).await;
+        direct::write_error(&mut socket, routes.gate.refuse(refusal)).await;
     };
     let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
 }
@@ -190,13 +234,19 @@ enum FirstRequest {
     Stream(StreamRequest),
     /// Anything else, with the bytes read so far, for axum.
     Other(BytesMut),
+    /// A head over [`MAX_HEAD_BYTES`].
+    TooLarge,
 }
 
 /// Reads until the bytes received form a complete request head (or are
 /// certainly not one the direct path takes). `None` when the client closed,
-/// failed or took longer than [`HEAD_TIMEOUT`], or at shutdown.
-async fn read_head(socket: &mut TcpStream, shutdown: &CancellationToken) -> Option<FirstRequest> {
-    let deadline = tokio::time::sleep(HEAD_TIMEOUT);
+/// failed or took longer than `timeout`, or at shutdown.
+async fn read_head(
+    socket: &mut TcpStream,
+    timeout: Duration,
+    shutdown: &CancellationToken,
+) -> Option<FirstRequest> {
+    let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut received = BytesMut::with_capacity(FIRST_READ);
     loop {
@@ -213,6 +263,7 @@ async fn read_head(socket: &mut TcpStream, shutdown: &CancellationToken) -> Opti
             Head::Incomplete => {}
             Head::Stream(request) => return Some(FirstRequest::Stream(request)),
             Head::Other => return Some(FirstRequest::Other(received)),
+            Head::TooLarge => return Some(FirstRequest::TooLarge),
         }
     }
 }

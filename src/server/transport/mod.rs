@@ -11,9 +11,12 @@
 //!   why it is hand-written).
 //! - `served/`: the connections axum serves, with write and idle timeouts,
 //!   whose socket a stream handler can take back.
-//! - `open_sockets.rs`: counts every client socket against the fd budget.
+//! - `open_sockets.rs`: counts every client socket against the fd budget,
+//!   in all and per address.
+//! - `connection_rate.rs`: new connections per second per address.
 //! - `test_pair.rs`: a connected loopback pair for the socket tests.
 
+mod connection_rate;
 pub mod direct;
 mod gate;
 mod gateway;
@@ -26,7 +29,8 @@ mod test_pair;
 pub use direct::DirectPath;
 pub use gate::{OpenedStream, StreamGate};
 pub use gateway::Gateway;
-pub use served::{Client, Handoff, Handoffs};
+pub use open_sockets::Refusal;
+pub use served::{Client, Handoff, Handoffs, ServedTimeouts};
 
 use std::time::Duration;
 
@@ -42,4 +46,10 @@ pub struct TransportSettings {
     /// Most client sockets open at once, of any kind: the open-file limit
     /// minus a small reserve, so that descriptors never run out.
     pub max_sockets: usize,
+    /// Most client sockets open at once from one address; `0` for no share.
+    pub max_sockets_per_ip: usize,
+    /// New connections a second from one address; `0` for no limit.
+    pub connection_rate_per_ip: u32,
+    /// How long any request head may take to arrive, on either path.
+    pub head_timeout: Duration,
 }

@@ -1,57 +1,239 @@
 //! Counts every client socket the server holds open (streams, pages, idle
-//! keep-alive connections, connections that have not sent a request yet), so
-//! that the gateway refuses a new one with a clear `503` before the process
-//! runs out of file descriptors, instead of stalling its accept loop for
-//! everyone.
+//! keep-alive connections, connections that have not sent a request yet),
+//! in all and per client address, so that the gateway refuses a new one
+//! with a clear answer before the process runs out of file descriptors, and
+//! before one address holds so many that nobody else gets in.
+//!
+//! Contract: a socket is counted from the moment the gateway accepts it
+//! (before a byte is read) until the [`OpenSocket`] that travels with it is
+//! dropped, whichever path serves it. The per-address share is checked
+//! first, so one address at its share never takes the last free sockets of
+//! the total.
 
 use crate::server::stats::Stats;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Why a new socket was not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server holds `limit` client sockets already.
+    TooManySockets {
+        /// The total budget.
+        limit: usize,
+    },
+    /// The client's address holds `limit` sockets already.
+    TooManySocketsFromAddress {
+        /// The per-address share.
+        limit: usize,
+    },
+    /// The client's address opened more than `per_second` connections in
+    /// the last second.
+    ConnectionRate {
+        /// New connections allowed per second from one address.
+        per_second: u32,
+    },
+    /// The request head did not fit in `limit` bytes.
+    HeadTooLarge {
+        /// The most bytes a request head may take.
+        limit: usize,
+    },
+}
+
+/// The socket budget: the total and each address's share.
+#[derive(Debug)]
+pub struct SocketBudget {
+    stats: Arc<Stats>,
+    /// Most client sockets open at once.
+    max_sockets: usize,
+    /// Most open at once from one address; `0` for no share.
+    max_per_address: usize,
+    /// Open sockets per address, for addresses with at least one. A std
+    /// mutex, never held across an `.await`: each use is one map operation.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl SocketBudget {
+    /// A budget of `max_sockets` in all and `max_per_address` per address
+    /// (`0`: no per-address share), counted in `stats.open_sockets`.
+    pub fn new(stats: Arc<Stats>, max_sockets: usize, max_per_address: usize) -> Arc<Self> {
+        Arc::new(Self {
+            stats,
+            max_sockets,
+            max_per_address,
+            per_address: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Counts a new socket from `addr`, unless its address or the server is
+    /// at its limit.
+    pub fn try_open(self: &Arc<Self>, addr: IpAddr) -> Result<OpenSocket, Refusal> {
+        if self.max_per_address > 0 {
+            let mut per_address = self.per_address();
+            let open = per_address.entry(addr).or_default();
+            if *open >= self.max_per_address {
+                // A full server is the answer that holds for everyone.
+                let total = self.stats.open_sockets.load(Ordering::Acquire);
+                return Err(if total >= self.max_sockets as u64 {
+                    Refusal::TooManySockets {
+                        limit: self.max_sockets,
+                    }
+                } else {
+                    Refusal::TooManySocketsFromAddress {
+                        limit: self.max_per_address,
+                    }
+                });
+            }
+            *open += 1;
+        }
+        let limit = u64::try_from(self.max_sockets).unwrap_or(u64::MAX);
+        let counted =
+            self.stats
+                .open_sockets
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                    (open < limit).then_some(open + 1)
+                });
+        if counted.is_err() {
+            self.release_address(addr);
+            return Err(Refusal::TooManySockets {
+                limit: self.max_sockets,
+            });
+        }
+        Ok(OpenSocket {
+            budget: Arc::clone(self),
+            addr,
+        })
+    }
+
+    /// Sockets open from `addr` now.
+    pub fn open_from(&self, addr: IpAddr) -> usize {
+        self.per_address().get(&addr).copied().unwrap_or(0)
+    }
+
+    /// Gives one socket of `addr`'s share back.
+    fn release_address(&self, addr: IpAddr) {
+        if self.max_per_address == 0 {
+            return;
+        }
+        let mut per_address = self.per_address();
+        if let Some(open) = per_address.get_mut(&addr) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                per_address.remove(&addr);
+            }
+        }
+    }
+
+    /// The per-address counts; a poisoned lock still holds whole counts
+    /// (every critical section is one map operation).
+    fn per_address(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// One open client socket, counted until dropped. It travels with the socket:
 /// from the gateway to axum, and back to the direct stream path when a stream
 /// handler takes the connection over.
 #[derive(Debug)]
 pub struct OpenSocket {
-    stats: Arc<Stats>,
-}
-
-impl OpenSocket {
-    /// Counts a new socket, unless `limit` sockets are open already.
-    pub(crate) fn try_count(stats: &Arc<Stats>, limit: usize) -> Option<Self> {
-        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        stats
-            .open_sockets
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                (open < limit).then_some(open + 1)
-            })
-            .ok()
-            .map(|_| Self {
-                stats: Arc::clone(stats),
-            })
-    }
+    budget: Arc<SocketBudget>,
+    addr: IpAddr,
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
-        self.stats.open_sockets.fetch_sub(1, Ordering::AcqRel);
+        self.budget
+            .stats
+            .open_sockets
+            .fetch_sub(1, Ordering::AcqRel);
+        self.budget.release_address(self.addr);
     }
+}
+
+/// A budget for tests of the transport: room for `limit` sockets.
+#[cfg(test)]
+pub(crate) fn test_socket(limit: usize) -> OpenSocket {
+    SocketBudget::new(Arc::new(Stats::default()), limit, 0)
+        .try_open(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+        .unwrap_or_else(|refusal| panic!("no room: {refusal:?}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
     #[test]
     fn counts_up_to_the_limit_and_frees_on_drop() {
         let stats = Arc::new(Stats::default());
-        let first = OpenSocket::try_count(&stats, 2).expect("room");
-        let second = OpenSocket::try_count(&stats, 2).expect("room");
-        assert!(OpenSocket::try_count(&stats, 2).is_none(), "full");
+        let budget = SocketBudget::new(Arc::clone(&stats), 2, 0);
+        let first = budget.try_open(A).expect("room");
+        let second = budget.try_open(B).expect("room");
+        assert_eq!(
+            budget.try_open(A).err(),
+            Some(Refusal::TooManySockets { limit: 2 })
+        );
         drop(first);
-        let third = OpenSocket::try_count(&stats, 2).expect("freed");
+        let third = budget.try_open(A).expect("freed");
         assert_eq!(stats.open_sockets.load(Ordering::Acquire), 2);
         drop((second, third));
         assert_eq!(stats.open_sockets.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn one_address_gets_its_share_and_the_others_the_rest() {
+        let stats = Arc::new(Stats::default());
+        let budget = SocketBudget::new(Arc::clone(&stats), 4, 2);
+        let a = [
+            budget.try_open(A).expect("1"),
+            budget.try_open(A).expect("2"),
+        ];
+        assert_eq!(
+            budget.try_open(A).err(),
+            Some(Refusal::TooManySocketsFromAddress { limit: 2 })
+        );
+        let b = [
+            budget.try_open(B).expect("1"),
+            budget.try_open(B).expect("2"),
+        ];
+        assert_eq!(budget.open_from(A), 2);
+        drop(a);
+        assert_eq!(budget.open_from(A), 0, "an address with none is forgotten");
+        assert!(budget.per_address().get(&A).is_none());
+        drop(b);
+        assert_eq!(stats.open_sockets.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn a_full_server_says_so_even_to_an_address_at_its_share() {
+        let budget = SocketBudget::new(Arc::new(Stats::default()), 2, 2);
+        let held = [
+            budget.try_open(A).expect("1"),
+            budget.try_open(A).expect("2"),
+        ];
+        assert_eq!(
+            budget.try_open(A).err(),
+            Some(Refusal::TooManySockets { limit: 2 })
+        );
+        drop(held);
+    }
+
+    #[test]
+    fn a_refusal_for_the_total_gives_the_address_share_back() {
+        let stats = Arc::new(Stats::default());
+        let budget = SocketBudget::new(Arc::clone(&stats), 1, 5);
+        let held = budget.try_open(A).expect("room");
+        assert_eq!(
+            budget.try_open(B).err(),
+            Some(Refusal::TooManySockets { limit: 1 })
+        );
+        assert_eq!(budget.open_from(B), 0);
+        drop(held);
     }
 }

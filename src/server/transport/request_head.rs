@@ -2,13 +2,19 @@
 //! direct stream path answers itself: `GET /sse/{id}` over HTTP/1.1 with a
 //! valid id, no body and nothing after it. Anything else, including every
 //! request that would get an error for its path or id, goes to axum unchanged.
+//!
+//! Contract: what this takes is a strict subset of what hyper and axum
+//! accept, read the way they read it: the target must parse as an
+//! `http::Uri` (so `<`, `>` or `"` send the request to hyper, which refuses
+//! it), a `#fragment` is not part of the query, and of repeated headers the
+//! first counts, as `HeaderMap::get` returns it.
 
 use crate::model::StreamId;
 use crate::server::sse::last_event_id_param;
 
-/// Most bytes read while waiting for a complete request head; a longer head
-/// goes to axum, which applies its own limits.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Most bytes a request head may take, on either path: beyond it the
+/// request is refused with `431` (hyper's read buffer has the same bound).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Most header lines parsed; a request with more goes to axum.
 const MAX_HEADERS: usize = 32;
@@ -22,6 +28,8 @@ pub enum Head {
     Stream(StreamRequest),
     /// Anything else: hand the connection, with these bytes, to axum.
     Other,
+    /// [`MAX_HEAD_BYTES`] received and the head still not complete.
+    TooLarge,
 }
 
 /// A `GET /sse/{id}` the direct path answers.
@@ -33,6 +41,8 @@ pub struct StreamRequest {
     pub last_event_id: Option<String>,
     /// The `Origin` header, for CORS.
     pub origin: Option<Vec<u8>>,
+    /// The `Host` header, checked against the allowed hosts.
+    pub host: Option<Vec<u8>>,
 }
 
 /// Classifies the bytes received so far on a new connection.
@@ -42,32 +52,40 @@ pub fn classify(bytes: &[u8]) -> Head {
     let head_len = match request.parse(bytes) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => return Head::Incomplete,
-        Ok(httparse::Status::Partial) | Err(_) => return Head::Other,
+        Ok(httparse::Status::Partial) => return Head::TooLarge,
+        Err(_) => return Head::Other,
     };
     // Pipelined requests and request bodies are hyper's business.
     if head_len != bytes.len() || request.method != Some("GET") || request.version != Some(1) {
         return Head::Other;
     }
-    let Some(target) = request.path else {
+    // Read as hyper reads it; a target hyper refuses is hyper's to refuse.
+    let Some(Ok(target)) = request.path.map(axum::http::Uri::try_from) else {
         return Head::Other;
     };
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    };
+    if target.scheme().is_some() {
+        return Head::Other;
+    }
     // A valid id needs no percent-decoding; an id that does (or is invalid)
     // goes to axum, which decodes it and answers with the right error.
-    let Some(Ok(id)) = path.strip_prefix("/sse/").map(StreamId::parse) else {
+    let Some(Ok(id)) = target.path().strip_prefix("/sse/").map(StreamId::parse) else {
         return Head::Other;
     };
     let mut last_event_id = None;
     let mut origin = None;
+    let mut host = None;
     for header in request.headers.iter() {
         let name = header.name;
         if name.eq_ignore_ascii_case("last-event-id") {
-            last_event_id = visible_ascii(header.value).map(str::to_owned);
+            // The first counts; one that is not text is as if absent (as
+            // the handler's `to_str` reads it).
+            if last_event_id.is_none() {
+                last_event_id = Some(visible_ascii(header.value).map(str::to_owned));
+            }
         } else if name.eq_ignore_ascii_case("origin") {
-            origin = Some(header.value.to_vec());
+            origin.get_or_insert_with(|| header.value.to_vec());
+        } else if name.eq_ignore_ascii_case("host") {
+            host.get_or_insert_with(|| header.value.to_vec());
         } else if name.eq_ignore_ascii_case("content-length") {
             if header.value.trim_ascii() != b"0" {
                 return Head::Other;
@@ -79,11 +97,14 @@ pub fn classify(bytes: &[u8]) -> Head {
             return Head::Other;
         }
     }
-    let last_event_id = last_event_id.or_else(|| query.and_then(last_event_id_param));
+    let last_event_id = last_event_id
+        .flatten()
+        .or_else(|| target.query().and_then(last_event_id_param));
     Head::Stream(StreamRequest {
         id,
         last_event_id,
         origin,
+        host,
     })
 }
 
@@ -106,30 +127,43 @@ mod tests {
             id: StreamId::parse(id).expect("valid id"),
             last_event_id: last_event_id.map(str::to_owned),
             origin: origin.map(|o| o.as_bytes().to_vec()),
+            host: None,
         })
+    }
+
+    /// [`classify`], with the `Host` header left out of a stream request
+    /// (the tests below that are not about it).
+    fn classify_hostless(bytes: &[u8]) -> Head {
+        match classify(bytes) {
+            Head::Stream(request) => Head::Stream(StreamRequest {
+                host: None,
+                ..request
+            }),
+            other => other,
+        }
     }
 
     #[test]
     fn recognises_a_plain_stream_request() {
         let head = b"GET /sse/room-1 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
-        assert_eq!(classify(head), stream("room-1", None, None));
+        assert_eq!(classify_hostless(head), stream("room-1", None, None));
     }
 
     #[test]
     fn reads_resume_position_and_origin() {
         let head = b"GET /sse/a?lastEventId=7 HTTP/1.1\r\nOrigin: http://localhost:5\r\n\r\n";
         assert_eq!(
-            classify(head),
+            classify_hostless(head),
             stream("a", Some("7"), Some("http://localhost:5"))
         );
         let header_wins = b"GET /sse/a?lastEventId=7 HTTP/1.1\r\nlast-event-id: 9\r\n\r\n";
-        assert_eq!(classify(header_wins), stream("a", Some("9"), None));
+        assert_eq!(classify_hostless(header_wins), stream("a", Some("9"), None));
     }
 
     #[test]
     fn skips_empty_lines_before_the_request_line_as_hyper_does() {
         let head = b"\r\n\nGET /sse/a HTTP/1.1\nHost: x\n\r\n";
-        assert_eq!(classify(head), stream("a", None, None));
+        assert_eq!(classify_hostless(head), stream("a", None, None));
     }
 
     #[test]
@@ -164,10 +198,37 @@ mod tests {
     }
 
     #[test]
-    fn an_oversized_head_goes_to_axum() {
+    fn an_oversized_head_is_too_large_and_a_long_one_is_not() {
         let mut head = b"GET /sse/a HTTP/1.1\r\nX-Big: ".to_vec();
+        head.resize(MAX_HEAD_BYTES - 10, b'x');
+        assert_eq!(classify(&head), Head::Incomplete);
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(classify_hostless(&head), stream("a", None, None));
+        head.truncate(MAX_HEAD_BYTES - 10);
         head.resize(MAX_HEAD_BYTES, b'x');
-        assert_eq!(classify(&head), Head::Other);
+        assert_eq!(classify(&head), Head::TooLarge);
+    }
+
+    #[test]
+    fn reads_the_target_and_repeated_headers_as_axum_does() {
+        // Characters hyper's URI parser refuses: hyper answers.
+        for target in ["/sse/a?x=<", "/sse/a?x=>", "/sse/a?x=\"", "http://h/sse/a"] {
+            let head = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(classify(head.as_bytes()), Head::Other, "{target}");
+        }
+        // A fragment is not part of the query.
+        let fragment = b"GET /sse/a?lastEventId=4#frag HTTP/1.1\r\n\r\n";
+        assert_eq!(classify_hostless(fragment), stream("a", Some("4"), None));
+        let only_fragment = b"GET /sse/a#lastEventId=4 HTTP/1.1\r\n\r\n";
+        assert_eq!(classify_hostless(only_fragment), stream("a", None, None));
+        // Of repeated headers the first counts.
+        let repeated = b"GET /sse/a HTTP/1.1\r\nHost: one\r\nHost: two\r\nOrigin: http://a\r\nOrigin: http://b\r\nLast-Event-ID: 1\r\nLast-Event-ID: 2\r\n\r\n";
+        let Head::Stream(request) = classify(repeated) else {
+            panic!("a stream request");
+        };
+        assert_eq!(request.host.as_deref(), Some(&b"one"[..]));
+        assert_eq!(request.origin.as_deref(), Some(&b"http://a"[..]));
+        assert_eq!(request.last_event_id.as_deref(), Some("1"));
     }
 
     proptest::proptest! {
@@ -193,7 +254,7 @@ mod tests {
             // However the head is split across reads, only the whole of it is taken.
             let split = split.min(head.len() - 1);
             proptest::prop_assert_eq!(classify(&head.as_bytes()[..split]), Head::Incomplete);
-            proptest::prop_assert_eq!(classify(head.as_bytes()), stream(&id, last.as_deref(), None));
+            proptest::prop_assert_eq!(classify_hostless(head.as_bytes()), stream(&id, last.as_deref(), None));
         }
     }
 }

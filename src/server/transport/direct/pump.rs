@@ -55,8 +55,10 @@ pub(crate) async fn pump(
             let handover = tokio::select! {
                 biased;
                 () = shutdown.as_mut() => return End::Shutdown { unsent: None },
-                () = client_gone(socket, &mut sent) => return End::ClientGone,
                 handover = sink.stalled() => handover,
+                // Last: a client sending what it should not must not starve
+                // the stream (and is closed once it sends too much).
+                () = client_gone(socket, &mut sent) => return End::ClientGone,
             };
             if let Some(rest) = handover.unsent {
                 let mut rest = &rest[..];
@@ -71,8 +73,8 @@ pub(crate) async fn pump(
         let message = tokio::select! {
             biased;
             () = shutdown.as_mut() => return End::Shutdown { unsent: None },
-            () = client_gone(socket, &mut sent) => return End::ClientGone,
             message = subscription.next_message() => message,
+            () = client_gone(socket, &mut sent) => return End::ClientGone,
         };
         let Some(message) = message else {
             return End::StreamClosed;

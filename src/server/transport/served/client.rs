@@ -1,10 +1,7 @@
 //! Who sent a request, as axum handlers see it through `ConnectInfo`.
 
 use super::handed_socket::HandedSocketRef;
-use super::incoming::Handoffs;
 use crate::server::transport::open_sockets::OpenSocket;
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
 
@@ -20,6 +17,14 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client at `addr` on the connection whose socket is `socket`.
+    pub(crate) fn new(addr: SocketAddr, socket: HandedSocketRef) -> Self {
+        Self {
+            addr,
+            socket: Some(socket),
+        }
+    }
+
     /// A client at `addr` whose connection cannot be taken over.
     pub fn at(addr: SocketAddr) -> Self {
         Self { addr, socket: None }
@@ -29,14 +34,5 @@ impl Client {
     /// [`HandedSocket::detach`]); `None` if there is none or it was taken.
     pub fn take_socket(&self) -> Option<(TcpStream, OpenSocket)> {
         self.socket.as_ref().and_then(HandedSocketRef::detach)
-    }
-}
-
-impl Connected<IncomingStream<'_, Handoffs>> for Client {
-    fn connect_info(stream: IncomingStream<'_, Handoffs>) -> Self {
-        Self {
-            addr: *stream.remote_addr(),
-            socket: Some(stream.io().socket().clone()),
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! A connection axum serves, with a write timeout and an idle timeout;
 //! counts the disconnects the write timeout causes.
 
-use super::handed_socket::{HandedSocket, HandedSocketRef};
+use super::handed_socket::HandedSocket;
 use crate::server::stats::{bump, Stats};
 use std::future::Future;
 use std::io;
@@ -18,8 +18,6 @@ use tokio_io_timeout::TimeoutStream;
 /// the disconnects the write timeout causes.
 pub struct TimedConnection {
     io: Pin<Box<TimeoutStream<HandedSocket>>>,
-    /// The socket under `io`, for [`Client`](super::Client).
-    socket: HandedSocketRef,
     stats: Arc<Stats>,
     peer: SocketAddr,
     idle: Idle,
@@ -68,26 +66,19 @@ impl Idle {
 }
 
 impl TimedConnection {
-    /// Wraps `io`, whose socket is `socket`, for a client at `peer`.
+    /// Wraps `io` for a client at `peer`.
     pub(crate) fn new(
         io: Pin<Box<TimeoutStream<HandedSocket>>>,
-        socket: HandedSocketRef,
         stats: Arc<Stats>,
         peer: SocketAddr,
         idle: Idle,
     ) -> Self {
         Self {
             io,
-            socket,
             stats,
             peer,
             idle,
         }
-    }
-
-    /// The socket under the connection, for [`Client`](super::Client).
-    pub(crate) fn socket(&self) -> &HandedSocketRef {
-        &self.socket
     }
 
     /// Notes a write's progress, and counts one that timed out.

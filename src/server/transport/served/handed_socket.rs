@@ -205,13 +205,12 @@ impl AsyncWrite for HandedSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::stats::Stats;
     use crate::server::transport::test_pair::connected_pair;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A counted socket, as the gateway makes them.
     fn counted() -> OpenSocket {
-        OpenSocket::try_count(&Arc::new(Stats::default()), 1).expect("room")
+        crate::server::transport::open_sockets::test_socket(1)
     }
 
     #[tokio::test]

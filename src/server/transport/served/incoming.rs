@@ -1,19 +1,31 @@
-//! The [`Listener`] axum serves: the connections the gateway hands over,
-//! each given a write timeout and an idle timeout on the way in.
+//! Serves the connections the gateway hands over with hyper's HTTP/1.1
+//! server, driven here rather than through `axum::serve` so that hyper has a
+//! timer: every request head on a connection, the first and each one after
+//! it on a keep-alive connection, must arrive within the head deadline, and
+//! no head may outgrow [`MAX_HEAD_BYTES`] (hyper answers `431`). Each
+//! connection also gets a write timeout and an idle timeout on the way in.
 
+use super::client::Client;
 use super::connection::{Idle, TimedConnection};
 use super::handed_socket::HandedSocket;
 use crate::server::stats::Stats;
 use crate::server::transport::open_sockets::OpenSocket;
-use axum::serve::Listener;
+use crate::server::transport::request_head::MAX_HEAD_BYTES;
+use axum::extract::ConnectInfo;
+use axum::Router;
 use bytes::Bytes;
-use std::io;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_io_timeout::TimeoutStream;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 /// A connection the gateway hands to axum, with what it already read.
 pub struct Handoff {
@@ -37,67 +49,99 @@ impl Handoff {
     }
 }
 
-/// The [`Listener`] axum serves: it yields the connections the gateway hands
-/// over, with a write timeout and an idle timeout on each.
+/// The timeouts of every connection hyper serves.
+#[derive(Debug, Clone, Copy)]
+pub struct ServedTimeouts {
+    /// How long a write may stay blocked before the connection is dropped.
+    pub write: Duration,
+    /// How long a connection may sit with no byte moving either way; must
+    /// exceed the longest silence of an open stream.
+    pub idle: Duration,
+    /// How long a request head may take to arrive, from the moment hyper
+    /// starts waiting for it.
+    pub head: Duration,
+}
+
+/// Serves what the gateway hands over until shutdown, then lets the open
+/// connections finish their responses (hyper's graceful shutdown).
 pub struct Handoffs {
     handoffs: mpsc::Receiver<Handoff>,
-    local_addr: SocketAddr,
-    write_timeout: Duration,
-    idle_timeout: Duration,
+    timeouts: ServedTimeouts,
     stats: Arc<Stats>,
 }
 
 impl Handoffs {
-    /// Serves what arrives on `handoffs`; `local_addr` is the gateway's. A
-    /// connection on which no byte moves either way for `idle_timeout` is
-    /// closed: it must exceed the longest silence of an open stream.
+    /// Serves what arrives on `handoffs`.
     pub fn new(
         handoffs: mpsc::Receiver<Handoff>,
-        local_addr: SocketAddr,
-        write_timeout: Duration,
-        idle_timeout: Duration,
+        timeouts: ServedTimeouts,
         stats: Arc<Stats>,
     ) -> Self {
         Self {
             handoffs,
-            local_addr,
-            write_timeout,
-            idle_timeout,
+            timeouts,
             stats,
         }
     }
-}
 
-impl Listener for Handoffs {
-    type Io = TimedConnection;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let Some(Handoff { socket, peer }) = self.handoffs.recv().await else {
+    /// Serves `app` on every handed-over connection until `shutdown` is
+    /// cancelled, then tells each connection to finish after its current
+    /// response and waits for them.
+    pub async fn serve(mut self, app: Router, shutdown: CancellationToken) {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.timeouts.head)
+            // hyper's read buffer: a head that does not fit is refused
+            // with 431. hyper's minimum is 8 KiB.
+            .max_buf_size(MAX_HEAD_BYTES.max(8 * 1024))
+            .keep_alive(true);
+        let graceful = GracefulShutdown::new();
+        loop {
+            let handoff = tokio::select! {
+                () = shutdown.cancelled() => break,
+                handoff = self.handoffs.recv() => handoff,
+            };
             // The gateway has stopped: nothing more will come.
-            return std::future::pending().await;
-        };
-        let mut io = TimeoutStream::new(socket.clone());
-        let socket = socket.downgrade();
-        io.set_write_timeout(Some(self.write_timeout));
-        let connection = TimedConnection::new(
-            Box::pin(io),
-            socket,
-            Arc::clone(&self.stats),
-            peer,
-            Idle::new(self.idle_timeout),
-        );
-        (connection, peer)
+            let Some(handoff) = handoff else { break };
+            let (connection, client) = self.timed(handoff);
+            let app = app.clone();
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(client.clone()));
+                    app.clone().oneshot(request)
+                });
+            let served = graceful.watch(http.serve_connection(TokioIo::new(connection), service));
+            tokio::spawn(async move {
+                if let Err(error) = served.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.handoffs);
+        graceful.shutdown().await;
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
+    /// `handoff` with its timeouts, and who it comes from.
+    fn timed(&self, handoff: Handoff) -> (TimedConnection, Client) {
+        let Handoff { socket, peer } = handoff;
+        let mut io = TimeoutStream::new(socket.clone());
+        io.set_write_timeout(Some(self.timeouts.write));
+        let client = Client::new(peer, socket.downgrade());
+        let connection = TimedConnection::new(
+            Box::pin(io),
+            Arc::clone(&self.stats),
+            peer,
+            Idle::new(self.timeouts.idle),
+        );
+        (connection, client)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::transport::open_sockets::test_socket;
+    use std::io;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
     use tokio::time::Instant;
@@ -109,20 +153,15 @@ mod tests {
         let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
         let (server, peer) = accepted.expect("accept");
         let stats = Arc::new(Stats::default());
-        let counted = OpenSocket::try_count(&stats, 1).expect("room");
-        let (handoff, handoffs) = mpsc::channel(1);
-        let mut hub_listener = Handoffs::new(
-            handoffs,
-            addr,
-            Duration::from_secs(30),
-            idle_timeout,
-            Arc::clone(&stats),
-        );
-        handoff
-            .send(Handoff::new(server, counted, peer, Bytes::new()))
-            .await
-            .expect("queued");
-        let (connection, _) = hub_listener.accept().await;
+        let (_handoff, handoffs) = mpsc::channel(1);
+        let timeouts = ServedTimeouts {
+            write: Duration::from_secs(30),
+            idle: idle_timeout,
+            head: Duration::from_secs(30),
+        };
+        let served = Handoffs::new(handoffs, timeouts, Arc::clone(&stats));
+        let handoff = Handoff::new(server, test_socket(1), peer, Bytes::new());
+        let (connection, _) = served.timed(handoff);
         (connection, client.expect("connect"), stats)
     }
 

@@ -6,7 +6,8 @@
 //! a keep-alive connection on which nothing moves either way does not hold a
 //! socket forever (axum's server sets no such limit).
 //!
-//! - `incoming.rs`: [`Handoffs`], the `axum::serve::Listener` fed by the gateway.
+//! - `incoming.rs`: [`Handoffs`], hyper's server for what the gateway hands
+//!   over, with a deadline and a size bound on every request head.
 //! - `connection.rs`: one served connection with its timeouts.
 //! - `handed_socket.rs`: its socket, which the stream handler can take back.
 //! - `client.rs`: [`Client`], the `ConnectInfo` handlers see.
@@ -18,4 +19,4 @@ mod incoming;
 
 pub use client::Client;
 pub use connection::TimedConnection;
-pub use incoming::{Handoff, Handoffs};
+pub use incoming::{Handoff, Handoffs, ServedTimeouts};

@@ -1,0 +1,196 @@
+//! The differential check of the two transport paths, shared by the
+//! `both_paths` fuzz target and the corpus test `tests/both_paths.rs` (each
+//! includes this file with `#[path]`).
+//!
+//! The same bytes, as the first request of a connection, are decided by the
+//! direct path (when [`classify`] takes them: the gateway's request head
+//! reading, then the HTTP layer's [`StreamGate`]) and by axum (the bytes read
+//! as hyper reads a request head, then the real router). Requests the direct
+//! path does not take go to hyper either way, so only those it takes are
+//! compared: their status, the headers a client acts on, and an error's
+//! `code` must be the same.
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderName, HeaderValue, Request, Version};
+use axum::response::Response;
+use axum::Router;
+use clap::Parser;
+use sse_hub::server::config::Config;
+use sse_hub::server::transport::request_head::{classify, Head};
+use sse_hub::server::transport::{Client, StreamGate};
+use sse_hub::server::{build_state, router, AppState};
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+/// The headers compared: what a client acts on.
+const COMPARED_HEADERS: [&str; 4] = [
+    "content-type",
+    "access-control-allow-origin",
+    "vary",
+    "retry-after",
+];
+
+/// The peer every request comes from.
+const PEER: ([u8; 4], u16) = ([127, 0, 0, 1], 9);
+
+/// One application, with the runtime it runs on, for many checks.
+pub struct App {
+    runtime: tokio::runtime::Runtime,
+    state: AppState,
+    router: Router,
+}
+
+impl App {
+    /// The application with its default settings, but retaining idle
+    /// streams for 1 ms only (each check makes new ones) and generating
+    /// rarely.
+    pub fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let settings =
+            Config::parse_from(["sse-hub", "--retention-ms", "1", "--interval-ms", "60000"])
+                .validate()
+                .expect("valid settings");
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("sse-hub")
+            .build();
+        let state = runtime.block_on(async {
+            build_state(
+                &settings,
+                options,
+                tokio_util::sync::CancellationToken::new(),
+            )
+        });
+        let router = router(state.clone());
+        Self {
+            runtime,
+            state,
+            router,
+        }
+    }
+}
+
+/// What a request got, as far as the comparison goes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    code: Option<String>,
+}
+
+/// Decides `data` on both paths and panics, naming both answers, when they
+/// differ. Returns whether the direct path took it (so a test can tell that
+/// its cases exercised something).
+pub fn check(app: &App, data: &[u8]) -> bool {
+    let Head::Stream(request) = classify(data) else {
+        return false;
+    };
+    let peer = SocketAddr::from(PEER);
+    let (direct, served) = app.runtime.block_on(async {
+        let direct = match app.state.open(request, peer).await {
+            Ok(opened) => {
+                let mut headers: Vec<(HeaderName, HeaderValue)> = opened.headers;
+                headers.push((
+                    HeaderName::from_static("content-type"),
+                    HeaderValue::from_static("text/event-stream"),
+                ));
+                Answer {
+                    status: 200,
+                    headers: compared(headers.iter().map(|(name, value)| (name, value))),
+                    code: None,
+                }
+            }
+            Err(response) => answer_of(response).await,
+        };
+        let served = match as_hyper_reads(data) {
+            Some(request) => {
+                let response = app
+                    .router
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .unwrap_or_else(|never| match never {});
+                answer_of(response).await
+            }
+            // hyper would refuse the request itself.
+            None => Answer {
+                status: 400,
+                headers: Vec::new(),
+                code: None,
+            },
+        };
+        (direct, served)
+    });
+    assert_eq!(
+        direct,
+        served,
+        "the direct path (left) and axum (right) answer {:?} differently",
+        String::from_utf8_lossy(data)
+    );
+    true
+}
+
+/// The compared headers among `headers`, in a stable order.
+fn compared<'a>(
+    headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+) -> Vec<(String, String)> {
+    let mut kept: Vec<(String, String)> = headers
+        .filter(|(name, _)| COMPARED_HEADERS.contains(&name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    kept.sort();
+    kept
+}
+
+/// A response's status, compared headers and (for an error) JSON `code`.
+async fn answer_of(response: Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = compared(response.headers().iter());
+    let code = if status == 200 {
+        // An open stream's body never ends.
+        None
+    } else {
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|json| json["code"].as_str().map(str::to_owned))
+    };
+    Answer {
+        status,
+        headers,
+        code,
+    }
+}
+
+/// `data` read as hyper reads a request head (httparse, then `http`'s URI
+/// and header name checks); `None` where hyper would answer `400` itself.
+fn as_hyper_reads(data: &[u8]) -> Option<Request<Body>> {
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut parsed = httparse::Request::new(&mut headers);
+    parsed.parse(data).ok()?.is_complete().then_some(())?;
+    let mut request = Request::builder()
+        .method(parsed.method?)
+        .uri(parsed.path?)
+        .version(Version::HTTP_11);
+    for header in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_bytes(header.value).ok()?;
+        request = request.header(name, value);
+    }
+    let mut request = request.body(Body::empty()).ok()?;
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(Client::at(SocketAddr::from(PEER))));
+    Some(request)
+}
