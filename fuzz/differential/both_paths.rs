@@ -7,21 +7,61 @@
 //! reading, then the HTTP layer's [`StreamGate`]) and by axum (the bytes read
 //! as hyper reads a request head, then the real router). Requests the direct
 //! path does not take go to hyper either way, so only those it takes are
-//! compared: their status, the headers a client acts on, and an error's
-//! `code` must be the same.
+//! compared: their status, the headers a client acts on, an error's `code`,
+//! and the messages a stream sends first (the gap notice and replay its
+//! `Last-Event-ID` asks for) must be the same.
+//!
+//! So that the first messages are known, streams get their events from
+//! [`Preset`]: [`PRESET_EVENTS`] at once whenever the stream gains its first
+//! subscriber, then none. Each check first joins the stream itself and
+//! waits for those events, then asks both paths, then leaves.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, HeaderValue, Request, Version};
 use axum::response::Response;
 use axum::Router;
 use clap::Parser;
 use sse_hub::server::config::Config;
+use sse_hub::server::hub::{Emitter, Pace, Producer, Production, Subscription};
+use sse_hub::server::store::NewEvent;
 use sse_hub::server::transport::request_head::{classify, Head};
 use sse_hub::server::transport::{Client, StreamGate};
-use sse_hub::server::{build_state, router, AppState};
+use sse_hub::server::{build_state_producing, router, AppState};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tower::ServiceExt;
+
+/// Events a stream gets each time it gains its first subscriber.
+pub const PRESET_EVENTS: usize = 3;
+
+/// Most messages compared from the start of a stream.
+const FIRST_MESSAGES: usize = 2 * PRESET_EVENTS + 1;
+
+/// The producer of the checks: [`PRESET_EVENTS`] events at once, then none
+/// (its run stays pending, so the stream keeps it until it is left).
+pub struct Preset;
+
+impl Producer for Preset {
+    fn produce(&self, stream: Emitter) -> Option<Production> {
+        Some(Box::pin(async move {
+            for n in 0..PRESET_EVENTS {
+                let event = NewEvent {
+                    event: None,
+                    data: Bytes::from(format!("{{\"n\":{n}}}")),
+                };
+                if !matches!(stream.emit(event, Pace::OnTime).await, Ok(Some(_))) {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        }))
+    }
+}
 
 /// The headers compared: what a client acts on.
 const COMPARED_HEADERS: [&str; 4] = [
@@ -42,28 +82,23 @@ pub struct App {
 }
 
 impl App {
-    /// The application with its default settings, but retaining idle
-    /// streams for 1 ms only (each check makes new ones) and generating
-    /// rarely.
+    /// The application with its default settings and the [`Preset`]
+    /// producer.
     pub fn new() -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        let settings =
-            Config::parse_from(["sse-hub", "--retention-ms", "1", "--interval-ms", "60000"])
-                .validate()
-                .expect("valid settings");
+        let settings = Config::parse_from(["sse-hub"])
+            .validate()
+            .expect("valid settings");
         let options = leptos::config::LeptosOptions::builder()
             .output_name("sse-hub")
             .build();
         let state = runtime.block_on(async {
-            build_state(
-                &settings,
-                options,
-                tokio_util::sync::CancellationToken::new(),
-            )
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            build_state_producing(&settings, options, Arc::new(Preset), shutdown)
         });
         let router = router(state.clone());
         Self {
@@ -80,6 +115,8 @@ pub struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     code: Option<String>,
+    /// A stream's first messages (after its `retry:` hint).
+    first: Vec<Bytes>,
 }
 
 /// Decides `data` on both paths and panics, naming both answers, when they
@@ -91,6 +128,18 @@ pub fn check(app: &App, data: &[u8]) -> bool {
     };
     let peer = SocketAddr::from(PEER);
     let (direct, served) = app.runtime.block_on(async {
+        // Join first and wait for the preset events, so that both paths
+        // find the same events in the stream.
+        let Ok(mut warm) = app.state.hub.subscribe(&request.id, None, peer.ip()).await else {
+            return (None, None);
+        };
+        for _ in 0..PRESET_EVENTS {
+            let arrived = tokio::time::timeout(Duration::from_secs(5), warm.next_message()).await;
+            assert!(
+                arrived.is_ok_and(|m| m.is_some()),
+                "the preset events arrive"
+            );
+        }
         let direct = match app.state.open(request, peer).await {
             Ok(opened) => {
                 let mut headers: Vec<(HeaderName, HeaderValue)> = opened.headers;
@@ -102,6 +151,7 @@ pub fn check(app: &App, data: &[u8]) -> bool {
                     status: 200,
                     headers: compared(headers.iter().map(|(name, value)| (name, value))),
                     code: None,
+                    first: first_messages(opened.subscription),
                 }
             }
             Err(response) => answer_of(response).await,
@@ -121,10 +171,16 @@ pub fn check(app: &App, data: &[u8]) -> bool {
                 status: 400,
                 headers: Vec::new(),
                 code: None,
+                first: Vec::new(),
             },
         };
-        (direct, served)
+        drop(warm);
+        (Some(direct), Some(served))
     });
+    let (Some(direct), Some(served)) = (direct, served) else {
+        // The hub refused even the warm-up (a limit): nothing to compare.
+        return false;
+    };
     assert_eq!(
         direct,
         served,
@@ -155,10 +211,25 @@ fn compared<'a>(
 async fn answer_of(response: Response) -> Answer {
     let status = response.status().as_u16();
     let headers = compared(response.headers().iter());
-    let code = if status == 200 {
-        // An open stream's body never ends.
-        None
-    } else {
+    if status == 200 {
+        // An open stream's body never ends: what it has ready now, after
+        // its `retry:` hint.
+        let mut body = pin!(response.into_body().into_data_stream());
+        let mut first: Vec<Bytes> = std::iter::from_fn(|| {
+            use futures_util::StreamExt;
+            ready_now(body.next()).flatten().and_then(Result::ok)
+        })
+        .skip(1)
+        .collect();
+        first.truncate(FIRST_MESSAGES);
+        return Answer {
+            status,
+            headers,
+            code: None,
+            first,
+        };
+    }
+    let code = {
         let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
             .await
             .unwrap_or_default();
@@ -170,6 +241,27 @@ async fn answer_of(response: Response) -> Answer {
         status,
         headers,
         code,
+        first: Vec::new(),
+    }
+}
+
+/// The messages `subscription` has ready now, as the direct path would
+/// write them first.
+fn first_messages(mut subscription: Subscription) -> Vec<Bytes> {
+    std::iter::from_fn(|| subscription.try_next_message())
+        .take(FIRST_MESSAGES)
+        .collect()
+}
+
+/// `future`'s output if it is ready on its first poll.
+fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::config::Settings;
 use super::http::{router, AppState};
-use super::hub::{Hub, HubParts};
+use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
 use super::store::MemoryStore;
@@ -20,9 +20,10 @@ use tokio_util::task::TaskTracker;
 /// How long shutdown waits for open responses to finish before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
-/// How long a keep-alive connection axum serves may sit with no byte moving
-/// either way before it is closed (longer if `--keep-alive-ms` or
-/// `--write-timeout-ms` is long).
+/// How long a connection axum serves may sit with no byte moving either way
+/// before it is closed (longer if `--keep-alive-ms` or `--write-timeout-ms`
+/// is long). Between requests the head deadline closes it sooner; this
+/// bounds the rest (a response body that stopped moving).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Connections the gateway may have handed over before axum takes them.
@@ -61,10 +62,22 @@ pub fn build_state(
     leptos_options: LeptosOptions,
     shutdown: CancellationToken,
 ) -> AppState {
+    let producer = Arc::new(RandomNumbers::new(settings.random.clone()));
+    build_state_producing(settings, leptos_options, producer, shutdown)
+}
+
+/// [`build_state`] with another producer: for the differential fuzz target,
+/// which needs streams whose events it knows.
+pub fn build_state_producing(
+    settings: &Settings,
+    leptos_options: LeptosOptions,
+    producer: Arc<dyn Producer>,
+    shutdown: CancellationToken,
+) -> AppState {
     let stats = Arc::new(Stats::default());
     let parts = HubParts {
         store: Arc::new(MemoryStore::new()),
-        producer: Arc::new(RandomNumbers::new(settings.random.clone())),
+        producer,
         sink_framing: encode_chunk,
         stats: Arc::clone(&stats),
     };

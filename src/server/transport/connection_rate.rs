@@ -5,7 +5,7 @@
 //! connections is never refused while a loop reconnecting as fast as it can
 //! is.
 
-use super::open_sockets::Refusal;
+use super::open_sockets::{counted_address, Refusal};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -33,7 +33,8 @@ impl ConnectionRate {
         }
     }
 
-    /// Whether `addr` may open one more connection now.
+    /// Whether `addr` (its [`counted_address`]) may open one more
+    /// connection now.
     pub fn admit(&mut self, addr: IpAddr) -> Result<(), Refusal> {
         let Some((limiter, rate)) = &self.limiter else {
             return Ok(());
@@ -44,7 +45,7 @@ impl ConnectionRate {
             limiter.retain_recent();
         }
         limiter
-            .check_key(&addr)
+            .check_key(&counted_address(addr))
             .map_err(|_| Refusal::ConnectionRate {
                 per_second: rate.get(),
             })

@@ -149,11 +149,9 @@ async fn route<G: StreamGate>(
     match read_head(&mut socket, routes.head_timeout, shutdown).await {
         None => {}
         Some(FirstRequest::TooLarge) => {
-            let refusal = Refusal::HeadTooLarge {
-                limit: MAX_HEAD_BYTES,
-            };
-            let answer = direct::write_error(&mut socket, routes.gate.refuse(refusal));
-            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
+            // Boxed: this rare answer's future would otherwise widen the
+            // task of every open stream (see `direct::serve`).
+            Box::pin(answer_too_large(&mut socket, &routes.gate)).await;
             drop(counted);
         }
         Some(FirstRequest::Stream(request)) => {
@@ -166,6 +164,16 @@ async fn route<G: StreamGate>(
             let _ = routes.handoff.send(handed).await;
         }
     }
+}
+
+/// Answers a head over [`MAX_HEAD_BYTES`] with `431`, within
+/// [`REFUSAL_TIMEOUT`].
+async fn answer_too_large<G: StreamGate>(socket: &mut TcpStream, gate: &G) {
+    let refusal = Refusal::HeadTooLarge {
+        limit: MAX_HEAD_BYTES,
+    };
+    let answer = direct::write_error(socket, gate.refuse(refusal));
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
 }
 
 /// Refuses a connection before reading from it: counts it and, unless

@@ -16,6 +16,23 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+/// The address a client's sockets are counted under: its IPv4 address
+/// (also when it arrives IPv4-mapped on an IPv6 listener), or its IPv6
+/// /64 network, since one IPv6 host usually holds a whole /64 and could
+/// otherwise pick a new address per connection.
+pub fn counted_address(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(network))
+            }
+        },
+    }
+}
+
 /// Why a new socket was not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -67,9 +84,10 @@ impl SocketBudget {
         })
     }
 
-    /// Counts a new socket from `addr`, unless its address or the server is
-    /// at its limit.
+    /// Counts a new socket from `addr` (under its [`counted_address`]),
+    /// unless its address or the server is at its limit.
     pub fn try_open(self: &Arc<Self>, addr: IpAddr) -> Result<OpenSocket, Refusal> {
+        let addr = counted_address(addr);
         if self.max_per_address > 0 {
             let mut per_address = self.per_address();
             let open = per_address.entry(addr).or_default();
@@ -107,8 +125,9 @@ impl SocketBudget {
         })
     }
 
-    /// Sockets open from `addr` now.
+    /// Sockets open from `addr` (its [`counted_address`]) now.
     pub fn open_from(&self, addr: IpAddr) -> usize {
+        let addr = counted_address(addr);
         self.per_address().get(&addr).copied().unwrap_or(0)
     }
 
@@ -208,6 +227,26 @@ mod tests {
         assert!(budget.per_address().get(&A).is_none());
         drop(b);
         assert_eq!(stats.open_sockets.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_by_its_network_and_a_mapped_ipv4_as_ipv4() {
+        let one: IpAddr = "2001:db8:1:2::1".parse().expect("v6");
+        let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("v6");
+        let other_net: IpAddr = "2001:db8:1:3::1".parse().expect("v6");
+        let mapped: IpAddr = "::ffff:127.0.0.2".parse().expect("mapped");
+        assert_eq!(counted_address(one), counted_address(same_net));
+        assert_ne!(counted_address(one), counted_address(other_net));
+        assert_eq!(counted_address(mapped), B);
+        let budget = SocketBudget::new(Arc::new(Stats::default()), 10, 1);
+        let held = budget.try_open(one).expect("room");
+        assert_eq!(
+            budget.try_open(same_net).err(),
+            Some(Refusal::TooManySocketsFromAddress { limit: 1 })
+        );
+        let mapped_held = budget.try_open(mapped).expect("room");
+        assert!(budget.try_open(B).is_err(), "the same client either way");
+        drop((held, mapped_held));
     }
 
     #[test]
