@@ -278,6 +278,7 @@ async fn cycles(target: &Arc<Target>, args: &ChurnArgs, count: usize) -> Result<
             Arc::clone(&reasons),
         );
         let prefix = args.id_prefix.clone();
+        let first_request = args.first_request.clone();
         let (ids, limit) = (args.ids, args.server.connect_timeout);
         workers.spawn(async move {
             let mut completed = 0_u64;
@@ -288,7 +289,8 @@ async fn cycles(target: &Arc<Target>, args: &ChurnArgs, count: usize) -> Result<
                 }
                 let path = format!("/sse/{prefix}-{}", k % ids);
                 let began = Instant::now();
-                match timeout(limit, cycle(&target, k, &path)).await {
+                let first = first_request.as_deref();
+                match timeout(limit, cycle(&target, k, first, &path)).await {
                     Ok(Ok(())) => {
                         completed += 1;
                         let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -321,11 +323,17 @@ fn add_reason(reasons: &Mutex<Reasons>, reason: String) {
         .add(reason);
 }
 
-/// One cycle: subscribe, read up to the first frame, disconnect.
-async fn cycle(target: &Target, k: usize, path: &str) -> Result<(), Failure> {
+/// One cycle: (fetch `first_request`,) subscribe, read up to the first
+/// frame, disconnect.
+async fn cycle(
+    target: &Target,
+    k: usize,
+    first_request: Option<&str>,
+    path: &str,
+) -> Result<(), Failure> {
     let mut buf = [0_u8; 1024];
     let (mut subscription, (mut from, mut to)) =
-        Subscription::open(target, k, None, path, &mut buf).await?;
+        Subscription::open(target, k, first_request, path, &mut buf).await?;
     loop {
         let mut first_frame = false;
         let ended = subscription.feed(&buf[from..to], &mut |item| {

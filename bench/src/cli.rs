@@ -128,6 +128,12 @@ pub struct ChurnArgs {
     #[arg(long, default_value = "churn")]
     pub id_prefix: String,
 
+    /// A path to `GET` first on each cycle's connection before the stream
+    /// request (as `hold --first-request`): measures streams taken over
+    /// from hyper instead of the direct path.
+    #[arg(long)]
+    pub first_request: Option<String>,
+
     /// Endpoint listing the active streams as a JSON array.
     #[arg(long, default_value = "/api/streams")]
     pub streams_path: String,

@@ -149,14 +149,18 @@ async fn route<G: StreamGate>(
     match read_head(&mut socket, routes.head_timeout, shutdown).await {
         None => {}
         Some(FirstRequest::TooLarge) => {
-            // Boxed: this rare answer's future would otherwise widen the
-            // task of every open stream (see `direct::serve`).
             Box::pin(answer_too_large(&mut socket, &routes.gate)).await;
             drop(counted);
         }
         Some(FirstRequest::Stream(request)) => {
-            direct::serve(socket, peer, request, &routes.gate, &routes.direct).await;
-            drop(counted);
+            direct::serve(
+                (socket, counted),
+                peer,
+                request,
+                &routes.gate,
+                &routes.direct,
+            )
+            .await;
         }
         Some(FirstRequest::Other(received)) => {
             let handed = Handoff::new(socket, counted, peer, received.freeze());
