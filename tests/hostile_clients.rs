@@ -168,6 +168,18 @@ async fn an_oversized_head_gets_431() {
         serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("JSON");
     assert_eq!(body["code"], "head_too_large");
 
+    // More headers than hyper takes: refused by the gateway too, not handed
+    // to hyper half-read (whose own head deadline would start afresh).
+    let mut many = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n".to_vec();
+    for n in 0..120 {
+        many.extend_from_slice(format!("X-{n}: v\r\n").as_bytes());
+    }
+    let mut crowded = TcpStream::connect(server.addr()).await.expect("connect");
+    crowded.write_all(&many).await.expect("send");
+    let answer = read_until_closed(&mut crowded).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    assert!(answer.contains("\"code\":\"head_too_large\""), "{answer}");
+
     let mut later = TcpStream::connect(server.addr()).await.expect("connect");
     let (head, _) = exchange(
         &mut later,

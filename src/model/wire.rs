@@ -134,8 +134,8 @@ pub struct StreamSummary {
     pub id: String,
     /// Clients connected right now.
     pub subscribers: usize,
-    /// Events sent in the stream's current life (its last sequence id minus
-    /// where its numbering stood when it began: ids grow across lives).
+    /// Events sent in the stream's current life (ids grow across lives, so
+    /// this is not its last sequence id).
     pub events_sent: u64,
     /// When the generator last started, ISO-8601 UTC.
     pub started_at: String,

@@ -39,6 +39,24 @@ impl Admission {
     }
 }
 
+/// The address a client is counted under by every per-address limit (here
+/// and in the transport): its IPv4 address (also when it arrives
+/// IPv4-mapped on an IPv6 listener), or its IPv6 /64 network, since one
+/// IPv6 host usually holds a whole /64 and could otherwise pick a new
+/// address per connection.
+pub fn client_address(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(network))
+            }
+        },
+    }
+}
+
 /// Holds one of the `max_connections` (and per-IP) places; gives it back on
 /// drop.
 pub(crate) struct ConnectionSlot {
@@ -50,6 +68,7 @@ pub(crate) struct ConnectionSlot {
 impl ConnectionSlot {
     /// Takes a place for a client at `ip`, or says which limit is reached.
     pub(crate) fn acquire(admission: &Arc<Admission>, ip: IpAddr) -> Result<Self, HubError> {
+        let ip = client_address(ip);
         let stats = &admission.stats;
         let open = stats.connections.fetch_add(1, Ordering::AcqRel);
         if open >= admission.max_connections as u64 {
@@ -96,5 +115,21 @@ impl Drop for ConnectionSlot {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_network_and_a_mapped_ipv4_is_ipv4() {
+        let one: IpAddr = "2001:db8:1:2::1".parse().expect("v6");
+        let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("v6");
+        let other_net: IpAddr = "2001:db8:1:3::1".parse().expect("v6");
+        let mapped: IpAddr = "::ffff:127.0.0.2".parse().expect("mapped");
+        assert_eq!(client_address(one), client_address(same_net));
+        assert_ne!(client_address(one), client_address(other_net));
+        assert_eq!(client_address(mapped), IpAddr::from([127, 0, 0, 2]));
     }
 }

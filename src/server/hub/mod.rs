@@ -90,6 +90,7 @@ mod stream;
 mod subscription;
 mod sync;
 
+pub use admission::client_address;
 pub use context::SinkFraming;
 pub use error::HubError;
 pub use live_sink::{Handover, LiveSink, TryWrite};

@@ -27,9 +27,6 @@ use tokio::time::Instant;
 /// A stream id's shared state.
 pub(crate) struct Stream {
     id: StreamId,
-    /// Where the store's numbering stood when this life began: its events
-    /// are the ids above it.
-    life_began_after: Seq,
     context: Arc<StreamContext>,
     sender: broadcast::Sender<Frame>,
     state: Mutex<StreamState>,
@@ -45,8 +42,12 @@ pub(crate) struct Stream {
 /// The part of a stream that changes, behind its mutex.
 struct StreamState {
     subscribers: usize,
-    /// Sequence id of the newest event (0: none yet).
+    /// Sequence id of the newest event (0: none yet), or where the store's
+    /// numbering stood when this life began.
     newest: Seq,
+    /// Events published in this life of the stream (ids need not be
+    /// consecutive from its start: see the store's *Ids across lives*).
+    events: u64,
     /// The last `history` events.
     ring: ReplayRing,
     /// When the producer last started.
@@ -87,12 +88,12 @@ impl Stream {
         let (sender, _) = broadcast::channel(context.channel_capacity);
         let stream = Arc::new(Self {
             id,
-            life_began_after: newest,
             context: Arc::clone(context),
             sender,
             state: Mutex::new(StreamState {
                 subscribers: 0,
                 newest,
+                events: 0,
                 ring: ReplayRing::new(context.history),
                 started_at: SystemTime::now(),
                 last_sent: Instant::now(),
@@ -120,8 +121,12 @@ impl Stream {
 
     /// Registers a subscriber and hands it the replay it needs.
     ///
-    /// `resume_after` that is not a sequence id this stream has issued is
-    /// treated as a fresh connection (no replay).
+    /// `resume_after` of 0 or above where the stream's numbering stands is
+    /// treated as a fresh connection (no replay); one at or below it that the
+    /// ring no longer holds gets a gap notice. For a stream new to this
+    /// process that floor is above every id a forgotten stream issued (the
+    /// store cannot tell a forgotten id from one never used without keeping
+    /// a record per forgotten stream), so such a client is told of a gap.
     pub(crate) fn join(&self, resume_after: Option<Seq>) -> Joined {
         let mut state = lock(&self.state);
         state.subscribers += 1;
@@ -223,6 +228,7 @@ impl Stream {
         let bytes = encode(stored);
         let mut state = lock(&self.state);
         state.newest = state.newest.max(seq);
+        state.events += 1;
         state.ring.push(seq, bytes.clone());
         state.last_sent = Instant::now();
         let sinks = state.sinks.snapshot();
@@ -334,7 +340,7 @@ impl Stream {
         StreamSnapshot {
             id: self.id.clone(),
             subscribers: state.subscribers,
-            events: state.newest - self.life_began_after,
+            events: state.events,
             started_at: state.started_at,
         }
     }

@@ -5,7 +5,8 @@
 //! connections is never refused while a loop reconnecting as fast as it can
 //! is.
 
-use super::open_sockets::{counted_address, Refusal};
+use super::open_sockets::Refusal;
+use crate::server::hub::client_address;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -33,7 +34,7 @@ impl ConnectionRate {
         }
     }
 
-    /// Whether `addr` (its [`counted_address`]) may open one more
+    /// Whether `addr` (its [`client_address`]) may open one more
     /// connection now.
     pub fn admit(&mut self, addr: IpAddr) -> Result<(), Refusal> {
         let Some((limiter, rate)) = &self.limiter else {
@@ -45,7 +46,7 @@ impl ConnectionRate {
             limiter.retain_recent();
         }
         limiter
-            .check_key(&counted_address(addr))
+            .check_key(&client_address(addr))
             .map_err(|_| Refusal::ConnectionRate {
                 per_second: rate.get(),
             })

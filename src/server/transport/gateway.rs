@@ -163,6 +163,17 @@ async fn route<G: StreamGate>(
             .await;
         }
         Some(FirstRequest::Other(received)) => {
+            // hyper may open a file for it: counted before it is served.
+            let mut counted = counted;
+            if let Err(refusal) = counted.count_file_slot() {
+                bump(refusal_counter(routes.direct.stats(), refusal));
+                Box::pin(direct::write_error(
+                    &mut socket,
+                    routes.gate.refuse(refusal),
+                ))
+                .await;
+                return;
+            }
             let handed = Handoff::new(socket, counted, peer, received.freeze());
             // Fails only when axum has stopped accepting (shutdown).
             let _ = routes.handoff.send(handed).await;

@@ -8,30 +8,17 @@
 //! (before a byte is read) until the [`OpenSocket`] that travels with it is
 //! dropped, whichever path serves it. The per-address share is checked
 //! first, so one address at its share never takes the last free sockets of
-//! the total.
+//! the total. A connection hyper serves counts twice in the total (not in
+//! its address's share) while hyper has it: a response may hold one more
+//! descriptor, a static file, and with both counted the process cannot run
+//! out of descriptors however the budget is used.
 
+use crate::server::hub::client_address;
 use crate::server::stats::Stats;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-/// The address a client's sockets are counted under: its IPv4 address
-/// (also when it arrives IPv4-mapped on an IPv6 listener), or its IPv6
-/// /64 network, since one IPv6 host usually holds a whole /64 and could
-/// otherwise pick a new address per connection.
-pub fn counted_address(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let network = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(std::net::Ipv6Addr::from(network))
-            }
-        },
-    }
-}
 
 /// Why a new socket was not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +71,10 @@ impl SocketBudget {
         })
     }
 
-    /// Counts a new socket from `addr` (under its [`counted_address`]),
+    /// Counts a new socket from `addr` (under its [`client_address`]),
     /// unless its address or the server is at its limit.
     pub fn try_open(self: &Arc<Self>, addr: IpAddr) -> Result<OpenSocket, Refusal> {
-        let addr = counted_address(addr);
+        let addr = client_address(addr);
         if self.max_per_address > 0 {
             let mut per_address = self.per_address();
             let open = per_address.entry(addr).or_default();
@@ -122,12 +109,24 @@ impl SocketBudget {
         Ok(OpenSocket {
             budget: Arc::clone(self),
             addr,
+            file_slot: false,
         })
     }
 
-    /// Sockets open from `addr` (its [`counted_address`]) now.
+    /// Counts one more unit of the total, unless it is full.
+    fn try_count_one(&self) -> bool {
+        let limit = u64::try_from(self.max_sockets).unwrap_or(u64::MAX);
+        self.stats
+            .open_sockets
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < limit).then_some(open + 1)
+            })
+            .is_ok()
+    }
+
+    /// Sockets open from `addr` (its [`client_address`]) now.
     pub fn open_from(&self, addr: IpAddr) -> usize {
-        let addr = counted_address(addr);
+        let addr = client_address(addr);
         self.per_address().get(&addr).copied().unwrap_or(0)
     }
 
@@ -161,10 +160,41 @@ impl SocketBudget {
 pub struct OpenSocket {
     budget: Arc<SocketBudget>,
     addr: IpAddr,
+    /// Whether a second unit is counted for a file a response may open.
+    file_slot: bool,
+}
+
+impl OpenSocket {
+    /// Counts the descriptor a response on this connection may open (a
+    /// static file), before hyper serves it; `Err` when the total is full.
+    pub(crate) fn count_file_slot(&mut self) -> Result<(), Refusal> {
+        if self.file_slot {
+            return Ok(());
+        }
+        if !self.budget.try_count_one() {
+            return Err(Refusal::TooManySockets {
+                limit: self.budget.max_sockets,
+            });
+        }
+        self.file_slot = true;
+        Ok(())
+    }
+
+    /// Gives the file slot back: the connection has left hyper (a stream
+    /// taken over opens no file).
+    pub(crate) fn release_file_slot(&mut self) {
+        if std::mem::take(&mut self.file_slot) {
+            self.budget
+                .stats
+                .open_sockets
+                .fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
+        self.release_file_slot();
         self.budget
             .stats
             .open_sockets
@@ -230,23 +260,39 @@ mod tests {
     }
 
     #[test]
+    fn a_file_slot_counts_in_the_total_until_released() {
+        let stats = Arc::new(Stats::default());
+        let budget = SocketBudget::new(Arc::clone(&stats), 3, 3);
+        let mut served = budget.try_open(A).expect("room");
+        served.count_file_slot().expect("room for its file");
+        assert_eq!(stats.open_sockets.load(Ordering::Acquire), 2);
+        let mut other = budget.try_open(B).expect("the last unit");
+        assert_eq!(
+            other.count_file_slot(),
+            Err(Refusal::TooManySockets { limit: 3 })
+        );
+        served.release_file_slot();
+        other.count_file_slot().expect("freed");
+        drop((served, other));
+        assert_eq!(stats.open_sockets.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
     fn an_ipv6_host_counts_by_its_network_and_a_mapped_ipv4_as_ipv4() {
         let one: IpAddr = "2001:db8:1:2::1".parse().expect("v6");
         let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("v6");
         let other_net: IpAddr = "2001:db8:1:3::1".parse().expect("v6");
         let mapped: IpAddr = "::ffff:127.0.0.2".parse().expect("mapped");
-        assert_eq!(counted_address(one), counted_address(same_net));
-        assert_ne!(counted_address(one), counted_address(other_net));
-        assert_eq!(counted_address(mapped), B);
         let budget = SocketBudget::new(Arc::new(Stats::default()), 10, 1);
         let held = budget.try_open(one).expect("room");
         assert_eq!(
             budget.try_open(same_net).err(),
             Some(Refusal::TooManySocketsFromAddress { limit: 1 })
         );
+        let other_held = budget.try_open(other_net).expect("another network");
         let mapped_held = budget.try_open(mapped).expect("room");
         assert!(budget.try_open(B).is_err(), "the same client either way");
-        drop((held, mapped_held));
+        drop((held, other_held, mapped_held));
     }
 
     #[test]

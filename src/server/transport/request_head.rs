@@ -16,8 +16,11 @@ use crate::server::sse::last_event_id_param;
 /// request is refused with `431` (hyper's read buffer has the same bound).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// Most header lines parsed; a request with more goes to axum.
-const MAX_HEADERS: usize = 32;
+/// Most header lines a request may have: hyper's bound, so that no partial
+/// head the gateway could not read ever goes to hyper (whose deadline would
+/// start afresh); a request with more is refused as too large, as hyper
+/// refuses it.
+const MAX_HEADERS: usize = 100;
 
 /// What the first bytes of a connection turned out to be.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,7 +55,11 @@ pub fn classify(bytes: &[u8]) -> Head {
     let head_len = match request.parse(bytes) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => return Head::Incomplete,
-        Ok(httparse::Status::Partial) => return Head::TooLarge,
+        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
+            return Head::TooLarge
+        }
+        // Bytes no request head may hold: hyper answers 400 for them at
+        // once, from the bytes already received.
         Err(_) => return Head::Other,
     };
     // Pipelined requests and request bodies are hyper's business.
@@ -207,6 +214,17 @@ mod tests {
         head.truncate(MAX_HEAD_BYTES - 10);
         head.resize(MAX_HEAD_BYTES, b'x');
         assert_eq!(classify(&head), Head::TooLarge);
+    }
+
+    #[test]
+    fn a_head_with_more_headers_than_hyper_takes_is_too_large() {
+        let mut head = b"GET /healthz HTTP/1.1\r\n".to_vec();
+        for n in 0..MAX_HEADERS {
+            head.extend_from_slice(format!("X-{n}: v\r\n").as_bytes());
+        }
+        assert_eq!(classify(&head), Head::Incomplete, "100 headers so far");
+        head.extend_from_slice(b"X-One-More: v\r\n");
+        assert_eq!(classify(&head), Head::TooLarge, "partial, over the count");
     }
 
     #[test]

@@ -92,6 +92,11 @@ impl HandedSocket {
         if let Some(reader) = reader {
             reader.wake();
         }
+        // Out of hyper: no file will be opened for it.
+        let counted = counted.map(|mut counted| {
+            counted.release_file_slot();
+            counted
+        });
         socket.zip(counted)
     }
 
