@@ -77,6 +77,16 @@ async fn exchange(socket: &mut TcpStream, request: &[u8]) -> (String, Value) {
         .expect("answered in time")
 }
 
+/// Asserts that a client at 127.0.0.1 still gets its `GET /healthz`.
+async fn assert_still_served(server: &TestServer) {
+    let health = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(health.status(), 200);
+}
+
 /// Trickles `bytes` one at a time, 50 ms apart, until the server closes the
 /// connection; returns how long that took.
 async fn trickle_until_closed(socket: TcpStream) -> Duration {
@@ -124,13 +134,7 @@ async fn a_slow_first_head_is_cut_off_at_the_deadline() {
             "closed after {took:?}, before the deadline"
         );
     }
-    // And the server still serves.
-    let health = client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(health.status(), 200);
+    assert_still_served(&server).await;
 }
 
 /// The second request head on a keep-alive connection has the same
@@ -292,12 +296,8 @@ async fn an_address_opening_connections_too_fast_is_refused() {
         head.to_ascii_lowercase().contains("\r\nretry-after: 1"),
         "{head}"
     );
-    let health = client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(health.status(), 200, "another address is not limited");
+    // Another address is not limited.
+    assert_still_served(&server).await;
 }
 
 /// The id of the last event in `reader`'s next `n` events.

@@ -4,43 +4,21 @@
 //! input may panic or produce a server error.
 #![no_main]
 
+#[allow(dead_code)] // this target uses the application only
+#[path = "../differential/both_paths.rs"]
+mod both_paths;
+
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, Uri};
-use axum::Router;
-use clap::Parser;
 use libfuzzer_sys::fuzz_target;
-use sse_hub::server::config::Config;
 use sse_hub::server::transport::Client;
-use sse_hub::server::{build_state, router};
 use std::sync::OnceLock;
-use tower::ServiceExt;
 
-/// The runtime and the application, built once per fuzzing process.
-fn app() -> &'static (tokio::runtime::Runtime, Router) {
-    static APP: OnceLock<(tokio::runtime::Runtime, Router)> = OnceLock::new();
-    APP.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let settings =
-            Config::parse_from(["sse-hub", "--retention-ms", "1", "--interval-ms", "60000"])
-                .validate()
-                .expect("valid settings");
-        let options = leptos::config::LeptosOptions::builder()
-            .output_name("sse-hub")
-            .build();
-        let state = runtime.block_on(async {
-            build_state(
-                &settings,
-                options,
-                tokio_util::sync::CancellationToken::new(),
-            )
-        });
-        (runtime, router(state))
-    })
+/// The application, built once per fuzzing process.
+fn app() -> &'static both_paths::App {
+    static APP: OnceLock<both_paths::App> = OnceLock::new();
+    APP.get_or_init(both_paths::App::new)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -78,10 +56,7 @@ fuzz_target!(|data: &[u8]| {
     request
         .extensions_mut()
         .insert(ConnectInfo(Client::at(([127, 0, 0, 1], 9).into())));
-    let (runtime, app) = app();
-    let response = runtime
-        .block_on(app.clone().oneshot(request))
-        .expect("infallible service");
+    let response = app().respond(request);
     assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
         response.status().as_u16() < 500 || response.status() == StatusCode::SERVICE_UNAVAILABLE
