@@ -99,3 +99,11 @@ async fn port_in_use_is_rejected() {
         .expect("joined");
     assert_rejected(&output, "cannot listen on");
 }
+
+#[test]
+fn a_bad_generate_pattern_is_rejected() {
+    assert_rejected(
+        &run(&["--generate", "orders-*,a*b"], &[]),
+        "--generate: the stream pattern 'a*b' has a '*' before its end",
+    );
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, eventually, subscribe, TestServer};
+use common::{client, eventually, subscribe, SseItem, TestServer};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
@@ -253,4 +253,39 @@ async fn pages_are_compressed_when_accepted() {
             .map(|v| v.as_bytes()),
         Some(&b"gzip"[..])
     );
+}
+
+/// `--generate` chooses the streams that get numbers: matching ones do,
+/// another opens and gets only keep-alives.
+#[tokio::test]
+async fn generate_chooses_which_streams_get_numbers() {
+    let server = TestServer::start(&[
+        "--interval-ms",
+        "20",
+        "--keep-alive-ms",
+        "100",
+        "--generate",
+        "gen-*,exact",
+        "--log",
+        "warn",
+    ])
+    .await;
+    let http = client();
+    for id in ["gen-1", "gen-", "exact"] {
+        let mut generated = subscribe(&http, &server, id).await;
+        assert_eq!(generated.next_event().await.event.id, id);
+    }
+    // The first thing after the retry hint is a keep-alive: 100 ms without
+    // an event, where a generator would have sent five.
+    let mut quiet = subscribe(&http, &server, "other").await;
+    loop {
+        match quiet.next().await.expect("open") {
+            SseItem::Retry(_) => continue,
+            SseItem::Comment(comment) => {
+                assert_eq!(comment, "keep-alive");
+                break;
+            }
+            message => panic!("a stream outside --generate got {message:?}"),
+        }
+    }
 }

@@ -7,12 +7,14 @@
 
 mod consistency;
 mod history;
+mod pattern;
 mod sparkline;
 mod status;
 mod wire;
 
 pub use consistency::{compare_panels, Consistency, PanelEvents, Tick};
 pub use history::{format_clock, EventHistory, HistoryRow, RowKind, HISTORY_LIMIT};
+pub use pattern::{PatternError, StreamPatterns};
 pub use sparkline::sparkline_points;
 pub use status::ConnectionStatus;
 pub use wire::{

@@ -62,7 +62,8 @@ pub fn build_state(
     leptos_options: LeptosOptions,
     shutdown: CancellationToken,
 ) -> AppState {
-    let producer = Arc::new(RandomNumbers::new(settings.random.clone()));
+    let producer =
+        Arc::new(RandomNumbers::new(settings.random.clone()).only_for(settings.generate.clone()));
     build_state_producing(settings, leptos_options, producer, shutdown)
 }
 

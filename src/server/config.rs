@@ -10,6 +10,7 @@ use super::http::{AllowedHosts, BadOrigin, CorsPolicy, HttpSettings};
 use super::hub::HubSettings;
 use super::producers::RandomSettings;
 use super::transport::TransportSettings;
+use crate::model::{PatternError, StreamPatterns};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -50,6 +51,13 @@ pub struct Config {
     /// Largest number a generator emits.
     #[arg(long, env = "SSE_HUB_MAX", default_value_t = 1000)]
     pub max: u32,
+
+    /// Streams that get generated random numbers while they have
+    /// subscribers: comma-separated exact ids, `*`, or prefixes ending in
+    /// `*`; `none` for no generator. Other streams carry only published
+    /// events.
+    #[arg(long, env = "SSE_HUB_GENERATE", default_value = "*")]
+    pub generate: String,
 
     /// Allowed CORS origins, comma-separated; `*` allows all. Default: any
     /// http://localhost:<port> or http://127.0.0.1:<port>.
@@ -143,6 +151,8 @@ pub struct Settings {
     pub hub: HubSettings,
     /// What the random-number producer needs: its interval and range.
     pub random: RandomSettings,
+    /// Which streams the random-number producer serves (`--generate`).
+    pub generate: StreamPatterns,
     /// What the transports need: timeouts, socket budget, buffers.
     pub transport: TransportSettings,
     /// What the HTTP layer needs: CORS, the reconnection hint.
@@ -172,6 +182,9 @@ pub enum ConfigError {
         /// The offending flag.
         flag: &'static str,
     },
+    /// `--generate` does not parse.
+    #[error("--generate: {0}")]
+    BadPattern(#[from] PatternError),
     /// An entry of `--cors-origins` is not an origin.
     #[error(transparent)]
     BadOrigin(#[from] BadOrigin),
@@ -225,6 +238,7 @@ impl Config {
                 max_connections: self.max_connections.unwrap_or_else(default_max_connections),
                 max_connections_per_ip: self.max_connections_per_ip,
             },
+            generate: StreamPatterns::parse(&self.generate)?,
             random: RandomSettings {
                 interval: Duration::from_millis(self.interval_ms),
                 min: self.min,

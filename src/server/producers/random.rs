@@ -1,9 +1,10 @@
 //! The seed's producer: every interval, a random number between `min` and
 //! `max` as `{"number", "timestamp", "id"}` JSON, for every stream while it
-//! has subscribers. When it ticks is [`Pacer`]'s business.
+//! has subscribers (or only those matching `--generate`). When it ticks is
+//! [`Pacer`]'s business.
 
 use super::pace::Pacer;
-use crate::model::StreamEvent;
+use crate::model::{StreamEvent, StreamPatterns};
 use crate::server::hub::{Emitter, Producer, Production};
 use crate::server::store::NewEvent;
 use crate::server::timestamp::format_timestamp;
@@ -33,6 +34,8 @@ pub type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 pub struct RandomNumbers {
     settings: RandomSettings,
     clock: WallClock,
+    /// The streams it makes numbers for.
+    streams: StreamPatterns,
 }
 
 impl RandomNumbers {
@@ -43,12 +46,25 @@ impl RandomNumbers {
 
     /// A producer stamping events with `clock`.
     pub fn with_clock(settings: RandomSettings, clock: WallClock) -> Self {
-        Self { settings, clock }
+        Self {
+            settings,
+            clock,
+            streams: StreamPatterns::any(),
+        }
+    }
+
+    /// The same producer, making numbers only for the streams `streams`
+    /// matches (`--generate`); the others carry only published events.
+    pub fn only_for(self, streams: StreamPatterns) -> Self {
+        Self { streams, ..self }
     }
 }
 
 impl Producer for RandomNumbers {
     fn produce(&self, stream: Emitter) -> Option<Production> {
+        if !self.streams.matches(stream.stream_id()) {
+            return None;
+        }
         let settings = self.settings.clone();
         let clock = Arc::clone(&self.clock);
         Some(Box::pin(generate(stream, settings, clock)))
