@@ -5,6 +5,7 @@ use super::admission::{Admission, ConnectionSlot};
 use super::context::{SinkFraming, StreamContext};
 use super::driver::{drive, DriverContext, Outcome};
 use super::error::HubError;
+use super::pace::Pace;
 use super::producer::Producer;
 use super::snapshot::StreamSnapshot;
 use super::stream::Stream;
@@ -14,7 +15,7 @@ use crate::model::{StreamId, StreamSummary};
 use crate::server::process::release_free_memory;
 use crate::server::sse::parse_event_id;
 use crate::server::stats::{bump, Stats};
-use crate::server::store::EventStore;
+use crate::server::store::{Durability, EventStore, NewEvent, Seq};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -139,16 +140,61 @@ impl Hub {
     ) -> Result<Subscription, HubError> {
         let slot = ConnectionSlot::acquire(&self.shared.admission, ip)?;
         let resume_after = last_event_id.and_then(parse_event_id);
-        let (stream, joined) = loop {
+        // Joined while the map is still locked, so that `forget_if_idle`
+        // cannot remove the stream between lookup and join.
+        let (stream, joined) = self
+            .with_stream(id, |stream| stream.join(resume_after))
+            .await?;
+        tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
+        let missing = joined
+            .missing
+            .filter(|_| self.shared.streams_context.store.keeps_history());
+        let mut subscription = Subscription::new(stream, joined, slot);
+        if let Some((first, last)) = missing {
+            subscription.fill_from_store(first, last).await;
+        }
+        Ok(subscription)
+    }
+
+    /// Appends `event` to stream `id` as the application's own event
+    /// ([`Durability::Immediate`]: it is acknowledged once this returns) and
+    /// sends it to every subscriber; returns its sequence id. Published and
+    /// generated events share the stream's numbering, so resume, replay and
+    /// gap notices cover both.
+    ///
+    /// A stream nobody listens to is created for it (it counts against
+    /// `--max-streams`), and an idle stream's retention time starts again
+    /// from the event, so that a client coming back with `Last-Event-ID`
+    /// within it gets what it missed.
+    pub async fn publish(&self, id: &StreamId, event: NewEvent) -> Result<Seq, HubError> {
+        loop {
+            let (stream, ()) = self.with_stream(id, |_| ()).await?;
+            let appended = stream
+                .append(event.clone(), Pace::OnTime, Durability::Immediate)
+                .await?;
+            // `None`: the stream was retired meanwhile; its next life takes it.
+            if let Some(seq) = appended {
+                stream.note_published();
+                return Ok(seq);
+            }
+        }
+    }
+
+    /// Runs `under_lock` on stream `id` while the stream map is locked (so
+    /// that it cannot be forgotten meanwhile), creating the stream where
+    /// the store's numbering stands if it is not there.
+    async fn with_stream<T>(
+        &self,
+        id: &StreamId,
+        mut under_lock: impl FnMut(&Arc<Stream>) -> T,
+    ) -> Result<(Arc<Stream>, T), HubError> {
+        loop {
             {
                 let streams = lock(&self.shared.streams);
                 if let Some(stream) = streams.get(id) {
-                    // Joined while the map is still locked, so that
-                    // `forget_if_idle` cannot remove the stream between
-                    // lookup and join.
                     let stream = Arc::clone(stream);
-                    let joined = stream.join(resume_after);
-                    break (stream, joined);
+                    let found = under_lock(&stream);
+                    return Ok((stream, found));
                 }
                 if streams.len() >= self.shared.settings.max_streams
                     && self.shared.idle_streams.load(Ordering::Acquire) == 0
@@ -179,18 +225,9 @@ impl Hub {
             let stream = Stream::new(id.clone(), newest, &self.shared.streams_context);
             streams.insert(id.clone(), Arc::clone(&stream));
             self.start_driver(&stream);
-            let joined = stream.join(resume_after);
-            break (stream, joined);
-        };
-        tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
-        let missing = joined
-            .missing
-            .filter(|_| self.shared.streams_context.store.keeps_history());
-        let mut subscription = Subscription::new(stream, joined, slot);
-        if let Some((first, last)) = missing {
-            subscription.fill_from_store(first, last).await;
+            let found = under_lock(&stream);
+            return Ok((stream, found));
         }
-        Ok(subscription)
     }
 
     /// Counts and logs a new stream refused at `--max-streams`.

@@ -306,6 +306,17 @@ impl Stream {
         lock(&self.state).idle_since
     }
 
+    /// A published event was appended: if nobody is subscribed, the idle
+    /// spell (and with it the retention time, and the eviction order)
+    /// starts again from now.
+    pub(crate) fn note_published(&self) {
+        let mut state = lock(&self.state);
+        if state.subscribers == 0 && !state.retired {
+            state.idle_since = Some(Instant::now());
+            self.wake.notify_one();
+        }
+    }
+
     /// Whether the stream was removed from the hub.
     pub(crate) fn is_retired(&self) -> bool {
         lock(&self.state).retired

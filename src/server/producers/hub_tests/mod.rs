@@ -6,6 +6,7 @@
 mod lifecycle;
 mod limits;
 mod pace;
+mod publish;
 mod replay;
 
 use super::{RandomNumbers, RandomSettings, WallClock};
