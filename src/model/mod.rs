@@ -8,6 +8,7 @@
 mod consistency;
 mod history;
 mod pattern;
+mod publish;
 mod sparkline;
 mod status;
 mod wire;
@@ -15,6 +16,7 @@ mod wire;
 pub use consistency::{compare_panels, Consistency, PanelEvents, Tick};
 pub use history::{format_clock, EventHistory, HistoryRow, RowKind, HISTORY_LIMIT};
 pub use pattern::{PatternError, StreamPatterns};
+pub use publish::{EventType, EventTypeError, Published, MAX_EVENT_TYPE_LEN};
 pub use sparkline::sparkline_points;
 pub use status::ConnectionStatus;
 pub use wire::{
