@@ -9,6 +9,8 @@
 //! - `hosts.rs`: [`AllowedHosts`], the `Host` check for both paths.
 //! - `error.rs`: [`AppError`] → JSON error responses.
 //! - `sse.rs`: `GET /sse/{id}` through axum.
+//! - `tokens.rs`: signed tokens (JWT, HS256): what they grant, checking and
+//!   making them.
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
 
 mod api;
@@ -18,6 +20,7 @@ mod hosts;
 mod router;
 mod sse;
 mod state;
+pub mod tokens;
 
 pub use cors::{BadOrigin, CorsPolicy};
 pub use error::AppError;
