@@ -4,7 +4,6 @@
 use super::state::AppState;
 use super::{api, sse};
 use crate::app::{shell, App};
-use crate::server::stats::bump;
 use axum::extract::{Request, State};
 use axum::http::{header, Version};
 use axum::middleware;
@@ -57,11 +56,8 @@ async fn host_guard(State(state): State<AppState>, request: Request, next: Next)
         .get(header::HOST)
         .map(|value| value.as_bytes());
     let http10 = request.version() <= Version::HTTP_10;
-    match state.http.allowed_hosts.check(host, http10) {
+    match state.check_host(host, http10) {
         Ok(()) => next.run(request).await,
-        Err(error) => {
-            bump(&state.hub.stats().host_not_allowed);
-            error.into_response()
-        }
+        Err(error) => error.into_response(),
     }
 }

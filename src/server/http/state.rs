@@ -41,6 +41,18 @@ pub struct AppState {
     pub direct: DirectPath,
 }
 
+impl AppState {
+    /// The `Host` check of both paths ([`AllowedHosts::check`]), counting a
+    /// refusal in `/api/stats`.
+    pub(crate) fn check_host(&self, host: Option<&[u8]>, http10: bool) -> Result<(), AppError> {
+        let checked = self.http.allowed_hosts.check(host, http10);
+        if checked.is_err() {
+            bump(&self.hub.stats().host_not_allowed);
+        }
+        checked
+    }
+}
+
 impl StreamGate for AppState {
     async fn open(
         &self,
@@ -51,12 +63,7 @@ impl StreamGate for AppState {
             let headers = self.http.cors.headers(request.origin.as_deref());
             // Checked before anything else, as the router's outermost layer
             // does: the refusal carries no CORS headers on either path.
-            if let Err(error) = self
-                .http
-                .allowed_hosts
-                .check(request.host.as_deref(), false)
-            {
-                bump(&self.hub.stats().host_not_allowed);
+            if let Err(error) = self.check_host(request.host.as_deref(), false) {
                 return Err(error.into_response());
             }
             let subscribed = self

@@ -141,7 +141,7 @@ impl<G: StreamGate> Gateway<G> {
 /// goes with the socket.
 async fn route<G: StreamGate>(
     mut socket: TcpStream,
-    counted: OpenSocket,
+    mut counted: OpenSocket,
     peer: SocketAddr,
     routes: Arc<Routes<G>>,
 ) {
@@ -164,9 +164,8 @@ async fn route<G: StreamGate>(
         }
         Some(FirstRequest::Other(received)) => {
             // hyper may open a file for it: counted before it is served.
-            let mut counted = counted;
             if let Err(refusal) = counted.count_file_slot() {
-                bump(refusal_counter(routes.direct.stats(), refusal));
+                refusal_counter(routes.direct.stats(), refusal).map(bump);
                 Box::pin(direct::write_error(
                     &mut socket,
                     routes.gate.refuse(refusal),
@@ -201,7 +200,7 @@ fn refuse<G: StreamGate>(
     routes: &Arc<Routes<G>>,
 ) {
     let direct = &routes.direct;
-    let total = bump(refusal_counter(direct.stats(), refusal));
+    let total = refusal_counter(direct.stats(), refusal).map_or(0, bump);
     // One line per refusal would let a flood fill the log: the count says it.
     if total.is_power_of_two() {
         tracing::warn!(client = %peer, ?refusal, rejected_total = total, "refused a new connection");
@@ -219,15 +218,15 @@ fn refuse<G: StreamGate>(
     }
 }
 
-/// The counter a refusal adds to.
-fn refusal_counter(stats: &Stats, refusal: Refusal) -> &std::sync::atomic::AtomicU64 {
-    match refusal {
-        Refusal::TooManySockets { .. } | Refusal::HeadTooLarge { .. } => {
-            &stats.too_many_connections
-        }
+/// The counter a refusal of a new connection adds to (a head too large is
+/// a bad request, not a refusal of the connection, and is not counted).
+fn refusal_counter(stats: &Stats, refusal: Refusal) -> Option<&std::sync::atomic::AtomicU64> {
+    Some(match refusal {
+        Refusal::HeadTooLarge { .. } => return None,
+        Refusal::TooManySockets { .. } => &stats.too_many_connections,
         Refusal::TooManySocketsFromAddress { .. } => &stats.too_many_sockets_from_ip,
         Refusal::ConnectionRate { .. } => &stats.connection_rate_limited,
-    }
+    })
 }
 
 /// Answers a refused connection with its JSON error and closes it, all
