@@ -17,6 +17,10 @@
 //! - `server/`: the axum server, the hub and everything else that only runs
 //!   on the host (`ssr`).
 
+// The home page's view type (stream client and Publish card) nests deeper
+// than the default limit allows the compiler to lay out.
+#![recursion_limit = "256"]
+
 pub mod app;
 mod client;
 mod components;

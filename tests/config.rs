@@ -83,6 +83,13 @@ fn help_documents_every_flag() {
         "--max-connections-per-ip",
         "--write-timeout-ms",
         "--send-buffer-bytes",
+        "--generate",
+        "--private-streams",
+        "--max-event-bytes",
+        "--max-publish-rate",
+        "--jwt-secret",
+        "--jwt-secret-file",
+        "SSE_HUB_JWT_SECRET",
         "SSE_HUB_INTERVAL_MS",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
@@ -106,4 +113,101 @@ fn a_bad_generate_pattern_is_rejected() {
         &run(&["--generate", "orders-*,a*b"], &[]),
         "--generate: the stream pattern 'a*b' has a '*' before its end",
     );
+}
+
+#[test]
+fn bad_token_settings_are_rejected() {
+    assert_rejected(
+        &run(&["--private-streams", "a*b"], &[]),
+        "--private-streams: the stream pattern 'a*b'",
+    );
+    assert_rejected(
+        &run(&["--jwt-secret-file", "/nonexistent/secret"], &[]),
+        "--jwt-secret-file /nonexistent/secret",
+    );
+    assert_rejected(
+        &run(&["--jwt-secret", ""], &[]),
+        "the token secret is empty",
+    );
+    assert_rejected(
+        &run(
+            &["--jwt-secret", "a", "--jwt-secret-file", "/etc/hostname"],
+            &[],
+        ),
+        "--jwt-secret",
+    );
+    assert_rejected(
+        &run(&["--max-event-bytes", "0"], &[]),
+        "--max-event-bytes must be at least 1",
+    );
+}
+
+#[test]
+fn the_token_command_needs_a_secret_and_a_grant() {
+    assert_rejected(
+        &run(&["token", "--publish", "*"], &[]),
+        "no token secret configured",
+    );
+    assert_rejected(
+        &run(&["token"], &[("SSE_HUB_JWT_SECRET", "s")]),
+        "the token would grant nothing",
+    );
+    assert_rejected(
+        &run(&["token", "--publish", "a*b", "--jwt-secret", "s"], &[]),
+        "a*b",
+    );
+    assert_rejected(
+        &run(
+            &[
+                "token",
+                "--publish",
+                "*",
+                "--ttl",
+                "soon",
+                "--jwt-secret",
+                "s",
+            ],
+            &[],
+        ),
+        "soon",
+    );
+}
+
+/// A token from `sse-hub token`, with the secret from a file, is accepted by
+/// a server with that secret in its environment.
+#[tokio::test]
+async fn a_minted_token_is_accepted_by_a_server_with_the_same_secret() {
+    let dir = std::env::temp_dir().join(format!("sse-hub-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("secret");
+    std::fs::write(&file, format!("{}\n", common::SECRET)).expect("secret written");
+    let path = file.to_str().expect("UTF-8 path").to_owned();
+    let minted = run(
+        &[
+            "token",
+            "--publish",
+            "orders-*",
+            "--ttl",
+            "10m",
+            "--sub",
+            "ci",
+            "--jwt-secret-file",
+            &path,
+        ],
+        &[],
+    );
+    assert_eq!(minted.status.code(), Some(0), "{minted:?}");
+    let token = String::from_utf8(minted.stdout).expect("UTF-8");
+    let token = token.trim();
+    let server = TestServer::start_with_secret(&["--generate", "none", "--log", "warn"]).await;
+    let publish = |id: &str| {
+        reqwest::Client::new()
+            .post(server.url(&format!("/api/streams/{id}/events")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"data": 1}))
+            .send()
+    };
+    assert_eq!(publish("orders-1").await.expect("sent").status(), 201);
+    assert_eq!(publish("billing").await.expect("sent").status(), 403);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -166,6 +166,33 @@ pub struct RejectionCounts {
     /// Connections closed because the client made no progress reading for
     /// `--write-timeout-ms`.
     pub slow_client_disconnected: u64,
+    /// Publishes and private-stream requests without a token.
+    #[serde(default)]
+    pub missing_token: u64,
+    /// Requests whose token did not verify (signature, format, expiry).
+    #[serde(default)]
+    pub invalid_token: u64,
+    /// Requests whose valid token did not grant what they asked.
+    #[serde(default)]
+    pub forbidden: u64,
+    /// Publishes whose body was not JSON or had no `data`.
+    #[serde(default)]
+    pub invalid_event: u64,
+    /// Publishes with an invalid `event` type.
+    #[serde(default)]
+    pub invalid_event_type: u64,
+    /// Publishes over `--max-event-bytes`.
+    #[serde(default)]
+    pub event_too_large: u64,
+    /// Publishes not sent as `application/json`.
+    #[serde(default)]
+    pub unsupported_media_type: u64,
+    /// Publishes over a stream's `--max-publish-rate`.
+    #[serde(default)]
+    pub publish_rate_limited: u64,
+    /// Publishes with an invalid `Idempotency-Key`.
+    #[serde(default)]
+    pub invalid_idempotency_key: u64,
 }
 
 /// Body of `GET /api/stats`: a snapshot of the whole hub.
@@ -177,9 +204,12 @@ pub struct HubStats {
     pub streams: u64,
     /// Rejections by reason.
     pub rejected: RejectionCounts,
-    /// Events generated since start, over all streams (each counted once,
-    /// however many clients received it).
+    /// Events appended since start, generated and published, over all
+    /// streams (each counted once, however many clients received it).
     pub events_sent: u64,
+    /// Of those, the events published through the API.
+    #[serde(default)]
+    pub events_published: u64,
     /// Seconds since the server started.
     pub uptime_s: u64,
 }

@@ -3,7 +3,7 @@
 //! told to stop, within a grace period.
 
 use super::config::Settings;
-use super::http::{router, AppState};
+use super::http::{router, AppState, PublishRate};
 use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
@@ -25,6 +25,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 /// is long). Between requests the head deadline closes it sooner; this
 /// bounds the rest (a response body that stopped moving).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the token printed at start (with a random secret) is valid.
+const START_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Connections the gateway may have handed over before axum takes them.
 const HANDOFF_QUEUE: usize = 1024;
@@ -83,6 +86,7 @@ pub fn build_state_producing(
         stats: Arc::clone(&stats),
     };
     let hub = Hub::new(settings.hub.clone(), parts, shutdown.clone());
+    let publish_rate = Arc::new(PublishRate::new(settings.http.publish.max_publish_rate));
     let direct = DirectPath::new(
         settings.transport.write_timeout,
         settings.transport.retry,
@@ -95,6 +99,7 @@ pub fn build_state_producing(
         hub,
         http: Arc::new(settings.http.clone()),
         direct,
+        publish_rate,
     }
 }
 
@@ -113,7 +118,8 @@ fn leptos_options() -> Result<LeptosOptions, ServeError> {
         .map_err(ServeError::Site)
 }
 
-/// Binds, prints `listening on http://<addr>` as the first line on stdout, and
+/// Binds, prints `listening on http://<addr>` as the first line on stdout
+/// (then, with no secret configured, `token: <jwt>`), and
 /// serves until `stop` resolves; then ends every stream and returns within
 /// [`SHUTDOWN_GRACE`].
 pub async fn serve(
@@ -132,6 +138,15 @@ pub async fn serve(
 
     let shutdown = CancellationToken::new();
     let state = build_state(&settings, leptos_options, shutdown.clone());
+    // With no secret configured, nobody could make a token: one for the
+    // random secret, granting everything for a day, is printed.
+    let start_token = if settings.random_secret {
+        let keys = &settings.http.auth.keys;
+        let minted = keys.mint(&["*"], &["*"], START_TOKEN_TTL, Some("sse-hub start"));
+        Some(minted.map_err(|error| std::io::Error::other(error.to_string()))?)
+    } else {
+        None
+    };
     let (handoff, handoffs) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
     // A stream is never silent for longer than the keep-alive interval, and
     // a slow reader is the write timeout's business.
@@ -158,6 +173,9 @@ pub async fn serve(
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on http://{bound}")?;
+        if let Some(token) = &start_token {
+            writeln!(stdout, "token: {token}")?;
+        }
         stdout.flush()?;
     }
     tracing::info!(addr = %bound, "serving");

@@ -3,7 +3,7 @@
 //! to an exit code (2 for a configuration the server cannot run with).
 
 use super::app::{serve, ServeError};
-use super::config::Config;
+use super::config::{Command, Config, TokenArgs};
 use super::process;
 use clap::Parser;
 use std::process::ExitCode;
@@ -34,6 +34,9 @@ pub fn main() -> ExitCode {
             return fail(first_line.trim_start_matches("error: "));
         }
     };
+    if let Some(Command::Token(args)) = &config.command {
+        return mint(args);
+    }
     let settings = match config.validate() {
         Ok(settings) => settings,
         Err(error) => return fail(&error.to_string()),
@@ -71,6 +74,40 @@ pub fn main() -> ExitCode {
             eprintln!("sse-hub: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `sse-hub token`: prints a token from the configured secret.
+fn mint(args: &TokenArgs) -> ExitCode {
+    let keys = match args.secret.keys() {
+        Ok(Some(keys)) => keys,
+        Ok(None) => {
+            return fail(
+                "no token secret configured: give --jwt-secret, --jwt-secret-file or SSE_HUB_JWT_SECRET, as the server has it",
+            )
+        }
+        Err(error) => return fail(&error.to_string()),
+    };
+    let entries = |list: &str| -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty() && *entry != "none")
+            .map(str::to_owned)
+            .collect()
+    };
+    let (publish, subscribe) = (entries(&args.publish), entries(&args.subscribe));
+    if publish.is_empty() && subscribe.is_empty() {
+        return fail("the token would grant nothing: give --publish and/or --subscribe patterns");
+    }
+    let publish: Vec<&str> = publish.iter().map(String::as_str).collect();
+    let subscribe: Vec<&str> = subscribe.iter().map(String::as_str).collect();
+    let minted = keys.mint(&publish, &subscribe, args.ttl, args.sub.as_deref());
+    match minted {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error.to_string()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! it), so that every feature has one obvious place:
 //!
 //! ```text
-//! app.rs, cli.rs, config.rs   compose everything: settings, store, hub, transports, router
+//! app.rs, cli.rs, config/     compose everything: settings, store, hub, transports, router
 //! http/                       AppState, router, CORS, AppError, handlers; the direct path's gate
 //! transport/   producers/     sockets (gateway, direct path, hyper)  |  what makes events
 //! hub/                        streams, subscriptions, fan-out, admission, per-stream driver

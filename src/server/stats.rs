@@ -26,6 +26,17 @@ pub struct Stats {
     pub(crate) connection_rate_limited: AtomicU64,
     pub(crate) host_not_allowed: AtomicU64,
     pub(crate) slow_client_disconnected: AtomicU64,
+    /// Events published through the API, over all streams.
+    pub(crate) events_published: AtomicU64,
+    pub(crate) missing_token: AtomicU64,
+    pub(crate) invalid_token: AtomicU64,
+    pub(crate) forbidden: AtomicU64,
+    pub(crate) invalid_event: AtomicU64,
+    pub(crate) invalid_event_type: AtomicU64,
+    pub(crate) event_too_large: AtomicU64,
+    pub(crate) unsupported_media_type: AtomicU64,
+    pub(crate) publish_rate_limited: AtomicU64,
+    pub(crate) invalid_idempotency_key: AtomicU64,
 }
 
 impl Default for Stats {
@@ -43,6 +54,16 @@ impl Default for Stats {
             connection_rate_limited: AtomicU64::new(0),
             host_not_allowed: AtomicU64::new(0),
             slow_client_disconnected: AtomicU64::new(0),
+            events_published: AtomicU64::new(0),
+            missing_token: AtomicU64::new(0),
+            invalid_token: AtomicU64::new(0),
+            forbidden: AtomicU64::new(0),
+            invalid_event: AtomicU64::new(0),
+            invalid_event_type: AtomicU64::new(0),
+            event_too_large: AtomicU64::new(0),
+            unsupported_media_type: AtomicU64::new(0),
+            publish_rate_limited: AtomicU64::new(0),
+            invalid_idempotency_key: AtomicU64::new(0),
         }
     }
 }
@@ -68,8 +89,18 @@ impl Stats {
                 connection_rate_limited: read(&self.connection_rate_limited),
                 host_not_allowed: read(&self.host_not_allowed),
                 slow_client_disconnected: read(&self.slow_client_disconnected),
+                missing_token: read(&self.missing_token),
+                invalid_token: read(&self.invalid_token),
+                forbidden: read(&self.forbidden),
+                invalid_event: read(&self.invalid_event),
+                invalid_event_type: read(&self.invalid_event_type),
+                event_too_large: read(&self.event_too_large),
+                unsupported_media_type: read(&self.unsupported_media_type),
+                publish_rate_limited: read(&self.publish_rate_limited),
+                invalid_idempotency_key: read(&self.invalid_idempotency_key),
             },
             events_sent: read(&self.events_sent),
+            events_published: read(&self.events_published),
             uptime_s: self.started.elapsed().as_secs(),
         }
     }

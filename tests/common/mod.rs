@@ -21,6 +21,8 @@ pub struct TestServer {
     pub base: String,
     /// The server's log lines (stderr), as they come.
     pub logs: mpsc::UnboundedReceiver<String>,
+    /// What the server printed on stdout after its `listening on` line.
+    pub stdout: mpsc::UnboundedReceiver<String>,
 }
 
 impl TestServer {
@@ -66,7 +68,12 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
         // Keep draining both pipes so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (stdout_tx, stdout) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = stdout_tx.send(line);
+            }
+        });
         let (log_tx, logs) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
@@ -74,7 +81,12 @@ impl TestServer {
                 let _ = log_tx.send(line);
             }
         });
-        Self { child, base, logs }
+        Self {
+            child,
+            base,
+            logs,
+            stdout,
+        }
     }
 
     /// Starts a server for clients that stop reading: an event every 5 ms
@@ -156,6 +168,54 @@ pub enum SseItem {
     Comment(String),
     /// A `retry:` field.
     Retry(u64),
+}
+
+/// The token secret of servers started with [`TestServer::start_with_secret`].
+pub const SECRET: &str = "integration-test-secret";
+
+impl TestServer {
+    /// Starts the server with `--jwt-secret` [`SECRET`] plus `args`.
+    pub async fn start_with_secret(args: &[&str]) -> Self {
+        let mut all = vec!["--jwt-secret", SECRET];
+        all.extend_from_slice(args);
+        Self::start(&all).await
+    }
+}
+
+/// A token signed with [`SECRET`] (HS256) granting `publish` and
+/// `subscribe`, expiring `ttl_s` seconds from now (negative: in the past).
+pub fn token(publish: &[&str], subscribe: &[&str], ttl_s: i64) -> String {
+    sign(
+        jsonwebtoken::Algorithm::HS256,
+        SECRET,
+        &serde_json::json!({
+            "exp": now_s() + ttl_s,
+            "sub": "tests",
+            "sse_hub": {"publish": publish, "subscribe": subscribe},
+        }),
+    )
+}
+
+/// `claims` signed with `secret` under `algorithm`.
+pub fn sign(
+    algorithm: jsonwebtoken::Algorithm,
+    secret: &str,
+    claims: &serde_json::Value,
+) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).expect("HMAC key"),
+    )
+    .expect("token encodes")
+}
+
+/// Seconds since 1970.
+pub fn now_s() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(since.as_secs()).expect("in range")
 }
 
 /// A generated event together with its SSE sequence id.

@@ -3,11 +3,15 @@
 //! on the axum routes, and the headers the direct path writes.
 
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer, ExposeHeaders};
 
 /// What the CORS layer adds to every response (`Vary`), written by the
 /// direct path too.
 const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+
+/// The response headers a page elsewhere may read, as the CORS layer
+/// writes them.
+const CORS_EXPOSE: &str = "idempotent-replayed,retry-after";
 
 /// Which origins may read the API from another page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +77,29 @@ impl CorsPolicy {
     /// The CORS headers of a response to a request from `origin`, for
     /// responses the CORS layer does not see (the direct path's).
     pub(crate) fn headers(&self, origin: Option<&[u8]>) -> Vec<(HeaderName, HeaderValue)> {
+        // What the CORS layer writes on a response that is not a preflight,
+        // in its order.
         let mut headers = vec![(header::VARY, HeaderValue::from_static(CORS_VARY))];
         if let Some(allowed) = self.allowed_origin(origin) {
             headers.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed));
         }
+        if self.allows_credentials() {
+            headers.push((
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            ));
+        }
+        headers.push((
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSE),
+        ));
         headers
+    }
+
+    /// Whether an allowed page may send its cookies (the token cookie of a
+    /// private stream): for named origins only, never for `*`.
+    fn allows_credentials(&self) -> bool {
+        !matches!(self, Self::Any)
     }
 
     /// The CORS layer for the API and stream routes.
@@ -93,11 +115,18 @@ impl CorsPolicy {
         };
         CorsLayer::new()
             .allow_origin(origins)
-            .allow_methods([Method::GET])
+            .allow_credentials(self.allows_credentials())
+            .allow_methods([Method::GET, Method::POST])
             .allow_headers([
                 HeaderName::from_static("last-event-id"),
                 header::CACHE_CONTROL,
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
             ])
+            .expose_headers(ExposeHeaders::list(
+                CORS_EXPOSE.split(',').map(HeaderName::from_static),
+            ))
     }
 }
 

@@ -4,8 +4,10 @@
 //! logs it and answers with the right status and a JSON [`ErrorBody`]
 //! `{"error": "<sentence>", "code": "<code>"}`.
 
-use crate::model::{ErrorBody, StreamIdError};
+use super::tokens::{Access, TokenError};
+use crate::model::{ErrorBody, EventTypeError, StreamIdError};
 use crate::server::hub::HubError;
+use crate::server::stats::{bump, Stats};
 use crate::server::transport::open_sockets::Refusal;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +37,49 @@ pub enum AppError {
     /// An HTTP/1.1 request without a `Host` header.
     #[error("the request has no Host header")]
     MissingHost,
+    /// A publish, or a private stream, without a token.
+    #[error("this needs a token: send it as 'Authorization: Bearer <token>' (or, for a stream, the cookie sse_hub_token)")]
+    MissingToken,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    #[error("the Authorization header is not 'Bearer <token>'")]
+    NotBearer,
+    /// A token that does not verify.
+    #[error("{0}")]
+    InvalidToken(TokenError),
+    /// A valid token without the grant this needs.
+    #[error("the token does not grant {} on stream {stream:?}", access_name(*.access))]
+    Forbidden {
+        /// The stream asked for.
+        stream: String,
+        /// What was asked.
+        access: Access,
+    },
+    /// A publish body that is not a JSON object with `data`.
+    #[error("{0}")]
+    InvalidEvent(String),
+    /// A publish whose `event` is not a valid event type.
+    #[error("{0}")]
+    InvalidEventType(#[from] EventTypeError),
+    /// A publish body over `--max-event-bytes`.
+    #[error("the event is over the limit of {limit} bytes (--max-event-bytes)")]
+    EventTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A publish body that is not declared as JSON.
+    #[error("send the event as JSON, with 'Content-Type: application/json'")]
+    UnsupportedMediaType,
+    /// A stream published to more often than `--max-publish-rate`.
+    #[error("stream {stream:?} takes at most {per_second} events a second (--max-publish-rate)")]
+    PublishRateLimited {
+        /// The stream.
+        stream: String,
+        /// The limit.
+        per_second: u32,
+    },
+    /// An `Idempotency-Key` that is not 1–128 printable ASCII characters.
+    #[error("the Idempotency-Key must be 1 to 128 printable ASCII characters")]
+    InvalidIdempotencyKey,
     /// No endpoint at this path.
     #[error("there is no endpoint at {0}")]
     NotFound(String),
@@ -66,6 +111,16 @@ impl AppError {
             Self::MissingHost => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MissingToken | Self::NotBearer | Self::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::InvalidEvent(_) | Self::InvalidEventType(_) | Self::InvalidIdempotencyKey => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PublishRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -87,7 +142,47 @@ impl AppError {
             Self::MissingHost => "missing_host",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::MissingToken => "missing_token",
+            Self::NotBearer | Self::InvalidToken(_) => "invalid_token",
+            Self::Forbidden { .. } => "forbidden",
+            Self::InvalidEvent(_) => "invalid_event",
+            Self::InvalidEventType(_) => "invalid_event_type",
+            Self::EventTooLarge { .. } => "event_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PublishRateLimited { .. } => "publish_rate_limited",
+            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
         }
+    }
+}
+
+impl AppError {
+    /// Counts a refusal of a token or a publish in `/api/stats` and logs
+    /// it; returns the error, to answer with. (Limits, ids and hosts are
+    /// counted where they are checked.)
+    pub(crate) fn counted(self, stats: &Stats) -> Self {
+        let counter = match &self {
+            Self::MissingToken => &stats.missing_token,
+            Self::NotBearer | Self::InvalidToken(_) => &stats.invalid_token,
+            Self::Forbidden { .. } => &stats.forbidden,
+            Self::InvalidEvent(_) => &stats.invalid_event,
+            Self::InvalidEventType(_) => &stats.invalid_event_type,
+            Self::EventTooLarge { .. } => &stats.event_too_large,
+            Self::UnsupportedMediaType => &stats.unsupported_media_type,
+            Self::PublishRateLimited { .. } => &stats.publish_rate_limited,
+            Self::InvalidIdempotencyKey => &stats.invalid_idempotency_key,
+            _ => return self,
+        };
+        let total = bump(counter);
+        tracing::info!(code = self.code(), rejected_total = total, error = %self, "rejected");
+        self
+    }
+}
+
+/// How a grant is named in a `forbidden` message.
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Publish => "publishing",
+        Access::Subscribe => "subscribing",
     }
 }
 
@@ -124,9 +219,25 @@ impl IntoResponse for AppError {
             }
             Self::Refused(Refusal::TooManySocketsFromAddress { .. }) => Some(RETRY_AFTER_SECS),
             // The bucket refills within a second.
-            Self::Refused(Refusal::ConnectionRate { .. }) => Some(1),
+            Self::Refused(Refusal::ConnectionRate { .. }) | Self::PublishRateLimited { .. } => {
+                Some(1)
+            }
             _ => None,
         };
+        if matches!(
+            self,
+            Self::MissingToken | Self::NotBearer | Self::InvalidToken(_)
+        ) {
+            let challenge = if matches!(self, Self::MissingToken) {
+                "Bearer realm=\"sse-hub\""
+            } else {
+                "Bearer realm=\"sse-hub\", error=\"invalid_token\""
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

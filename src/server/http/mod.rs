@@ -11,19 +11,28 @@
 //! - `sse.rs`: `GET /sse/{id}` through axum.
 //! - `tokens.rs`: signed tokens (JWT, HS256): what they grant, checking and
 //!   making them.
+//! - `auth.rs`: [`Auth`], who may publish and who may read a private
+//!   stream, for both paths and the publish API.
+//! - `publish.rs`: `POST /api/streams/{id}/events`; `publish_rate.rs`: each
+//!   stream's publish rate, and the publish settings.
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
 
 mod api;
+mod auth;
 mod cors;
 mod error;
 mod hosts;
+mod publish;
+mod publish_rate;
 mod router;
 mod sse;
 mod state;
 pub mod tokens;
 
+pub use auth::{Auth, TOKEN_COOKIE, TOKEN_PARAM};
 pub use cors::{BadOrigin, CorsPolicy};
 pub use error::AppError;
 pub use hosts::AllowedHosts;
+pub use publish_rate::{PublishRate, PublishSettings};
 pub use router::router;
 pub use state::{AppState, HttpSettings};

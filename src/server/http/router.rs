@@ -2,14 +2,14 @@
 //! files, and JSON errors for unknown API paths and wrong methods.
 
 use super::state::AppState;
-use super::{api, sse};
+use super::{api, publish, sse};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Version};
 use axum::middleware;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sse/", get(sse::missing_stream_id))
         .route("/sse/{id}", get(sse::stream_events))
         .route("/api/streams", get(api::list_streams))
+        .route("/api/streams/{id}/events", post(publish::publish_event))
         .route("/api/stats", get(api::stats))
         .route("/healthz", get(api::health))
         // Unknown paths under the API get its JSON 404, with its CORS
@@ -29,6 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", any(api::not_found))
         .route("/sse", any(api::not_found))
         .route("/sse/{id}/{*rest}", any(api::not_found))
+        // Set before the CORS layer so that the layer wraps it too: a
+        // preflight (OPTIONS) for the publish route is the layer's to
+        // answer, not a 405.
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(state.http.cors.layer());
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();

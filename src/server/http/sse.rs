@@ -4,13 +4,14 @@
 //! `text/event-stream` response body (HTTP/1.0). The server speaks HTTP/1.x
 //! only; `HEAD` gets the stream's headers without joining it.
 
+use super::auth::Credentials;
 use super::error::AppError;
 use super::state::AppState;
 use crate::model::{StreamId, StreamIdError};
 use crate::server::hub::Hub;
 use crate::server::sse::{last_event_id_param, retry_frame, STREAM_HEADERS};
 use crate::server::stats::bump;
-use crate::server::transport::{direct, Client};
+use crate::server::transport::{direct, Client, OpenedStream};
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
@@ -32,6 +33,14 @@ pub(crate) async fn stream_events(
 ) -> Result<Response, AppError> {
     let hub = &state.hub;
     let id = parse_stream_id(hub, path)?;
+    let header = |name| headers.get(name).map(HeaderValue::as_bytes);
+    let credentials = Credentials {
+        authorization: header(header::AUTHORIZATION),
+        cookie: header(header::COOKIE),
+        origin: header(header::ORIGIN),
+        query: query.as_deref(),
+    };
+    let ends_after = state.authorize_stream(&id, credentials)?;
     if method == Method::HEAD {
         // The head only: no subscriber, no generator, no connection slot.
         return Ok((stream_headers(), Body::empty()).into_response());
@@ -50,8 +59,12 @@ pub(crate) async fn stream_events(
     if version == Version::HTTP_11 {
         if let Some(socket) = client.take_socket() {
             let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
-            let cors = state.http.cors.headers(origin);
-            direct::take_over(socket, client.addr, subscription, cors, &state.direct);
+            let opened = OpenedStream {
+                subscription,
+                headers: state.http.cors.headers(origin),
+                ends_after,
+            };
+            direct::take_over(socket, client.addr, opened, &state.direct);
             // hyper writes this into the void and, told it is the last
             // response, parses nothing the client may have pipelined after
             // the stream request: it lets the connection go.
@@ -67,7 +80,7 @@ pub(crate) async fn stream_events(
     });
     let body = stream::once(async move { retry })
         .chain(messages)
-        .take_until(hub.shutdown_token().clone().cancelled_owned())
+        .take_until(direct::ends_at(hub.shutdown_token(), ends_after))
         .map(Ok::<_, Infallible>);
     Ok((stream_headers(), Body::from_stream(body)).into_response())
 }
@@ -88,7 +101,7 @@ pub(crate) async fn missing_stream_id(State(hub): State<Hub>) -> AppError {
 }
 
 /// Validates the decoded path segment, counting rejections.
-fn parse_stream_id(
+pub(super) fn parse_stream_id(
     hub: &Hub,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StreamId, AppError> {

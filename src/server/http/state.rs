@@ -2,9 +2,13 @@
 //! direct path (the [`StreamGate`] it implements), so that both paths agree
 //! on what a stream request means.
 
+use super::auth::{remaining, Auth, Credentials};
 use super::cors::CorsPolicy;
 use super::error::AppError;
 use super::hosts::AllowedHosts;
+use super::publish_rate::{PublishRate, PublishSettings};
+use super::tokens::Access;
+use crate::model::StreamId;
 use crate::server::hub::{Hub, HubError};
 use crate::server::stats::bump;
 use crate::server::transport::open_sockets::Refusal;
@@ -26,6 +30,10 @@ pub struct HttpSettings {
     pub allowed_hosts: AllowedHosts,
     /// Base reconnection delay announced to clients (`retry:`).
     pub retry: Duration,
+    /// Token keys and private streams.
+    pub auth: Auth,
+    /// Publish limits.
+    pub publish: PublishSettings,
 }
 
 /// What every handler can reach, injected through axum state.
@@ -39,6 +47,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// The direct stream path, which stream handlers hand sockets to.
     pub direct: DirectPath,
+    /// Each stream's publish rate.
+    pub publish_rate: Arc<PublishRate>,
 }
 
 impl AppState {
@@ -50,6 +60,24 @@ impl AppState {
             bump(&self.hub.stats().host_not_allowed);
         }
         checked
+    }
+
+    /// The token check of a stream request on both paths: `Ok(None)` for a
+    /// stream anyone may read, `Ok(Some(left))` for a private stream the
+    /// request's token opens for `left` more, or the refusal, counted.
+    pub(crate) fn authorize_stream(
+        &self,
+        id: &StreamId,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Duration>, AppError> {
+        let http = &self.http;
+        match http
+            .auth
+            .authorize(id, Access::Subscribe, credentials, &http.cors)
+        {
+            Ok(grant) => Ok(grant.as_ref().map(remaining)),
+            Err(error) => Err(error.counted(self.hub.stats())),
+        }
     }
 }
 
@@ -66,6 +94,17 @@ impl StreamGate for AppState {
             if let Err(error) = self.check_host(request.host.as_deref(), false) {
                 return Err(error.into_response());
             }
+            let raw = &request.credentials;
+            let credentials = Credentials {
+                authorization: raw.authorization.as_deref(),
+                cookie: raw.cookie.as_deref(),
+                origin: request.origin.as_deref(),
+                query: raw.query.as_deref(),
+            };
+            let ends_after = match self.authorize_stream(&request.id, credentials) {
+                Ok(ends_after) => ends_after,
+                Err(error) => return Err(with_headers(error, headers)),
+            };
             let subscribed = self
                 .hub
                 .subscribe(&request.id, request.last_event_id.as_deref(), peer.ip())
@@ -74,6 +113,7 @@ impl StreamGate for AppState {
                 Ok(subscription) => Ok(OpenedStream {
                     subscription,
                     headers,
+                    ends_after,
                 }),
                 Err(error) => Err(with_headers(AppError::from(error), headers)),
             }

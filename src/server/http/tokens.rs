@@ -28,6 +28,15 @@ pub struct Grant {
     pub expires_at: SystemTime,
 }
 
+/// What a grant is checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Publishing to the stream.
+    Publish,
+    /// Reading the stream.
+    Subscribe,
+}
+
 /// Why a token was refused; the message says which check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -123,6 +132,12 @@ impl TokenKeys {
                 _ => TokenError::Malformed(error.to_string()),
             })?;
         let claims = data.claims;
+        let expires_at = UNIX_EPOCH + Duration::from_secs(claims.exp);
+        // jsonwebtoken lets a token live through the second of its `exp`;
+        // here it ends at `exp`, so that a stream it opened can end then.
+        if expires_at <= SystemTime::now() {
+            return Err(TokenError::Expired);
+        }
         Ok(Grant {
             subject: claims.sub,
             publish: StreamPatterns::from_entries(
@@ -131,7 +146,7 @@ impl TokenKeys {
             subscribe: StreamPatterns::from_entries(
                 claims.sse_hub.subscribe.iter().map(String::as_str),
             )?,
-            expires_at: UNIX_EPOCH + Duration::from_secs(claims.exp),
+            expires_at,
         })
     }
 

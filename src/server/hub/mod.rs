@@ -1,6 +1,6 @@
 //! The hub: streams, their subscribers, fan-out, admission limits and each
 //! stream's driver. It knows nothing of sockets or HTTP: events reach it
-//! through a [`Producer`] (or, later, a publish call), go through the
+//! through a [`Producer`] or a publish call ([`Hub::publish`]), go through the
 //! [`EventStore`](crate::server::store::EventStore), and leave through
 //! [`Subscription`]s and [`LiveSink`]s, which the transports drive.
 //!
@@ -19,6 +19,8 @@
 //! - `driver.rs`: the per-stream task: producer, keep-alives, retention.
 //! - `producer.rs`: the [`Producer`] seam and the [`Emitter`] it appends by;
 //!   `pace.rs`: [`Pace`], whether an event came on time.
+//! - `idempotency.rs`: publishes a retry must not repeat
+//!   ([`Hub::publish_once`]).
 //! - `admission.rs`: the connection limits and the slot each client holds.
 //! - `frame.rs`, `error.rs`, `sync.rs`: the channel's item, [`HubError`],
 //!   the lock helper.
@@ -78,6 +80,7 @@ mod driver;
 mod error;
 mod fanout;
 mod frame;
+mod idempotency;
 mod live_sink;
 mod pace;
 mod producer;

@@ -5,6 +5,7 @@ use super::admission::{Admission, ConnectionSlot};
 use super::context::{SinkFraming, StreamContext};
 use super::driver::{drive, DriverContext, Outcome};
 use super::error::HubError;
+use super::idempotency::IdempotencyKeys;
 use super::pace::Pace;
 use super::producer::Producer;
 use super::snapshot::StreamSnapshot;
@@ -78,6 +79,8 @@ struct Shared {
     /// kept by the streams themselves. When it is 0 a new stream at the
     /// limit is refused without looking at (and locking) every stream.
     idle_streams: Arc<AtomicUsize>,
+    /// Answers to publishes with an idempotency key.
+    idempotency: IdempotencyKeys,
 }
 
 impl Hub {
@@ -113,6 +116,7 @@ impl Hub {
                 streams: Mutex::new(HashMap::new()),
                 admission,
                 idle_streams,
+                idempotency: IdempotencyKeys::default(),
             }),
         }
     }
@@ -174,8 +178,28 @@ impl Hub {
                 .await?;
             // `None`: the stream was retired meanwhile; its next life takes it.
             if let Some(seq) = appended {
+                bump(&self.shared.stats.events_published);
                 stream.note_published();
                 return Ok(seq);
+            }
+        }
+    }
+
+    /// [`Hub::publish`] that a retry cannot repeat: with `key`, a publish
+    /// with the same key on the same stream within five minutes returns
+    /// the first one's sequence id and appends nothing. Returns the id and
+    /// whether it is such a replayed answer.
+    pub async fn publish_once(
+        &self,
+        id: &StreamId,
+        key: Option<&str>,
+        event: NewEvent,
+    ) -> Result<(Seq, bool), HubError> {
+        match key {
+            None => Ok((self.publish(id, event).await?, false)),
+            Some(key) => {
+                let appended = self.publish(id, event);
+                self.shared.idempotency.once(id, key, appended).await
             }
         }
     }

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// A stream the HTTP layer admitted.
 pub struct OpenedStream {
@@ -17,6 +18,10 @@ pub struct OpenedStream {
     pub subscription: Subscription,
     /// Headers to add to the stream response's head (CORS).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// When the stream must end, if it must (the expiry of the token that
+    /// opened a private stream): it then ends cleanly, as at shutdown, and
+    /// the client reconnects and resumes with a fresh token.
+    pub ends_after: Option<Duration>,
 }
 
 /// The HTTP layer's decisions for requests the transports answer themselves.

@@ -46,6 +46,20 @@ pub struct StreamRequest {
     pub origin: Option<Vec<u8>>,
     /// The `Host` header, checked against the allowed hosts.
     pub host: Option<Vec<u8>>,
+    /// What may carry a token, for private streams.
+    pub credentials: RawCredentials,
+}
+
+/// The parts of a request that may carry a token, as received: the HTTP
+/// layer decides what they mean (for both paths alike).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RawCredentials {
+    /// The `Authorization` header.
+    pub authorization: Option<Vec<u8>>,
+    /// The `Cookie` header.
+    pub cookie: Option<Vec<u8>>,
+    /// The query string, undecoded.
+    pub query: Option<Box<str>>,
 }
 
 /// Classifies the bytes received so far on a new connection.
@@ -81,6 +95,7 @@ pub fn classify(bytes: &[u8]) -> Head {
     let mut last_event_id = None;
     let mut origin = None;
     let mut host = None;
+    let mut credentials = RawCredentials::default();
     for header in request.headers.iter() {
         let name = header.name;
         if name.eq_ignore_ascii_case("last-event-id") {
@@ -93,6 +108,10 @@ pub fn classify(bytes: &[u8]) -> Head {
             origin.get_or_insert_with(|| header.value.to_vec());
         } else if name.eq_ignore_ascii_case("host") {
             host.get_or_insert_with(|| header.value.to_vec());
+        } else if name.eq_ignore_ascii_case("authorization") {
+            (credentials.authorization).get_or_insert_with(|| header.value.to_vec());
+        } else if name.eq_ignore_ascii_case("cookie") {
+            (credentials.cookie).get_or_insert_with(|| header.value.to_vec());
         } else if name.eq_ignore_ascii_case("content-length") {
             if header.value.trim_ascii() != b"0" {
                 return Head::Other;
@@ -107,11 +126,13 @@ pub fn classify(bytes: &[u8]) -> Head {
     let last_event_id = last_event_id
         .flatten()
         .or_else(|| target.query().and_then(last_event_id_param));
+    credentials.query = target.query().map(Box::from);
     Head::Stream(StreamRequest {
         id,
         last_event_id,
         origin,
         host,
+        credentials,
     })
 }
 
@@ -135,6 +156,7 @@ mod tests {
             last_event_id: last_event_id.map(str::to_owned),
             origin: origin.map(|o| o.as_bytes().to_vec()),
             host: None,
+            credentials: RawCredentials::default(),
         })
     }
 
@@ -144,10 +166,27 @@ mod tests {
         match classify(bytes) {
             Head::Stream(request) => Head::Stream(StreamRequest {
                 host: None,
+                credentials: RawCredentials::default(),
                 ..request
             }),
             other => other,
         }
+    }
+
+    #[test]
+    fn keeps_what_may_carry_a_token() {
+        let head = b"GET /sse/p?access_token=t1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t2\r\nCookie: a=b\r\nCookie: c=d\r\n\r\n";
+        let Head::Stream(request) = classify(head) else {
+            panic!("a stream request");
+        };
+        assert_eq!(
+            request.credentials,
+            RawCredentials {
+                authorization: Some(b"Bearer t2".to_vec()),
+                cookie: Some(b"a=b".to_vec()),
+                query: Some("access_token=t1".into()),
+            }
+        );
     }
 
     #[test]

@@ -37,14 +37,16 @@ use crate::server::stats::{bump, Stats};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use chunk::encode_chunk_into;
+use futures_util::future::Either;
 use pump::{pump, End};
 use socket::end_cleanly;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 /// How long the last chunk may take at shutdown.
@@ -125,10 +127,7 @@ pub(crate) async fn serve(
     direct: &DirectPath,
 ) {
     match gate.open(request, peer).await {
-        Ok(OpenedStream {
-            subscription,
-            headers,
-        }) => take_over((socket, counted), peer, subscription, headers, direct),
+        Ok(opened) => take_over((socket, counted), peer, opened, direct),
         Err(response) => {
             write_error(&mut socket, response).await;
             drop(counted);
@@ -148,15 +147,39 @@ pub(crate) async fn write_error(socket: &mut TcpStream, response: Response) {
 pub fn take_over(
     (socket, counted): (TcpStream, OpenSocket),
     peer: SocketAddr,
-    subscription: Subscription,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    opened: OpenedStream,
     direct: &DirectPath,
 ) {
     let direct = direct.clone();
     direct.socket_tasks().clone().spawn(async move {
-        stream(socket, peer, subscription, headers, &direct).await;
+        let OpenedStream {
+            subscription,
+            headers,
+            ends_after,
+        } = opened;
+        let ends = ends_at(direct.shutdown(), ends_after);
+        stream(socket, peer, subscription, headers, ends, &direct).await;
         drop(counted);
     });
+}
+
+/// What ends a stream early: shutdown, or also `ends_after` (a private
+/// stream's token expiry). Only a stream with an expiry pays for its timer
+/// (boxed, so that the others' tasks stay as small as they were).
+pub fn ends_at(
+    shutdown: &CancellationToken,
+    ends_after: Option<Duration>,
+) -> Either<WaitForCancellationFutureOwned, Pin<Box<dyn Future<Output = ()> + Send>>> {
+    let shutdown = shutdown.clone().cancelled_owned();
+    match ends_after {
+        None => Either::Left(shutdown),
+        Some(after) => Either::Right(Box::pin(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = tokio::time::sleep(after) => {}
+            }
+        })),
+    }
 }
 
 /// Writes the response head and then every message until one side ends it.
@@ -165,6 +188,7 @@ async fn stream(
     peer: SocketAddr,
     mut subscription: Subscription,
     headers: Vec<(HeaderName, HeaderValue)>,
+    ends: impl Future<Output = ()>,
     direct: &DirectPath,
 ) {
     let write_timeout = direct.shared.write_timeout;
@@ -172,7 +196,7 @@ async fn stream(
     let mut head = response::response_head(&headers);
     drop(headers);
     encode_chunk_into(&mut head, &retry_frame(direct.shared.retry));
-    let mut shutdown = pin!(direct.shutdown().cancelled());
+    let mut shutdown = pin!(ends);
     let socket = Arc::new(socket);
     let sink = LiveSink::new(Arc::clone(&socket) as Arc<dyn TryWrite>);
     let registration = subscription.register_sink(&sink);

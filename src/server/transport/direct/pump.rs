@@ -14,7 +14,6 @@ use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_util::sync::WaitForCancellationFuture;
 
 /// Most messages written at once to a client that fell behind (as many as
 /// hyper queues before it flushes).
@@ -41,7 +40,7 @@ pub(crate) async fn pump(
     sink: &LiveSink,
     subscription: &mut Subscription,
     head: Vec<u8>,
-    mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
     write_timeout: Duration,
 ) -> End {
     if let Err(end) = write_all(socket, &mut &head[..], shutdown.as_mut(), write_timeout).await {
@@ -134,7 +133,7 @@ fn encode_batch(first: &[u8], more: &[Bytes]) -> Vec<u8> {
 pub(crate) async fn write_all(
     socket: &TcpStream,
     data: &mut (impl Buf + Sync),
-    mut shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
     write_timeout: Duration,
 ) -> Result<(), End> {
     while data.has_remaining() {
@@ -155,7 +154,7 @@ pub(crate) async fn write_all(
 /// Runs one write under the write timeout, giving up at shutdown.
 async fn guarded<T>(
     write: impl Future<Output = io::Result<T>>,
-    shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    shutdown: Pin<&mut impl Future<Output = ()>>,
     write_timeout: Duration,
 ) -> Result<T, End> {
     let mut write = pin!(write);

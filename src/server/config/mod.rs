@@ -6,7 +6,12 @@
 //! struct, or a [`ConfigError`] whose message `main` prints before exiting
 //! with code 2.
 
-use super::http::{AllowedHosts, BadOrigin, CorsPolicy, HttpSettings};
+mod secret;
+
+pub use secret::SecretArgs;
+
+use super::http::tokens::TokenKeys;
+use super::http::{AllowedHosts, Auth, BadOrigin, CorsPolicy, HttpSettings, PublishSettings};
 use super::hub::HubSettings;
 use super::producers::RandomSettings;
 use super::transport::TransportSettings;
@@ -36,6 +41,10 @@ const MIN_SOCKETS_PER_IP: usize = 64;
     about = "A Server-Sent Events hub with a live browser UI"
 )]
 pub struct Config {
+    /// A command instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, env = "SSE_HUB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -133,6 +142,24 @@ pub struct Config {
     #[arg(long, env = "SSE_HUB_ALLOWED_HOSTS")]
     pub allowed_hosts: Option<String>,
 
+    /// Streams only a token's `subscribe` grant opens, in the --generate
+    /// syntax; default none.
+    #[arg(long, env = "SSE_HUB_PRIVATE_STREAMS", default_value = "none")]
+    pub private_streams: String,
+
+    /// Largest publish body in bytes; a larger one gets 413.
+    #[arg(long, env = "SSE_HUB_MAX_EVENT_BYTES", default_value_t = 65_536)]
+    pub max_event_bytes: usize,
+
+    /// Events a second one stream may be published (as a burst, refilled
+    /// at that rate); beyond it 429. 0 = unlimited.
+    #[arg(long, env = "SSE_HUB_MAX_PUBLISH_RATE", default_value_t = 1000)]
+    pub max_publish_rate: u32,
+
+    /// The token secret.
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
     /// Kernel send buffer per connection in bytes (SO_SNDBUF); 0 = the
     /// operating system's automatic sizing. Smaller detects stalled clients
     /// sooner and bounds kernel memory per connection.
@@ -155,8 +182,42 @@ pub struct Settings {
     pub generate: StreamPatterns,
     /// What the transports need: timeouts, socket budget, buffers.
     pub transport: TransportSettings,
-    /// What the HTTP layer needs: CORS, the reconnection hint.
+    /// What the HTTP layer needs: CORS, the reconnection hint, tokens.
     pub http: HttpSettings,
+    /// Whether the token secret is a random one made at start (no secret
+    /// configured): the server then prints a token for it.
+    pub random_secret: bool,
+}
+
+/// What `sse-hub` can do besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Mint a token from the configured secret and print it.
+    Token(TokenArgs),
+}
+
+/// `sse-hub token`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// Streams the token may publish to (patterns as for --generate).
+    #[arg(long, default_value = "")]
+    pub publish: String,
+
+    /// Private streams the token may read (patterns as for --generate).
+    #[arg(long, default_value = "")]
+    pub subscribe: String,
+
+    /// How long the token is valid, e.g. 90s, 30m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+
+    /// Who the token is for (its `sub` claim, logged by the server).
+    #[arg(long)]
+    pub sub: Option<String>,
+
+    /// The secret to sign with.
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 /// A configuration that cannot work; the message is printed as is.
@@ -185,6 +246,23 @@ pub enum ConfigError {
     /// `--generate` does not parse.
     #[error("--generate: {0}")]
     BadPattern(#[from] PatternError),
+    /// `--private-streams` does not parse.
+    #[error("--private-streams: {0}")]
+    BadPrivatePattern(PatternError),
+    /// The secret file cannot be read.
+    #[error("--jwt-secret-file {path}: {reason}")]
+    SecretFile {
+        /// The path given.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The secret is empty.
+    #[error("the token secret is empty")]
+    EmptySecret,
+    /// The secret cannot key HS256.
+    #[error("the token secret cannot be used: {0}")]
+    BadSecret(String),
     /// An entry of `--cors-origins` is not an origin.
     #[error(transparent)]
     BadOrigin(#[from] BadOrigin),
@@ -215,6 +293,7 @@ impl Config {
             ("--max-streams", self.max_streams),
             ("--max-connections", self.max_connections.unwrap_or(1)),
             ("--max-sockets", self.max_sockets.unwrap_or(1)),
+            ("--max-event-bytes", self.max_event_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroCount { flag });
@@ -227,7 +306,18 @@ impl Config {
         let max_sockets_per_ip = self
             .max_sockets_per_ip
             .unwrap_or_else(|| default_sockets_per_ip(max_sockets));
+        let private =
+            StreamPatterns::parse(&self.private_streams).map_err(ConfigError::BadPrivatePattern)?;
+        let configured = self.secret.keys()?;
+        let random_secret = configured.is_none();
+        let keys = match configured {
+            Some(keys) => keys,
+            None => {
+                TokenKeys::random().map_err(|error| ConfigError::BadSecret(error.to_string()))?
+            }
+        };
         Ok(Settings {
+            random_secret,
             addr: self.addr,
             log: self.log.clone(),
             hub: HubSettings {
@@ -257,6 +347,11 @@ impl Config {
                 cors: CorsPolicy::parse(self.cors_origins.as_deref())?,
                 allowed_hosts: AllowedHosts::parse(self.allowed_hosts.as_deref(), self.addr),
                 retry,
+                auth: Auth { keys, private },
+                publish: PublishSettings {
+                    max_event_bytes: self.max_event_bytes,
+                    max_publish_rate: self.max_publish_rate,
+                },
             },
         })
     }
