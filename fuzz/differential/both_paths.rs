@@ -97,15 +97,23 @@ pub struct App {
 }
 
 impl App {
-    /// The application with its default settings and the [`Preset`]
-    /// producer.
+    /// The application with its default settings (plus a secret and
+    /// private streams) and the [`Preset`] producer.
     pub fn new() -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        let settings = Config::parse_from(["sse-hub"])
+        // A known secret and private streams, so that seeds with tokens
+        // (signed with it, valid until 2100) are compared too.
+        let settings = Config::parse_from([
+            "sse-hub",
+            "--jwt-secret",
+            "fuzz-secret",
+            "--private-streams",
+            "private-*",
+        ])
             .validate()
             .expect("valid settings");
         let options = leptos::config::LeptosOptions::builder()
