@@ -211,6 +211,31 @@ async fn every_path_opens_a_private_stream_with_a_token_in_any_of_its_places() {
 }
 
 #[tokio::test]
+async fn the_stream_list_leaves_private_streams_out() {
+    let server = TestServer::start_with_secret(&server_args()).await;
+    let headers = format!(
+        "Authorization: Bearer {}\r\n",
+        token(&[], &["private-*"], 3600)
+    );
+    let (_private, _) = request(&server, Path::Fresh, "/sse/private-user-1", &headers, |t| {
+        t.contains("data: ")
+    })
+    .await;
+    let (_public, _) = request(&server, Path::Fresh, "/sse/public-1", "", |t| {
+        t.contains("data: ")
+    })
+    .await;
+    let listed = server.get_json("/api/streams").await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|stream| stream["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["public-1"]);
+}
+
+#[tokio::test]
 async fn a_cookie_sent_by_a_page_elsewhere_does_not_open_a_private_stream() {
     let server = TestServer::start_with_secret(&server_args()).await;
     let headers = format!(

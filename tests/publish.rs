@@ -318,6 +318,26 @@ async fn publishing_needs_a_token_that_grants_the_stream() {
             Some("invalid_token"),
         ),
         ("not.a.token".to_owned(), 401, Some("invalid_token")),
+        // An `exp` beyond any representable time (it once panicked).
+        (
+            sign(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"exp": 1u64 << 63, "sse_hub": {"publish": ["*"]}}),
+            ),
+            401,
+            Some("invalid_token"),
+        ),
+        // Not valid yet.
+        (
+            sign(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"exp": exp, "nbf": exp - 60, "sse_hub": {"publish": ["*"]}}),
+            ),
+            401,
+            Some("invalid_token"),
+        ),
     ];
     for (token, status, code) in cases {
         let (got, body) = answer(publish(&server, "orders-1", Some(&token), &body).await).await;
@@ -551,4 +571,81 @@ async fn a_browser_on_an_allowed_origin_may_post_with_a_token() {
     assert!(header("access-control-allow-methods").contains("post"));
     assert!(header("access-control-allow-headers").contains("authorization"));
     assert!(header("access-control-allow-headers").contains("content-type"));
+}
+
+#[tokio::test]
+async fn a_replayed_answer_is_not_refused_by_the_rate_limit() {
+    let server = TestServer::start_with_secret(&[
+        "--generate",
+        "none",
+        "--max-publish-rate",
+        "2",
+        "--log",
+        "warn",
+    ])
+    .await;
+    let http = client();
+    let token = publisher();
+    let send = |key: &'static str| {
+        http.post(server.url("/api/streams/r/events"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"data": key}))
+            .send()
+    };
+    let first = answer(send("k1").await.expect("sent")).await;
+    assert_eq!(first.0, 201);
+    assert_eq!(answer(send("k2").await.expect("sent")).await.0, 201);
+    // The budget is spent: a new event is refused, a retry is answered.
+    assert_eq!(answer(send("k3").await.expect("sent")).await.0, 429);
+    let retry = send("k1").await.expect("sent");
+    assert!(retry.headers().get("idempotent-replayed").is_some());
+    let (status, body) = answer(retry).await;
+    assert_eq!((status, &body["id"]), (201, &first.1["id"]));
+}
+
+#[tokio::test]
+async fn publishing_to_new_streams_never_wipes_a_retained_one() {
+    let server = TestServer::start_with_secret(&[
+        "--generate",
+        "none",
+        "--max-streams",
+        "2",
+        "--log",
+        "warn",
+    ])
+    .await;
+    let token = publisher();
+    let mut kept = Vec::new();
+    for _ in 0..2 {
+        let (status, body) =
+            answer(publish(&server, "kept", Some(&token), &json!({"data": 1})).await).await;
+        assert_eq!(status, 201);
+        kept.push(body["id"].as_u64().expect("id"));
+    }
+    assert_eq!(
+        answer(publish(&server, "other", Some(&token), &json!({"data": 1})).await)
+            .await
+            .0,
+        201
+    );
+    // Both slots are taken by idle streams: a publish to a third is refused…
+    let (status, body) =
+        answer(publish(&server, "spray-1", Some(&token), &json!({"data": 1})).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("too_many_streams"))
+    );
+    // …and the retained stream still has its history.
+    let response = client()
+        .get(server.url("/sse/kept"))
+        .header("Last-Event-ID", kept[0].to_string())
+        .send()
+        .await
+        .expect("sent");
+    let mut reader = common::SseReader::new(response);
+    assert_eq!(
+        next_published(&mut reader).await,
+        (kept[1], None, "1".into())
+    );
 }

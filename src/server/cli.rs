@@ -95,6 +95,9 @@ fn mint(args: &TokenArgs) -> ExitCode {
             .map(str::to_owned)
             .collect()
     };
+    if args.ttl < std::time::Duration::from_secs(1) {
+        return fail("--ttl must be at least 1s: a token expires at a whole second");
+    }
     let (publish, subscribe) = (entries(&args.publish), entries(&args.subscribe));
     if publish.is_empty() && subscribe.is_empty() {
         return fail("the token would grant nothing: give --publish and/or --subscribe patterns");

@@ -2,16 +2,21 @@
 //! answers for unknown paths and wrong methods.
 
 use super::error::AppError;
-use crate::model::{HubStats, StreamSummary};
+use super::state::AppState;
+use crate::model::{HubStats, StreamId, StreamSummary};
 use crate::server::hub::Hub;
 use axum::extract::{OriginalUri, State};
 use axum::http::Method;
 use axum::Json;
 use serde_json::{json, Value};
 
-/// `GET /api/streams`: the streams with a running generator.
-pub(crate) async fn list_streams(State(hub): State<Hub>) -> Json<Vec<StreamSummary>> {
-    Json(hub.active_streams())
+/// `GET /api/streams`: the streams with subscribers, private ones left out
+/// (their ids and activity are their readers' business).
+pub(crate) async fn list_streams(State(state): State<AppState>) -> Json<Vec<StreamSummary>> {
+    let auth = &state.http.auth;
+    let mut streams = state.hub.active_streams();
+    streams.retain(|summary| StreamId::parse(&summary.id).is_ok_and(|id| !auth.is_private(&id)));
+    Json(streams)
 }
 
 /// `GET /api/stats`: connection, stream, rejection and event counters.

@@ -128,9 +128,9 @@ fn find_token<'a>(
 
 /// The value of the [`TOKEN_COOKIE`] cookie in a `Cookie` header.
 fn cookie_token(header: &[u8]) -> Option<&str> {
-    let header = std::str::from_utf8(header).ok()?;
-    header.split(';').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
+    // Cookie by cookie, so that another cookie's odd bytes do not hide it.
+    header.split(|&byte| byte == b';').find_map(|pair| {
+        let (name, value) = std::str::from_utf8(pair).ok()?.split_once('=')?;
         let value = value.trim().trim_matches('"');
         (name.trim() == TOKEN_COOKIE && !value.is_empty()).then_some(value)
     })

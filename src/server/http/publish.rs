@@ -15,7 +15,10 @@
 //!    beyond the limit;
 //! 6. a JSON object with `data` (any JSON value) and, optionally, `event`
 //!    (`400 invalid_event`, `400 invalid_event_type`);
-//! 7. the stream's publish rate (`429 publish_rate_limited`).
+//! 7. the stream's publish rate (`429 publish_rate_limited`), counted only
+//!    for an event that is appended (not for a replayed answer);
+//! 8. a stream slot: publishing to a new stream at `--max-streams` never
+//!    takes the place of a retained idle one (`503 too_many_streams`).
 //!
 //! Then `201 {"stream", "id"}` once the event is in the stream's log and on
 //! its way to every subscriber; with an `Idempotency-Key` seen on this stream
@@ -56,7 +59,15 @@ pub(crate) async fn publish_event(
     let id = parse_stream_id(&state.hub, path)?;
     let answered = accept(&state, &id, &headers, body).await;
     let (event, key) = answered.map_err(|error| error.counted(stats))?;
-    let (seq, replayed) = state.hub.publish_once(&id, key.as_deref(), event).await?;
+    let admit = || {
+        (state.publish_rate)
+            .admit(&id)
+            .map_err(|error| error.counted(stats))
+    };
+    let (seq, replayed) = state
+        .hub
+        .publish_once(&id, key.as_deref(), event, admit)
+        .await?;
     let published = Published {
         stream: id.to_string(),
         id: seq,
@@ -70,7 +81,7 @@ pub(crate) async fn publish_event(
     Ok(response)
 }
 
-/// Steps 2–7 of the contract: the event to append and its idempotency key.
+/// Steps 2–6 of the contract: the event to append and its idempotency key.
 async fn accept(
     state: &AppState,
     id: &StreamId,
@@ -93,7 +104,6 @@ async fn accept(
     let limit = http.publish.max_event_bytes;
     let body = read_limited(body, headers, limit).await?;
     let event = parse_event(&body)?;
-    state.publish_rate.admit(id)?;
     Ok((event, key))
 }
 
@@ -193,6 +203,12 @@ mod tests {
                 .expect("valid");
         assert_eq!(event.event.as_deref(), Some("order.paid"));
         assert_eq!(&event.data[..], br#"{"a":[1,2],"b":"x\ny"}"#);
+        let ordered = parse_event(br#"{"data": {"z": 1, "a": 2}}"#).expect("valid");
+        assert_eq!(
+            &ordered.data[..],
+            br#"{"z":1,"a":2}"#,
+            "keys keep their order"
+        );
         let untyped = parse_event(br#"{"data": null}"#).expect("valid");
         assert_eq!((untyped.event, &untyped.data[..]), (None, &b"null"[..]));
     }

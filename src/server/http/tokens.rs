@@ -5,7 +5,8 @@
 //! Contract: the algorithm is the server's, never the token's: a token
 //! whose header names anything but HS256 (`none`, HS512, RS256…) is refused
 //! before its signature is looked at. `exp` is required and checked with no
-//! leeway. The grant is the `sse_hub` claim,
+//! leeway (a token ends at its `exp`); `nbf`, when present, too; `aud` is
+//! not read. The grant is the `sse_hub` claim,
 //! `{"publish": [patterns], "subscribe": [patterns]}`, each pattern in the
 //! syntax of [`StreamPatterns`]; an absent list grants nothing.
 
@@ -102,6 +103,10 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_exp = true;
+        // A token not valid yet is refused; an audience is not this
+        // server's business (a token may name its issuer's).
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret).map_err(unusable)?,
@@ -132,7 +137,9 @@ impl TokenKeys {
                 _ => TokenError::Malformed(error.to_string()),
             })?;
         let claims = data.claims;
-        let expires_at = UNIX_EPOCH + Duration::from_secs(claims.exp);
+        let expires_at = UNIX_EPOCH
+            .checked_add(Duration::from_secs(claims.exp))
+            .ok_or_else(|| TokenError::Malformed("its \"exp\" is out of range".into()))?;
         // jsonwebtoken lets a token live through the second of its `exp`;
         // here it ends at `exp`, so that a stream it opened can end then.
         if expires_at <= SystemTime::now() {
@@ -261,6 +268,25 @@ mod tests {
         let rest: Vec<&str> = hs256.split('.').skip(1).collect();
         let rs256 = format!("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.{}", rest.join("."));
         assert_eq!(keys.verify(&rs256), Err(TokenError::WrongAlgorithm));
+    }
+
+    #[test]
+    fn an_exp_beyond_any_time_is_malformed_not_a_crash() {
+        let keys = TokenKeys::from_secret(b"s").expect("keys");
+        for exp in [1u64 << 63, u64::MAX] {
+            let claims = Claims {
+                exp,
+                sub: None,
+                sse_hub: GrantClaim::default(),
+            };
+            let token =
+                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+                    .expect("encoded");
+            assert!(
+                matches!(keys.verify(&token), Err(TokenError::Malformed(_))),
+                "exp {exp}"
+            );
+        }
     }
 
     #[test]

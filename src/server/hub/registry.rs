@@ -147,7 +147,7 @@ impl Hub {
         // Joined while the map is still locked, so that `forget_if_idle`
         // cannot remove the stream between lookup and join.
         let (stream, joined) = self
-            .with_stream(id, |stream| stream.join(resume_after))
+            .with_stream(id, true, |stream| stream.join(resume_after))
             .await?;
         tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
         let missing = joined
@@ -172,7 +172,7 @@ impl Hub {
     /// within it gets what it missed.
     pub async fn publish(&self, id: &StreamId, event: NewEvent) -> Result<Seq, HubError> {
         loop {
-            let (stream, ()) = self.with_stream(id, |_| ()).await?;
+            let (stream, ()) = self.with_stream(id, false, |_| ()).await?;
             let appended = stream
                 .append(event.clone(), Pace::OnTime, Durability::Immediate)
                 .await?;
@@ -187,29 +187,39 @@ impl Hub {
 
     /// [`Hub::publish`] that a retry cannot repeat: with `key`, a publish
     /// with the same key on the same stream within five minutes returns
-    /// the first one's sequence id and appends nothing. Returns the id and
-    /// whether it is such a replayed answer.
-    pub async fn publish_once(
+    /// the first one's sequence id and appends nothing. `admit` (the
+    /// caller's rate limit) is asked only before an append, so that a
+    /// replayed answer never counts against it. Returns the id and whether
+    /// it is such a replayed answer.
+    pub async fn publish_once<E: From<HubError>>(
         &self,
         id: &StreamId,
         key: Option<&str>,
         event: NewEvent,
-    ) -> Result<(Seq, bool), HubError> {
+        admit: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(Seq, bool), E> {
+        let append = async {
+            admit()?;
+            Ok::<_, E>(self.publish(id, event).await?)
+        };
         match key {
-            None => Ok((self.publish(id, event).await?, false)),
-            Some(key) => {
-                let appended = self.publish(id, event);
-                self.shared.idempotency.once(id, key, appended).await
-            }
+            None => Ok((append.await?, false)),
+            Some(key) => self.shared.idempotency.once(id, key, append).await,
         }
     }
 
     /// Runs `under_lock` on stream `id` while the stream map is locked (so
     /// that it cannot be forgotten meanwhile), creating the stream where
     /// the store's numbering stands if it is not there.
+    ///
+    /// At `--max-streams` a new stream takes the place of the stream idle
+    /// longest only when `may_evict` (a subscriber's): a publisher, whose
+    /// rate is counted per stream, could otherwise wipe every retained
+    /// stream's history by publishing to new ids.
     async fn with_stream<T>(
         &self,
         id: &StreamId,
+        may_evict: bool,
         mut under_lock: impl FnMut(&Arc<Stream>) -> T,
     ) -> Result<(Arc<Stream>, T), HubError> {
         loop {
@@ -221,7 +231,7 @@ impl Hub {
                     return Ok((stream, found));
                 }
                 if streams.len() >= self.shared.settings.max_streams
-                    && self.shared.idle_streams.load(Ordering::Acquire) == 0
+                    && (!may_evict || self.shared.idle_streams.load(Ordering::Acquire) == 0)
                 {
                     drop(streams);
                     return Err(self.too_many_streams(id));
@@ -241,7 +251,7 @@ impl Hub {
                 continue;
             }
             if streams.len() >= self.shared.settings.max_streams
-                && !self.evict_one_idle(&mut streams)
+                && !(may_evict && self.evict_one_idle(&mut streams))
             {
                 drop(streams);
                 return Err(self.too_many_streams(id));

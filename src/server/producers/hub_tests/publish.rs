@@ -90,7 +90,7 @@ async fn a_publish_starts_an_idle_streams_retention_time_again() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn publishing_to_a_new_stream_counts_against_max_streams() {
+async fn publishing_to_a_new_stream_counts_against_max_streams_and_evicts_nothing() {
     let hub = hub_with(Settings {
         max_streams: 1,
         ..settings()
@@ -105,10 +105,22 @@ async fn publishing_to_a_new_stream_counts_against_max_streams() {
         Err(HubError::TooManyStreams { limit: 1 })
     ));
     assert_eq!(hub.known_stream_count(), 1);
-    // An idle stream makes room, as for a subscriber.
+    // An idle stream keeps its place against a publish (a publisher could
+    // otherwise wipe retained history by publishing to new ids)…
     drop(_listener);
     settle().await;
-    hub.publish(&id("other"), published(None, "x"))
+    let refused = hub.publish(&id("other"), published(None, "x")).await;
+    assert!(matches!(
+        refused,
+        Err(HubError::TooManyStreams { limit: 1 })
+    ));
+    // …and makes room for a subscriber's new stream, which may then be
+    // published to.
+    let _reader = hub
+        .subscribe(&id("other"), None, LOCAL)
         .await
         .expect("an idle stream made room");
+    hub.publish(&id("other"), published(None, "x"))
+        .await
+        .expect("published to the stream that took its place");
 }
