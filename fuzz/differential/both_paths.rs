@@ -114,8 +114,8 @@ impl App {
             "--private-streams",
             "private-*",
         ])
-            .validate()
-            .expect("valid settings");
+        .validate()
+        .expect("valid settings");
         let options = leptos::config::LeptosOptions::builder()
             .output_name("sse-hub")
             .build();
