@@ -1,4 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
+import { JWT_SECRET } from "./tests/fixtures/tokens";
 
 /** Port of the server Playwright starts for the suite (override with E2E_PORT). */
 const port = Number(process.env.E2E_PORT ?? 3199);
@@ -36,7 +37,11 @@ export default defineConfig({
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
   webServer: {
     // The release build, run from the repo root so it finds target/site.
-    command: `./target/release/sse-hub --addr 127.0.0.1:${port} --interval-ms 200 --retry-ms 300 --log warn`,
+    // Tokens are signed with a secret the tests know (tests/fixtures/tokens.ts
+    // mints them); streams named private-* need one with a subscribe grant.
+    command:
+      `./target/release/sse-hub --addr 127.0.0.1:${port} --interval-ms 200 --retry-ms 300 --log warn` +
+      ` --jwt-secret ${JWT_SECRET} --private-streams 'private-*'`,
     cwd: "..",
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

@@ -1,13 +1,30 @@
 //! The browser side of one stream: a hook that owns an `EventSource` and
-//! turns what it reports into signals the components render.
+//! turns what it reports into signals the components render, plus the other
+//! browser-only pieces the page needs (the token's storage and cookie, and
+//! the publish request).
 //!
 //! [`StreamClient`] is created during render on both sides (so the server and
 //! the browser render the same first view: disconnected, empty history), but
 //! an `EventSource` is only ever opened from an event handler in the browser,
 //! and closed on Disconnect, on switching streams and on unmount.
+//!
+//! Named event types: an `EventSource` hands a named event only to a
+//! listener for its name. The client listens for unnamed messages, `gap`,
+//! the types in its panel's "Event types" field and every type published
+//! from the page; a type added while connected gets its listener at once,
+//! on the open connection (no reconnect, so nothing is missed in between),
+//! and one removed from the field loses it.
 
-use crate::model::{ConnectionStatus, EventHistory, StreamId};
+pub(crate) mod publisher;
+#[cfg(feature = "hydrate")]
+mod refusal;
+#[cfg(feature = "hydrate")]
+mod source;
+pub(crate) mod token_store;
+
+use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, StreamId};
 use leptos::prelude::*;
+use std::collections::BTreeSet;
 
 /// Signals describing one stream connection, plus the connection itself.
 ///
@@ -23,10 +40,18 @@ pub struct StreamClient {
     /// Received events, newest first, capped; also the latest number and the
     /// recent numbers, which Clear keeps and a new connection forgets.
     pub history: RwSignal<EventHistory>,
-    /// Events received since connecting (not capped).
+    /// Events (generated and published) received since connecting (not
+    /// capped).
     pub received: RwSignal<u64>,
     /// The stream connected to (or being connected to).
     pub stream_id: RwSignal<Option<String>>,
+    /// The valid types of the panel's "Event types" field.
+    typed_types: RwSignal<Vec<String>>,
+    /// Types published from this page, listened for from then on.
+    published_types: RwSignal<BTreeSet<String>>,
+    /// The page's token field, when the page has one: written to the
+    /// token cookie before every connect, so that private streams open.
+    token: Option<RwSignal<String>>,
     /// Bumped on every open and close, so callbacks of an old connection
     /// recognise themselves as stale and do nothing.
     generation: StoredValue<u64>,
@@ -41,7 +66,8 @@ impl Default for StreamClient {
 }
 
 impl StreamClient {
-    /// A disconnected client with an empty history.
+    /// A disconnected client with an empty history, which sends whatever
+    /// token cookie the browser holds.
     pub fn new() -> Self {
         Self {
             status: RwSignal::new(ConnectionStatus::Disconnected),
@@ -50,8 +76,20 @@ impl StreamClient {
             history: RwSignal::new(EventHistory::default()),
             received: RwSignal::new(0),
             stream_id: RwSignal::new(None),
+            typed_types: RwSignal::new(Vec::new()),
+            published_types: RwSignal::new(BTreeSet::new()),
+            token: None,
             generation: StoredValue::new(0),
             connection: StoredValue::new(None),
+        }
+    }
+
+    /// A client that writes `token` (the page's token field) to the token
+    /// cookie before it connects, or clears the cookie when it is blank.
+    pub fn with_token(token: RwSignal<String>) -> Self {
+        Self {
+            token: Some(token),
+            ..Self::new()
         }
     }
 
@@ -74,8 +112,14 @@ impl StreamClient {
         self.error.set(None);
         self.stream_id.set(Some(id.to_string()));
         self.status.set(ConnectionStatus::Connecting);
+        if let Some(token) = self.token {
+            // A token the field refuses is not sent: the cookie is cleared.
+            let token = token.with_untracked(|raw| BearerToken::parse(raw).ok().flatten());
+            token_store::write_cookie(token.as_ref());
+        }
         let generation = self.next_generation();
-        match browser::Connection::open(self, &id, generation) {
+        let types = self.listened_types_untracked();
+        match browser::Connection::open(self, &id, generation, &types) {
             Ok(connection) => self.connection.set_value(Some(connection)),
             Err(reason) => {
                 self.status.set(ConnectionStatus::Error);
@@ -108,6 +152,54 @@ impl StreamClient {
         on_cleanup(move || self.close());
     }
 
+    /// Listens for `types` (the valid entries of the panel's "Event types"
+    /// field) instead of the ones typed before; on the open connection too.
+    pub fn listen_for_typed(self, types: Vec<String>) {
+        if self.typed_types.try_set(types).is_none() {
+            self.sync_listeners();
+        }
+    }
+
+    /// Listens for `event_type` from now on (it is about to be published
+    /// from the page), on the open connection too.
+    pub fn listen_for_published(self, event_type: &EventType) {
+        let added = self
+            .published_types
+            .try_update(|types| types.insert(event_type.as_str().to_owned()))
+            .unwrap_or(false);
+        if added {
+            self.sync_listeners();
+        }
+    }
+
+    /// Every named type listened for, sorted (reactive, for display).
+    pub fn listened_types(self) -> Vec<String> {
+        let mut types: BTreeSet<String> = self.typed_types.get().into_iter().collect();
+        types.extend(self.published_types.get());
+        types.into_iter().collect()
+    }
+
+    /// [`Self::listened_types`] without subscribing to them.
+    fn listened_types_untracked(self) -> Vec<String> {
+        untrack(move || self.listened_types())
+    }
+
+    /// Gives the open connection a listener for each type listened for.
+    fn sync_listeners(self) {
+        let types = self.listened_types_untracked();
+        let failed = self
+            .connection
+            .try_with_value(|connection| {
+                connection
+                    .as_ref()
+                    .and_then(|open| open.listen_for(&types).err())
+            })
+            .flatten();
+        if let Some(reason) = failed {
+            let _ = self.error.try_set(Some(reason));
+        }
+    }
+
     /// Closes the connection without touching the visible state.
     fn close(self) {
         self.next_generation();
@@ -136,207 +228,8 @@ impl StreamClient {
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    //! The `EventSource` and its callbacks; browser only.
-
-    use super::StreamClient;
-    use crate::model::{
-        format_clock, ConnectionStatus, ErrorBody, GapNotice, RowKind, StreamEvent, StreamId,
-    };
-    use leptos::prelude::*;
-    use send_wrapper::SendWrapper;
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    use web_sys::{Event, EventSource, MessageEvent};
-
-    /// An open `EventSource` with the callbacks it calls.
-    pub(crate) struct Connection {
-        /// Held for its `Drop`, which closes the source.
-        _live: SendWrapper<Live>,
-    }
-
-    /// The source and the Rust closures it calls, which must live as long.
-    struct Live {
-        source: EventSource,
-        on_open: Closure<dyn FnMut(Event)>,
-        on_message: Closure<dyn FnMut(MessageEvent)>,
-        on_gap: Closure<dyn FnMut(MessageEvent)>,
-        on_error: Closure<dyn FnMut(Event)>,
-    }
-
-    impl Connection {
-        /// Opens `/sse/{id}` and wires its callbacks to `client`.
-        pub(crate) fn open(
-            client: StreamClient,
-            id: &StreamId,
-            generation: u64,
-        ) -> Result<Self, String> {
-            let url = format!("/sse/{}", js_sys::encode_uri_component(id.as_str()));
-            let source = EventSource::new(&url)
-                .map_err(|error| format!("the browser cannot open {url}: {error:?}"))?;
-            let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-                if client.is_current(generation) {
-                    client.status.set(ConnectionStatus::Connected);
-                    client.error.set(None);
-                }
-            });
-            let on_message =
-                Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-                    if client.is_current(generation) {
-                        record_message(client, &message);
-                    }
-                });
-            let on_gap = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-                if client.is_current(generation) {
-                    record_gap(client, &message);
-                }
-            });
-            let error_url = url.clone();
-            let on_error = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-                if !client.is_current(generation) {
-                    return;
-                }
-                let closed = event
-                    .target()
-                    .and_then(|target| target.dyn_into::<EventSource>().ok())
-                    .is_none_or(|source| source.ready_state() == EventSource::CLOSED);
-                if closed {
-                    client.status.set(ConnectionStatus::Error);
-                    client
-                        .error
-                        .set(Some("the server refused the stream".into()));
-                    explain_refusal(client, generation, error_url.clone());
-                } else {
-                    client.status.set(ConnectionStatus::Reconnecting);
-                }
-            });
-            // Built before anything is attached: if attaching fails, its Drop
-            // closes the source and detaches what was attached.
-            let live = Live {
-                source,
-                on_open,
-                on_message,
-                on_gap,
-                on_error,
-            };
-            live.attach()?;
-            Ok(Self {
-                _live: SendWrapper::new(live),
-            })
-        }
-    }
-
-    impl Live {
-        /// Points the source's handlers at the closures.
-        fn attach(&self) -> Result<(), String> {
-            self.source
-                .set_onopen(Some(self.on_open.as_ref().unchecked_ref()));
-            self.source
-                .set_onmessage(Some(self.on_message.as_ref().unchecked_ref()));
-            self.source
-                .set_onerror(Some(self.on_error.as_ref().unchecked_ref()));
-            self.source
-                .add_event_listener_with_callback("gap", self.on_gap.as_ref().unchecked_ref())
-                .map_err(|error| format!("cannot listen for gap events: {error:?}"))
-        }
-    }
-
-    impl Drop for Live {
-        fn drop(&mut self) {
-            self.source.close();
-            // Detach before the closures are freed, so nothing calls them.
-            self.source.set_onopen(None);
-            self.source.set_onmessage(None);
-            self.source.set_onerror(None);
-            let _ = self
-                .source
-                .remove_event_listener_with_callback("gap", self.on_gap.as_ref().unchecked_ref());
-        }
-    }
-
-    /// The browser's local time of day, `HH:MM:SS.mmm`.
-    fn local_clock() -> String {
-        let now = js_sys::Date::new_0();
-        format_clock(
-            now.get_hours(),
-            now.get_minutes(),
-            now.get_seconds(),
-            now.get_milliseconds(),
-        )
-    }
-
-    /// Adds `row` to the top of the history, stamped with the local time.
-    fn push_row(client: StreamClient, row: RowKind) {
-        let received_at = local_clock();
-        client
-            .history
-            .update(|history| history.push(row, received_at));
-    }
-
-    /// Adds a received message to the history: an event, or an error row when
-    /// its data is not a valid event.
-    fn record_message(client: StreamClient, message: &MessageEvent) {
-        let data = message.data().as_string().unwrap_or_default();
-        let row = match serde_json::from_str::<StreamEvent>(&data) {
-            Ok(event) => {
-                client.received.update(|count| *count += 1);
-                RowKind::Event {
-                    seq: message.last_event_id().parse().ok(),
-                    event,
-                }
-            }
-            Err(error) => RowKind::Malformed {
-                reason: format!("could not read event data ({error})"),
-            },
-        };
-        push_row(client, row);
-    }
-
-    /// Adds a gap notice to the history.
-    fn record_gap(client: StreamClient, message: &MessageEvent) {
-        let data = message.data().as_string().unwrap_or_default();
-        let row = match serde_json::from_str::<GapNotice>(&data) {
-            Ok(gap) => RowKind::Gap(gap),
-            Err(error) => RowKind::Malformed {
-                reason: format!("could not read gap notice ({error})"),
-            },
-        };
-        push_row(client, row);
-    }
-
-    /// How long the question "why was the stream refused?" may take.
-    const REFUSAL_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-    /// `EventSource` hides why it gave up; ask the server once with `fetch`
-    /// and show its JSON error.
-    fn explain_refusal(client: StreamClient, generation: u64, url: String) {
-        leptos::task::spawn_local(async move {
-            let controller = web_sys::AbortController::new().ok();
-            let signal = controller.as_ref().map(web_sys::AbortController::signal);
-            // A server that accepts but never answers must not leave the
-            // question (and a connection) open for ever.
-            if let Some(controller) = controller.clone() {
-                set_timeout(move || controller.abort(), REFUSAL_LOOKUP_TIMEOUT);
-            }
-            let request = gloo_net::http::Request::get(&url).abort_signal(signal.as_ref());
-            let reason = match request.send().await {
-                Ok(response) if response.ok() => {
-                    // The stream is fine now; do not keep this second copy open.
-                    if let Some(controller) = &controller {
-                        controller.abort();
-                    }
-                    "the stream closed unexpectedly; connect again".to_owned()
-                }
-                Ok(response) => match response.json::<ErrorBody>().await {
-                    Ok(body) => format!("{} (HTTP {})", body.error, response.status()),
-                    Err(_) => format!("the server answered HTTP {}", response.status()),
-                },
-                Err(error) => format!("the server cannot be reached ({error})"),
-            };
-            if client.is_current(generation) {
-                let _ = client.error.try_set(Some(reason));
-            }
-        });
-    }
+    //! The browser's connection: see `source`.
+    pub(crate) use super::source::Connection;
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -351,8 +244,18 @@ mod browser {
 
     impl Connection {
         /// Never called on the server (connections open from event handlers).
-        pub(crate) fn open(_: StreamClient, _: &StreamId, _: u64) -> Result<Self, String> {
+        pub(crate) fn open(
+            _: StreamClient,
+            _: &StreamId,
+            _: u64,
+            _: &[String],
+        ) -> Result<Self, String> {
             Err("streams can only be opened in the browser".into())
+        }
+
+        /// Nothing to listen on.
+        pub(crate) fn listen_for(&self, _: &[String]) -> Result<(), String> {
+            Ok(())
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The event history table, newest first.
 
+use super::published_item::PublishedItem;
 use crate::model::{EventHistory, HistoryRow, RowKind};
 use leptos::prelude::*;
 
@@ -28,7 +29,8 @@ pub fn EventHistoryList(history: RwSignal<EventHistory>, received: RwSignal<u64>
     }
 }
 
-/// One row: an event, a gap notice or an unreadable message.
+/// One row: a generated or published event, a gap notice or an unreadable
+/// message.
 #[component]
 fn HistoryItem(row: HistoryRow) -> impl IntoView {
     let received = row.received_at;
@@ -47,6 +49,7 @@ fn HistoryItem(row: HistoryRow) -> impl IntoView {
             }
             .into_any()
         }
+        RowKind::Published(event) => view! { <PublishedItem event received_at=received/> }.into_any(),
         RowKind::Gap(gap) => view! {
             <li class="row row-gap" data-testid="gap-row">
                 <span class="row-number" aria-hidden="true">"…"</span>

@@ -1,12 +1,14 @@
-//! One complete stream client: form, status, latest number, sparkline and
-//! history. The home page shows one; the multi-client page several.
+//! One complete stream client: form, status, latest number, sparkline, the
+//! event types it shows and history. The home page shows one; the
+//! multi-client page several.
 
 use super::connect_form::ConnectForm;
 use super::event_history::EventHistoryList;
+use super::event_types_field::EventTypesField;
 use super::sparkline::Sparkline;
 use super::status_badge::StatusBadge;
 use crate::client::StreamClient;
-use crate::model::{EventHistory, RowKind};
+use crate::model::{EventHistory, RowKind, UNNAMED_TYPE};
 use leptos::prelude::*;
 
 /// A stream client panel. Its connection closes when the panel unmounts.
@@ -77,6 +79,7 @@ pub fn StreamPanel(
                 </div>
             </div>
             <p class="sr-only" aria-live="polite" data-testid="announcer">{move || announcement.get()}</p>
+            <EventTypesField client dom_key/>
             <div class="history-head">
                 <h3>"History" <span class="muted">{move || format!(" ({} shown, newest first)", client.history.with(EventHistory::len))}</span></h3>
                 <button
@@ -104,6 +107,11 @@ fn announcement(client: StreamClient, title: String) -> Memo<String> {
                 RowKind::Event { event, .. } => format!(
                     "{title}: latest number {} (event {})",
                     event.number,
+                    client.received.get_untracked()
+                ),
+                RowKind::Published(event) => format!(
+                    "{title}: {} event received (event {})",
+                    event.event_type.as_deref().unwrap_or(UNNAMED_TYPE),
                     client.received.get_untracked()
                 ),
                 RowKind::Gap(gap) => {

@@ -1,17 +1,61 @@
-//! Whether panels watching the same stream saw the same events.
+//! Whether panels watching the same stream saw the same events: the same
+//! generated numbers, and the same published events (type and data).
 
 use std::collections::{BTreeMap, HashMap};
 
-/// One received event as the check compares it: which tick of the stream it
-/// is (its `id:` and timestamp) and the number it carried.
+/// One received event as the check compares it: which event of the stream
+/// it is and what it carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tick {
     /// The SSE `id:`, when it was a number.
     pub seq: Option<u64>,
-    /// The event's timestamp.
-    pub timestamp: String,
-    /// The event's number.
-    pub number: u32,
+    /// What kind of event, and what it carried.
+    pub kind: TickKind,
+}
+
+/// The two kinds of events a stream carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickKind {
+    /// A generated event: told apart by its `id:` and timestamp.
+    Number {
+        /// The event's timestamp.
+        timestamp: String,
+        /// The event's number.
+        number: u32,
+    },
+    /// A published event: told apart by its `id:` (it has no timestamp).
+    Published {
+        /// Stands for its type and data (see `PublishedEvent::fingerprint`).
+        fingerprint: u64,
+    },
+}
+
+/// Which event of a stream a tick is: its `id:`, and for a generated event
+/// its timestamp.
+type Identity<'a> = (Option<u64>, Option<&'a str>);
+
+impl Tick {
+    /// A generated event.
+    pub fn number(seq: Option<u64>, timestamp: impl Into<String>, number: u32) -> Self {
+        Self {
+            seq,
+            kind: TickKind::Number {
+                timestamp: timestamp.into(),
+                number,
+            },
+        }
+    }
+
+    /// Which event of the stream this is, for matching it across panels:
+    /// `(id, timestamp)` for a generated event, `(id, none)` for a
+    /// published one. A published event without an `id:` cannot be matched
+    /// and is not compared.
+    fn identity(&self) -> Option<Identity<'_>> {
+        match &self.kind {
+            TickKind::Number { timestamp, .. } => Some((self.seq, Some(timestamp.as_str()))),
+            TickKind::Published { .. } => self.seq.map(|seq| (Some(seq), None)),
+        }
+    }
 }
 
 /// What one panel contributes: the stream it is connected to and the events
@@ -31,20 +75,21 @@ pub enum Consistency {
     NothingToCompare,
     /// Panels share an id but have no event in common yet.
     Waiting,
-    /// Compared `compared` events; `differences` had different numbers.
+    /// Compared `compared` events; `differences` had different contents.
     Compared {
-        /// Events (same timestamp and `id:`) seen by at least two panels of
-        /// the same stream.
+        /// Events seen by at least two panels of the same stream.
         compared: usize,
         /// Of those, how many disagreed.
         differences: usize,
     },
 }
 
-/// Compares the panels that share a stream id: every event (the same
-/// timestamp and `id:`) that two or more of them received must carry the
-/// same number. The `id:` tells apart two events of one stream that share a
-/// millisecond timestamp.
+/// Compares the panels that share a stream id: every event that two or more
+/// of them received must carry the same content. A generated event is
+/// matched by its timestamp and `id:` (the `id:` tells apart two events of
+/// one stream that share a millisecond timestamp) and must carry the same
+/// number; a published event is matched by its `id:` and must carry the same
+/// type and data.
 pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
     let mut by_stream: BTreeMap<&str, Vec<&PanelEvents>> = BTreeMap::new();
     for panel in panels {
@@ -59,21 +104,23 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
     }
     let (mut compared, mut differences) = (0, 0);
     for group in shared {
-        // For each event, the number each panel received (a panel's own
-        // repeat of an event is not a second panel).
-        let mut seen: HashMap<(&str, Option<u64>), BTreeMap<usize, u32>> = HashMap::new();
+        // For each event, what each panel received (a panel's own repeat of
+        // an event is not a second panel).
+        let mut seen: HashMap<Identity<'_>, BTreeMap<usize, &TickKind>> = HashMap::new();
         for (panel_index, panel) in group.iter().enumerate() {
             for tick in &panel.ticks {
-                seen.entry((tick.timestamp.as_str(), tick.seq))
-                    .or_default()
-                    .insert(panel_index, tick.number);
+                if let Some(identity) = tick.identity() {
+                    seen.entry(identity)
+                        .or_default()
+                        .insert(panel_index, &tick.kind);
+                }
             }
         }
-        for numbers in seen.values().filter(|by_panel| by_panel.len() >= 2) {
+        for contents in seen.values().filter(|by_panel| by_panel.len() >= 2) {
             compared += 1;
-            let mut numbers = numbers.values();
-            let first = numbers.next();
-            if numbers.any(|n| Some(n) != first) {
+            let mut contents = contents.values();
+            let first = contents.next();
+            if contents.any(|kind| Some(kind) != first) {
                 differences += 1;
             }
         }
@@ -97,11 +144,7 @@ mod tests {
             stream_id: id.into(),
             ticks: events
                 .iter()
-                .map(|(timestamp, number)| Tick {
-                    seq: None,
-                    timestamp: (*timestamp).to_owned(),
-                    number: *number,
-                })
+                .map(|(timestamp, number)| Tick::number(None, *timestamp, *number))
                 .collect(),
         }
     }
@@ -158,11 +201,7 @@ mod tests {
 
     #[test]
     fn two_events_sharing_a_timestamp_are_told_apart_by_their_id() {
-        let tick = |seq, number| Tick {
-            seq: Some(seq),
-            timestamp: "t1".into(),
-            number,
-        };
+        let tick = |seq, number| Tick::number(Some(seq), "t1", number);
         let both = PanelEvents {
             stream_id: "a".into(),
             ticks: vec![tick(1, 10), tick(2, 20)],
@@ -174,5 +213,54 @@ mod tests {
                 differences: 0
             }
         );
+    }
+
+    fn published(seq: Option<u64>, fingerprint: u64) -> Tick {
+        Tick {
+            seq,
+            kind: TickKind::Published { fingerprint },
+        }
+    }
+
+    fn panel_of(ticks: Vec<Tick>) -> PanelEvents {
+        PanelEvents {
+            stream_id: "a".into(),
+            ticks,
+        }
+    }
+
+    #[test]
+    fn published_events_are_compared_by_id_and_content() {
+        let a = panel_of(vec![Tick::number(Some(1), "t1", 5), published(Some(2), 77)]);
+        let same = panel_of(vec![Tick::number(Some(1), "t1", 5), published(Some(2), 77)]);
+        assert_eq!(
+            compare_panels(&[a.clone(), same]),
+            Consistency::Compared {
+                compared: 2,
+                differences: 0
+            }
+        );
+        let other_data = panel_of(vec![Tick::number(Some(1), "t1", 5), published(Some(2), 78)]);
+        assert_eq!(
+            compare_panels(&[a, other_data]),
+            Consistency::Compared {
+                compared: 2,
+                differences: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_published_event_is_never_matched_with_a_generated_one() {
+        let a = panel_of(vec![published(Some(3), 1)]);
+        let b = panel_of(vec![Tick::number(Some(3), "t3", 1)]);
+        assert_eq!(compare_panels(&[a, b]), Consistency::Waiting);
+    }
+
+    #[test]
+    fn published_events_without_an_id_are_not_compared() {
+        let a = panel_of(vec![published(None, 1)]);
+        let b = panel_of(vec![published(None, 2)]);
+        assert_eq!(compare_panels(&[a, b]), Consistency::Waiting);
     }
 }

@@ -1,14 +1,18 @@
 //! The event history a stream panel shows: newest first, capped, with rows
-//! for events, gaps and data the client could not parse, plus the last
-//! events received, which are kept apart from the rows.
+//! for generated events, published events, gaps and data the client could
+//! not parse, plus the last events received, which are kept apart from the
+//! rows.
 //!
 //! The latest number, the sparkline's numbers and the consistency check come
 //! from those events, not from the rows still listed: Clear empties the list
 //! but keeps them, and a burst of gap or error rows pushing every event out of
-//! the list does not blank them. Only [`EventHistory::reset`] (a new
-//! connection) forgets them.
+//! the list does not blank them. Published events join the consistency check
+//! but never the numbers: however many arrive, Latest and the trend line
+//! stay the generator's. Only [`EventHistory::reset`] (a new connection)
+//! forgets them.
 
-use super::consistency::Tick;
+use super::consistency::{Tick, TickKind};
+use super::received::PublishedEvent;
 use super::wire::{GapNotice, StreamEvent};
 use std::collections::VecDeque;
 
@@ -18,10 +22,9 @@ pub const HISTORY_LIMIT: usize = 100;
 /// Most numbers kept for the sparkline.
 const RECENT_LIMIT: usize = 40;
 
-/// Most events kept apart from the rows (for the latest number, the
-/// sparkline and the consistency check): ten times the rows, so that a
-/// difference between panels stays counted long after its row has scrolled
-/// off.
+/// Most events kept apart from the rows (for the consistency check): ten
+/// times the rows, so that a difference between panels stays counted long
+/// after its row has scrolled off.
 pub const TICKS_LIMIT: usize = 10 * HISTORY_LIMIT;
 
 /// One row of the history.
@@ -45,6 +48,8 @@ pub enum RowKind {
         /// The event itself.
         event: StreamEvent,
     },
+    /// An event an application published.
+    Published(PublishedEvent),
     /// The server reported events it could no longer deliver.
     Gap(GapNotice),
     /// A message whose data was not a valid event.
@@ -54,15 +59,27 @@ pub enum RowKind {
     },
 }
 
+impl RowKind {
+    /// Whether the row is an event (generated or published), which the
+    /// panel counts, rather than a notice about the stream.
+    pub fn is_event(&self) -> bool {
+        matches!(self, Self::Event { .. } | Self::Published(_))
+    }
+}
+
 /// The capped, newest-first list of rows, and the numbers the readout shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventHistory {
     rows: VecDeque<HistoryRow>,
     next_key: u64,
     limit: usize,
-    /// The last [`TICKS_LIMIT`] events, oldest first; survive
+    /// The last [`TICKS_LIMIT`] events of both kinds, oldest first; survive
     /// [`EventHistory::clear`].
     ticks: VecDeque<Tick>,
+    /// The last [`RECENT_LIMIT`] generated numbers, oldest first; survive
+    /// [`EventHistory::clear`]. Apart from `ticks`, so that published events
+    /// never push them out.
+    numbers: VecDeque<u32>,
 }
 
 impl Default for EventHistory {
@@ -79,21 +96,28 @@ impl EventHistory {
             next_key: 0,
             limit,
             ticks: VecDeque::new(),
+            numbers: VecDeque::new(),
         }
     }
 
     /// Adds a row at the top, dropping the oldest beyond the limit. An event
-    /// also joins the last events received.
+    /// also joins the last events received, and a generated one the numbers.
     pub fn push(&mut self, kind: RowKind, received_at: String) {
-        if let RowKind::Event { event, seq } = &kind {
-            self.ticks.push_back(Tick {
-                seq: *seq,
-                timestamp: event.timestamp.clone(),
-                number: event.number,
-            });
-            if self.ticks.len() > TICKS_LIMIT {
-                self.ticks.pop_front();
+        match &kind {
+            RowKind::Event { event, seq } => {
+                self.remember(Tick::number(*seq, event.timestamp.clone(), event.number));
+                self.numbers.push_back(event.number);
+                if self.numbers.len() > RECENT_LIMIT {
+                    self.numbers.pop_front();
+                }
             }
+            RowKind::Published(published) => self.remember(Tick {
+                seq: published.seq,
+                kind: TickKind::Published {
+                    fingerprint: published.fingerprint,
+                },
+            }),
+            RowKind::Gap(_) | RowKind::Malformed { .. } => {}
         }
         self.rows.push_front(HistoryRow {
             key: self.next_key,
@@ -102,6 +126,15 @@ impl EventHistory {
         });
         self.next_key += 1;
         self.rows.truncate(self.limit);
+    }
+
+    /// Adds `tick` to the last events received, dropping the oldest beyond
+    /// [`TICKS_LIMIT`].
+    fn remember(&mut self, tick: Tick) {
+        self.ticks.push_back(tick);
+        if self.ticks.len() > TICKS_LIMIT {
+            self.ticks.pop_front();
+        }
     }
 
     /// Removes every row (keys keep increasing, so the list re-renders); the
@@ -115,6 +148,7 @@ impl EventHistory {
     pub fn reset(&mut self) {
         self.clear();
         self.ticks.clear();
+        self.numbers.clear();
     }
 
     /// The rows, newest first.
@@ -135,7 +169,7 @@ impl EventHistory {
     /// The number of the newest event received, whether or not its row is
     /// still listed.
     pub fn latest_number(&self) -> Option<u32> {
-        self.ticks.back().map(|tick| tick.number)
+        self.numbers.back().copied()
     }
 
     /// The last events received (at most [`TICKS_LIMIT`]), oldest first,
@@ -153,12 +187,7 @@ impl EventHistory {
     /// The numbers of the last events received (at most 40), oldest first,
     /// whether or not their rows are still listed (for the sparkline).
     pub fn recent_numbers(&self) -> Vec<u32> {
-        let skip = self.ticks.len().saturating_sub(RECENT_LIMIT);
-        self.ticks
-            .iter()
-            .skip(skip)
-            .map(|tick| tick.number)
-            .collect()
+        self.numbers.iter().copied().collect()
     }
 }
 
@@ -224,6 +253,43 @@ mod tests {
 
     fn malformed() -> RowKind {
         RowKind::Malformed { reason: "x".into() }
+    }
+
+    fn published(seq: u64) -> RowKind {
+        crate::model::read_message("order.paid", &seq.to_string(), r#"{"order":1}"#)
+    }
+
+    #[test]
+    fn published_events_are_rows_and_ticks_but_never_numbers() {
+        let mut history = EventHistory::default();
+        history.push(event(1), String::new());
+        history.push(event(2), String::new());
+        for seq in 3..3 + TICKS_LIMIT as u64 {
+            history.push(published(seq), String::new());
+        }
+        assert!(history.newest().is_some_and(|row| row.kind.is_event()));
+        assert!(matches!(
+            history.newest().map(|row| &row.kind),
+            Some(RowKind::Published(_))
+        ));
+        // A flood of published events pushed the generated ones out of the
+        // rows and the consistency ticks, but not out of the numbers.
+        assert_eq!(history.latest_number(), Some(2));
+        assert_eq!(history.recent_numbers(), vec![1, 2]);
+        assert!(history
+            .ticks()
+            .all(|tick| matches!(tick.kind, TickKind::Published { .. })));
+        assert_eq!(history.ticks().count(), TICKS_LIMIT);
+        history.reset();
+        assert_eq!(history.latest_number(), None);
+    }
+
+    #[test]
+    fn only_events_count_as_events() {
+        assert!(event(1).is_event());
+        assert!(published(1).is_event());
+        assert!(!malformed().is_event());
+        assert!(!RowKind::Gap(GapNotice { first: 1, last: 2 }).is_event());
     }
 
     #[test]

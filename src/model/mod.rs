@@ -6,19 +6,31 @@
 //! which keeps it unit-testable on the host.
 
 mod consistency;
+mod event_types;
 mod history;
+mod json_text;
 mod pattern;
 mod publish;
+mod publish_form;
+mod received;
 mod sparkline;
 mod status;
+mod token;
 mod wire;
 
-pub use consistency::{compare_panels, Consistency, PanelEvents, Tick};
+pub use consistency::{compare_panels, Consistency, PanelEvents, Tick, TickKind};
+pub use event_types::{needs_own_listener, EventTypeList};
 pub use history::{format_clock, EventHistory, HistoryRow, RowKind, HISTORY_LIMIT};
+pub use json_text::{check_json, pretty_json, FoldedJson, FOLD_CHARS, FOLD_LINES};
 pub use pattern::{PatternError, StreamPatterns};
 pub use publish::{EventType, EventTypeError, Published, MAX_EVENT_TYPE_LEN};
+pub use publish_form::{
+    check_event_type, check_stream, DraftField, PublishAnswer, PublishDraft, PublishRequest,
+};
+pub use received::{read_message, PublishedEvent, GAP_TYPE, UNNAMED_TYPE};
 pub use sparkline::sparkline_points;
 pub use status::ConnectionStatus;
+pub use token::{token_cookie, BearerToken, TOKEN_COOKIE, TOKEN_STORAGE_KEY};
 pub use wire::{
     ErrorBody, GapNotice, HubStats, RejectionCounts, StreamEvent, StreamId, StreamIdError,
     StreamSummary, MAX_STREAM_ID_LEN,

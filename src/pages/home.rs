@@ -1,14 +1,20 @@
-//! `/`: one stream client, front and centre.
+//! `/`: one stream client, front and centre, with the Publish card beside
+//! it.
 
 use crate::client::StreamClient;
-use crate::components::StreamPanel;
+use crate::components::{PublishCard, StreamPanel};
 use leptos::prelude::*;
 
-/// The home page.
+/// The stream the page starts with, in both the client and the card.
+const FIRST_STREAM: &str = "test1";
+
+/// The home page. Its one token (typed in the Publish card) serves both
+/// the card and the stream client.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let client = StreamClient::new();
-    let input = RwSignal::new("test1".to_owned());
+    let token = RwSignal::new(String::new());
+    let client = StreamClient::with_token(token);
+    let input = RwSignal::new(FIRST_STREAM.to_owned());
     view! {
         <main class="page page-home">
             <header class="hero">
@@ -18,7 +24,10 @@ pub fn HomePage() -> impl IntoView {
                 </p>
                 <nav><a href="/test-multi-client">"Compare clients side by side →"</a></nav>
             </header>
-            <StreamPanel client input dom_key=0 title="Stream"/>
+            <div class="home-grid">
+                <StreamPanel client input dom_key=0 title="Stream"/>
+                <PublishCard client token stream=FIRST_STREAM/>
+            </div>
         </main>
     }
 }

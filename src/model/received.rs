@@ -1,0 +1,241 @@
+//! What a received SSE message is: a generated number, an event an
+//! application published, a gap notice, or data the page cannot read.
+//!
+//! The wire does not say who made an unnamed message: generated events and
+//! published events without a type both arrive as `message`. The data
+//! decides: the generator's `{"number","timestamp","id"}` shape is a
+//! generated event; an object with only those field names and a `number`
+//! that does not parse as one is a broken generated event (an error row);
+//! any other JSON is a published event. A publisher that sends the
+//! generator's exact shape without a type is therefore shown as a number;
+//! giving the event a type keeps it apart.
+
+use super::history::RowKind;
+use super::json_text::FoldedJson;
+use super::wire::{GapNotice, StreamEvent};
+use serde::de::IgnoredAny;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// The SSE type of unnamed messages.
+pub const UNNAMED_TYPE: &str = "message";
+
+/// The SSE type of the hub's own gap notices.
+pub const GAP_TYPE: &str = "gap";
+
+/// An event an application published (`POST /api/streams/{id}/events`), as
+/// the history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedEvent {
+    /// The `id:` field, when it was a number.
+    pub seq: Option<u64>,
+    /// The SSE `event:` type; `None` for an unnamed message.
+    pub event_type: Option<String>,
+    /// The data, laid out and folded for reading.
+    pub data: FoldedJson,
+    /// Stands for the type and the data exactly as received, so that panels
+    /// can compare what they got without keeping every byte of it.
+    pub fingerprint: u64,
+}
+
+/// Turns one received message into the history row it shows as.
+/// `event_type` is the message's SSE type (`message` when unnamed),
+/// `last_event_id` its `id:` and `data` its `data:`.
+pub fn read_message(event_type: &str, last_event_id: &str, data: &str) -> RowKind {
+    let seq = last_event_id.parse().ok();
+    match event_type {
+        GAP_TYPE => match serde_json::from_str::<GapNotice>(data) {
+            Ok(gap) => RowKind::Gap(gap),
+            Err(error) => RowKind::Malformed {
+                reason: format!("could not read gap notice ({error})"),
+            },
+        },
+        "" | UNNAMED_TYPE => read_unnamed(seq, data),
+        named => read_published(seq, Some(named), data),
+    }
+}
+
+/// An unnamed message: a generated event, or one published without a type.
+fn read_unnamed(seq: Option<u64>, data: &str) -> RowKind {
+    // The generator sends objects; a derived struct would also read an
+    // array of its fields in order, which is published data.
+    let object = data.trim_start().starts_with('{');
+    match serde_json::from_str::<StreamEvent>(data) {
+        Ok(event) if object => RowKind::Event { seq, event },
+        Err(error) if object && claims_to_be_generated(data) => malformed_event(&error),
+        Err(error) => match read_published(seq, None, data) {
+            published @ RowKind::Published(_) => published,
+            _ => malformed_event(&error),
+        },
+        Ok(_) => read_published(seq, None, data),
+    }
+}
+
+/// The error row of an unnamed message that is not readable.
+fn malformed_event(error: &serde_json::Error) -> RowKind {
+    RowKind::Malformed {
+        reason: format!("could not read event data ({error})"),
+    }
+}
+
+/// An object with a `number` and no field the generator does not send,
+/// whatever their values. Read with `IgnoredAny` rather than as a
+/// `serde_json::Value`, which would add a JSON tree and float parsing to
+/// the WASM bundle for this one check.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GeneratorShape {
+    #[serde(rename = "number")]
+    _number: IgnoredAny,
+    #[serde(default, rename = "timestamp")]
+    _timestamp: Option<IgnoredAny>,
+    #[serde(default, rename = "id")]
+    _id: Option<IgnoredAny>,
+}
+
+/// Whether `data` has the generator's shape but did not parse as a
+/// generated event: a generated event gone wrong rather than published data.
+/// Only asked about objects (a derived struct also reads an array).
+fn claims_to_be_generated(data: &str) -> bool {
+    serde_json::from_str::<GeneratorShape>(data).is_ok()
+}
+
+/// A published event, or an error row when its data is not JSON.
+fn read_published(seq: Option<u64>, event_type: Option<&str>, data: &str) -> RowKind {
+    if let Err(error) = serde_json::from_str::<IgnoredAny>(data) {
+        return RowKind::Malformed {
+            reason: format!(
+                "could not read the data of a '{}' event ({error})",
+                event_type.unwrap_or(UNNAMED_TYPE)
+            ),
+        };
+    }
+    RowKind::Published(PublishedEvent {
+        seq,
+        event_type: event_type.map(str::to_owned),
+        data: FoldedJson::new(data),
+        fingerprint: fingerprint(event_type, data),
+    })
+}
+
+/// A hash of what a published event carried. `DefaultHasher::new` uses
+/// fixed keys, so every panel of a page computes the same value.
+fn fingerprint(event_type: Option<&str>, data: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    event_type.hash(&mut hasher);
+    data.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(row: RowKind) -> PublishedEvent {
+        match row {
+            RowKind::Published(event) => event,
+            other => panic!("not a published event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_generators_shape_is_a_generated_event() {
+        let row = read_message(
+            "message",
+            "7",
+            r#"{"number":5,"timestamp":"2026-01-01T00:00:00.000Z","id":"s"}"#,
+        );
+        assert!(
+            matches!(row, RowKind::Event { seq: Some(7), ref event } if event.number == 5),
+            "{row:?}"
+        );
+    }
+
+    #[test]
+    fn a_broken_generated_event_or_non_json_is_an_error_row() {
+        for data in [
+            r#"{"number": "not a number"}"#,
+            r#"{"number": 1, "id": "s"}"#,
+            "\u{0}\u{1} garbage",
+            "not json",
+            "",
+        ] {
+            let row = read_message("message", "", data);
+            assert!(
+                matches!(&row, RowKind::Malformed { reason } if reason.starts_with("could not read event data")),
+                "{data:?}: {row:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_json_in_an_unnamed_message_is_a_published_event() {
+        for data in [
+            r#"{"note":"hi"}"#,
+            r#"{"number":1,"extra":true}"#,
+            r#"{"id":"s","timestamp":"t"}"#,
+            "[1,2]",
+            "[1,\"t\",\"s\"]",
+            "\"text\"",
+            "3",
+        ] {
+            let event = published(read_message("message", "9", data));
+            assert_eq!(event.seq, Some(9));
+            assert_eq!(event.event_type, None);
+        }
+    }
+
+    #[test]
+    fn a_named_event_keeps_its_type_and_its_data_laid_out() {
+        let event = published(read_message(
+            "order.paid",
+            "12",
+            r#"{"order":42,"paid":true}"#,
+        ));
+        assert_eq!(event.event_type.as_deref(), Some("order.paid"));
+        assert_eq!(event.seq, Some(12));
+        assert_eq!(event.data.full, "{\n  \"order\": 42,\n  \"paid\": true\n}");
+        // Even the generator's shape, once it has a type.
+        let typed = read_message(
+            "tick",
+            "1",
+            r#"{"number":5,"timestamp":"2026-01-01T00:00:00.000Z","id":"s"}"#,
+        );
+        assert!(matches!(typed, RowKind::Published(_)));
+    }
+
+    #[test]
+    fn a_named_event_that_is_not_json_is_an_error_row_naming_its_type() {
+        let row = read_message("order.paid", "1", "{oops");
+        assert!(
+            matches!(&row, RowKind::Malformed { reason } if reason.contains("'order.paid'")),
+            "{row:?}"
+        );
+    }
+
+    #[test]
+    fn markup_in_the_data_stays_text() {
+        let event = published(read_message("x", "1", r#""<img src=x onerror=alert(1)>""#));
+        assert_eq!(event.data.full, r#""<img src=x onerror=alert(1)>""#);
+    }
+
+    #[test]
+    fn gap_notices_are_read_as_such() {
+        assert_eq!(
+            read_message("gap", "", r#"{"first":3,"last":9}"#),
+            RowKind::Gap(GapNotice { first: 3, last: 9 })
+        );
+        assert!(matches!(
+            read_message("gap", "", "{}"),
+            RowKind::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn fingerprints_tell_apart_data_and_types() {
+        let of = |kind: &str, data: &str| published(read_message(kind, "1", data)).fingerprint;
+        assert_eq!(of("a", "[1]"), of("a", "[1]"));
+        assert_ne!(of("a", "[1]"), of("a", "[2]"));
+        assert_ne!(of("a", "[1]"), of("b", "[1]"));
+        assert_ne!(of("a", "[1]"), of("message", "[1]"));
+    }
+}
