@@ -300,7 +300,7 @@ test.describe("private streams", () => {
     await home.panel.waitForEvents(2);
     // The token travels as the cookie the brief names, for the whole site only.
     const cookie = (await page.context().cookies()).find((c) => c.name === "sse_hub_token");
-    expect(cookie).toMatchObject({ value: token, path: "/", sameSite: "Strict" });
+    expect(cookie).toMatchObject({ value: token, path: "/sse/", sameSite: "Strict" });
 
     // Emptying the field clears the cookie: the next connect is refused again.
     await card.token.fill("");

@@ -41,7 +41,7 @@ pub fn TokenField(token: RwSignal<String>, error: Memo<Option<String>>) -> impl 
                 bind:value=token
             />
             <p class="field-help" id="publish-token-help">
-                "Kept in this tab only. Sent as Authorization when publishing, and as a cookie when the stream client connects, so that private streams open."
+                "Kept in this tab's storage, never in a URL. Sent as Authorization when publishing, and as a cookie to this host's /sse/ streams when the stream client connects, so that private streams open."
             </p>
             <p class="input-error" id="publish-token-error" data-testid="publish-token-error" hidden=move || !has_error()>
                 {move || error.get().unwrap_or_default()}

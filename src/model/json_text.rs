@@ -8,6 +8,17 @@
 //! they were sent.
 
 use serde::de::IgnoredAny;
+use std::sync::Arc;
+
+/// Levels laid out one member per line; deeper containers stay on their
+/// parent's line, written compactly. Indentation grows with depth, so
+/// without a bound a deeply nested event (a few kilobytes of `[[[[…`) would
+/// become megabytes of spaces in every open page.
+pub const MAX_LAYOUT_DEPTH: usize = 8;
+
+/// Most characters of laid-out data kept for display; beyond it the text is
+/// cut, with a note saying so.
+pub const MAX_SHOWN_CHARS: usize = 256 * 1024;
 
 /// Lines a folded data block shows before "Show all".
 pub const FOLD_LINES: usize = 8;
@@ -19,11 +30,12 @@ pub const FOLD_CHARS: usize = 600;
 /// A published event's data, laid out for reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoldedJson {
-    /// Every line, indented two spaces per level.
-    pub full: String,
+    /// Every line, indented two spaces per level (shared: history rows are
+    /// cloned whenever the list changes).
+    pub full: Arc<str>,
     /// The first lines (ending in `…`) when `full` is too long to show at
     /// once; `None` when it fits.
-    pub preview: Option<String>,
+    pub preview: Option<Arc<str>>,
     /// Lines in `full`.
     pub lines: usize,
 }
@@ -33,11 +45,16 @@ impl FoldedJson {
     /// `data:` field) and folds it beyond [`FOLD_LINES`] lines or
     /// [`FOLD_CHARS`] characters.
     pub fn new(json: &str) -> Self {
-        let full = pretty_json(json);
+        let mut full = pretty_json(json);
+        if let Some((cut, _)) = full.char_indices().nth(MAX_SHOWN_CHARS) {
+            let dropped = full.len() - cut;
+            full.truncate(cut);
+            full.push_str(&format!("\n… ({dropped} more bytes not shown)"));
+        }
         let lines = full.lines().count().max(1);
-        let preview = preview_of(&full, FOLD_LINES, FOLD_CHARS);
+        let preview = preview_of(&full, FOLD_LINES, FOLD_CHARS).map(Arc::from);
         Self {
-            full,
+            full: Arc::from(full),
             preview,
             lines,
         }
@@ -72,6 +89,11 @@ pub fn pretty_json(json: &str) -> String {
                 in_string = true;
                 out.push(c);
             }
+            '{' | '[' if depth >= MAX_LAYOUT_DEPTH => {
+                // Too deep to lay out: compact from here down.
+                depth += 1;
+                out.push(c);
+            }
             '{' | '[' => {
                 out.push(c);
                 while chars.peek().is_some_and(|next| is_json_space(*next)) {
@@ -85,11 +107,16 @@ pub fn pretty_json(json: &str) -> String {
                     new_line(&mut out, depth);
                 }
             }
+            '}' | ']' if depth > MAX_LAYOUT_DEPTH => {
+                depth -= 1;
+                out.push(c);
+            }
             '}' | ']' => {
                 depth = depth.saturating_sub(1);
                 new_line(&mut out, depth);
                 out.push(c);
             }
+            ',' if depth > MAX_LAYOUT_DEPTH => out.push(c),
             ',' => {
                 out.push(c);
                 new_line(&mut out, depth);
@@ -199,6 +226,26 @@ mod tests {
             let back: Value = serde_json::from_str(&pretty_json(&compact)).expect("still JSON");
             prop_assert_eq!(back, value);
         }
+    }
+
+    #[test]
+    fn deep_nesting_cannot_blow_up() {
+        // 64 KiB of nested arrays, the server's default body limit.
+        let group = format!("{}1{}", "[".repeat(120), "]".repeat(120));
+        let wrapped = format!("[{}]", vec![group; 270].join(","));
+        let laid_out = pretty_json(&wrapped);
+        assert!(
+            laid_out.len() < wrapped.len() * 20,
+            "{} bytes from {}",
+            laid_out.len(),
+            wrapped.len()
+        );
+        let deep = format!("{}1{}", "[".repeat(20), "]".repeat(20));
+        let back: Value = serde_json::from_str(&pretty_json(&deep)).expect("still JSON");
+        assert_eq!(back, serde_json::from_str::<Value>(&deep).expect("JSON"));
+        let folded = FoldedJson::new(&format!("[{}]", "1,".repeat(300_000) + "1"));
+        assert!(folded.full.len() < MAX_SHOWN_CHARS + 100);
+        assert!(folded.full.ends_with("more bytes not shown)"));
     }
 
     #[test]

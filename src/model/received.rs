@@ -185,6 +185,16 @@ mod tests {
     }
 
     #[test]
+    fn published_data_with_the_generators_fields_and_more_is_published() {
+        let data =
+            r#"{"id":"ord-1","number":17,"timestamp":"2026-12-01T10:00:00.000Z","total":"42"}"#;
+        assert!(matches!(
+            read_message(UNNAMED_TYPE, "3", data),
+            RowKind::Published(_)
+        ));
+    }
+
+    #[test]
     fn a_named_event_keeps_its_type_and_its_data_laid_out() {
         let event = published(read_message(
             "order.paid",
@@ -193,7 +203,10 @@ mod tests {
         ));
         assert_eq!(event.event_type.as_deref(), Some("order.paid"));
         assert_eq!(event.seq, Some(12));
-        assert_eq!(event.data.full, "{\n  \"order\": 42,\n  \"paid\": true\n}");
+        assert_eq!(
+            &*event.data.full,
+            "{\n  \"order\": 42,\n  \"paid\": true\n}"
+        );
         // Even the generator's shape, once it has a type.
         let typed = read_message(
             "tick",
@@ -215,7 +228,7 @@ mod tests {
     #[test]
     fn markup_in_the_data_stays_text() {
         let event = published(read_message("x", "1", r#""<img src=x onerror=alert(1)>""#));
-        assert_eq!(event.data.full, r#""<img src=x onerror=alert(1)>""#);
+        assert_eq!(&*event.data.full, r#""<img src=x onerror=alert(1)>""#);
     }
 
     #[test]

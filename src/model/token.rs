@@ -59,8 +59,11 @@ impl BearerToken {
 /// send `token`, or, with `None`, no token at all.
 pub fn token_cookie(token: Option<&BearerToken>) -> String {
     match token {
-        Some(token) => format!("{TOKEN_COOKIE}={}; path=/; SameSite=Strict", token.as_str()),
-        None => format!("{TOKEN_COOKIE}=; path=/; SameSite=Strict; max-age=0"),
+        Some(token) => format!(
+            "{TOKEN_COOKIE}={}; path=/sse/; SameSite=Strict",
+            token.as_str()
+        ),
+        None => format!("{TOKEN_COOKIE}=; path=/sse/; SameSite=Strict; max-age=0"),
     }
 }
 
@@ -132,11 +135,11 @@ mod tests {
         let token = BearerToken::parse(JWT).expect("valid");
         assert_eq!(
             token_cookie(token.as_ref()),
-            format!("sse_hub_token={JWT}; path=/; SameSite=Strict")
+            format!("sse_hub_token={JWT}; path=/sse/; SameSite=Strict")
         );
         assert_eq!(
             token_cookie(None),
-            "sse_hub_token=; path=/; SameSite=Strict; max-age=0"
+            "sse_hub_token=; path=/sse/; SameSite=Strict; max-age=0"
         );
     }
 }

@@ -106,7 +106,10 @@ impl From<StreamId> for String {
 }
 
 /// One generated event, exactly as it travels in an SSE `data:` field.
+/// Nothing else is one: a published object with these fields and more is
+/// the application's (the page tells the two apart by this).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StreamEvent {
     /// The random number, uniform in the server's `[min, max]`.
     pub number: u32,
