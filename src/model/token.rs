@@ -6,6 +6,8 @@
 //! the page checks is that the text is safe to send: a `;` or a line break
 //! in a cookie or a header would add attributes or headers of its own.
 
+use super::wire::describe_char;
+
 /// The cookie the server reads a browser's token from (an `EventSource`
 /// cannot send headers).
 pub const TOKEN_COOKIE: &str = "sse_hub_token";
@@ -38,7 +40,7 @@ impl BearerToken {
         match token.chars().find(|c| !is_cookie_octet(*c)) {
             Some(bad) => Err(format!(
                 "The token contains {}, which tokens never have: paste it exactly as it was given.",
-                describe(bad)
+                describe_char(bad)
             )),
             None => Ok(Some(Self(token.to_owned()))),
         }
@@ -70,17 +72,6 @@ pub fn token_cookie(token: Option<&BearerToken>) -> String {
 /// RFC 6265's `cookie-octet`: visible ASCII but `"`, `,`, `;` and `\`.
 fn is_cookie_octet(c: char) -> bool {
     matches!(c, '!' | '#'..='+' | '-'..=':' | '<'..='[' | ']'..='~')
-}
-
-/// A character, readably (spaces and control characters by code).
-fn describe(c: char) -> String {
-    if c == ' ' {
-        "a space".to_owned()
-    } else if c.is_control() || c.is_whitespace() {
-        format!("the character U+{:04X}", c as u32)
-    } else {
-        format!("'{c}'")
-    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ fn is_stream_id_char(c: char) -> bool {
 }
 
 /// Renders a character readably in an error message, escaping invisible ones.
-fn describe_char(c: char) -> String {
+pub(crate) fn describe_char(c: char) -> String {
     if c == ' ' {
         "a space".to_owned()
     } else if c.is_control() || c.is_whitespace() {

@@ -73,6 +73,7 @@ pub(crate) async fn stream_events(
     }
 
     let retry = retry_frame(state.http.retry);
+    let shutdown = hub.shutdown_token().clone();
     // The subscription moves into the body; dropping the body leaves the stream.
     let messages = stream::unfold(subscription, |mut subscription| async move {
         let message = subscription.next_message().await?;
@@ -80,7 +81,7 @@ pub(crate) async fn stream_events(
     });
     let body = stream::once(async move { retry })
         .chain(messages)
-        .take_until(direct::ends_at(hub.shutdown_token(), ends_after))
+        .take_until(async move { direct::ends_at(&shutdown, ends_after).await })
         .map(Ok::<_, Infallible>);
     Ok((stream_headers(), Body::from_stream(body)).into_response())
 }

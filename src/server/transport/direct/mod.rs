@@ -46,7 +46,7 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
 /// How long the last chunk may take at shutdown.
@@ -151,14 +151,14 @@ pub fn take_over(
     direct: &DirectPath,
 ) {
     let direct = direct.clone();
+    // Taken apart here, so that the task holds each part once.
+    let OpenedStream {
+        subscription,
+        headers,
+        ends_after,
+    } = opened;
     direct.socket_tasks().clone().spawn(async move {
-        let OpenedStream {
-            subscription,
-            headers,
-            ends_after,
-        } = opened;
-        let ends = ends_at(direct.shutdown(), ends_after);
-        stream(socket, peer, subscription, headers, ends, &direct).await;
+        stream(socket, peer, subscription, headers, ends_after, &direct).await;
         drop(counted);
     });
 }
@@ -169,11 +169,11 @@ pub fn take_over(
 pub fn ends_at(
     shutdown: &CancellationToken,
     ends_after: Option<Duration>,
-) -> Either<WaitForCancellationFutureOwned, Pin<Box<dyn Future<Output = ()> + Send>>> {
-    let shutdown = shutdown.clone().cancelled_owned();
+) -> Either<WaitForCancellationFuture<'_>, Pin<Box<dyn Future<Output = ()> + Send + '_>>> {
     match ends_after {
-        None => Either::Left(shutdown),
+        None => Either::Left(shutdown.cancelled()),
         Some(after) => Either::Right(Box::pin(async move {
+            let shutdown = shutdown.cancelled();
             tokio::select! {
                 () = shutdown => {}
                 () = tokio::time::sleep(after) => {}
@@ -188,7 +188,7 @@ async fn stream(
     peer: SocketAddr,
     mut subscription: Subscription,
     headers: Vec<(HeaderName, HeaderValue)>,
-    ends: impl Future<Output = ()>,
+    ends_after: Option<Duration>,
     direct: &DirectPath,
 ) {
     let write_timeout = direct.shared.write_timeout;
@@ -196,7 +196,7 @@ async fn stream(
     let mut head = response::response_head(&headers);
     drop(headers);
     encode_chunk_into(&mut head, &retry_frame(direct.shared.retry));
-    let mut shutdown = pin!(ends);
+    let mut shutdown = pin!(ends_at(direct.shutdown(), ends_after));
     let socket = Arc::new(socket);
     let sink = LiveSink::new(Arc::clone(&socket) as Arc<dyn TryWrite>);
     let registration = subscription.register_sink(&sink);
