@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{now_s, sign, token, TestServer, SECRET};
+use common::{now_s, read_until, sign, token, TestServer, SECRET};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -54,21 +54,6 @@ async fn request(
     let mut received = Vec::new();
     read_until(&mut socket, &mut received, done).await;
     (socket, String::from_utf8_lossy(&received).into_owned())
-}
-
-/// Reads into `received` until `done` holds for it.
-async fn read_until(socket: &mut TcpStream, received: &mut Vec<u8>, done: impl Fn(&str) -> bool) {
-    let reading = async {
-        while !done(&String::from_utf8_lossy(received)) {
-            let mut chunk = [0u8; 4096];
-            let n = socket.read(&mut chunk).await.expect("read");
-            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(received));
-            received.extend_from_slice(&chunk[..n]);
-        }
-    };
-    tokio::time::timeout(common::WAIT, reading)
-        .await
-        .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(received)));
 }
 
 /// The status code, the headers (lower-case) and the JSON body of an error

@@ -7,30 +7,10 @@
 
 mod common;
 
-use common::{eventually, TestServer};
+use common::{eventually, read_until, TestServer};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Reads from `socket` into `received` until `done` holds for what has been
-/// received, failing the test after a few seconds.
-async fn read_until(socket: &mut TcpStream, received: &mut Vec<u8>, done: impl Fn(&str) -> bool) {
-    let reading = async {
-        while !done(&String::from_utf8_lossy(received)) {
-            let mut chunk = [0u8; 4096];
-            let n = socket.read(&mut chunk).await.expect("read");
-            assert!(
-                n > 0,
-                "connection closed early: {}",
-                String::from_utf8_lossy(received)
-            );
-            received.extend_from_slice(&chunk[..n]);
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), reading)
-        .await
-        .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(received)));
-}
 
 /// Reads from `socket` into `received` until the server closes it, failing
 /// the test after a few seconds.

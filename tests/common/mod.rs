@@ -403,3 +403,29 @@ pub async fn stalled_client(server: &TestServer, id: &str) -> tokio::net::TcpStr
         .expect("request sent");
     stream
 }
+
+/// Reads from `socket` into `received` until `done` holds for what has been
+/// received, failing the test if the connection closes first or after
+/// [`WAIT`].
+pub async fn read_until(
+    socket: &mut tokio::net::TcpStream,
+    received: &mut Vec<u8>,
+    done: impl Fn(&str) -> bool,
+) {
+    use tokio::io::AsyncReadExt;
+    let reading = async {
+        while !done(&String::from_utf8_lossy(received)) {
+            let mut chunk = [0u8; 4096];
+            let n = socket.read(&mut chunk).await.expect("read");
+            assert!(
+                n > 0,
+                "connection closed early: {}",
+                String::from_utf8_lossy(received)
+            );
+            received.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(WAIT, reading)
+        .await
+        .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(received)));
+}

@@ -21,11 +21,8 @@
 use super::cors::CorsPolicy;
 use super::error::AppError;
 use super::tokens::{Access, Grant, TokenKeys};
-use crate::model::{StreamId, StreamPatterns};
+use crate::model::{StreamId, StreamPatterns, TOKEN_COOKIE};
 use std::time::SystemTime;
-
-/// The cookie a browser carries its token in.
-pub const TOKEN_COOKIE: &str = "sse_hub_token";
 
 /// The query parameter a client that can set neither header nor cookie
 /// uses.

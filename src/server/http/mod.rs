@@ -29,7 +29,7 @@ mod sse;
 mod state;
 pub mod tokens;
 
-pub use auth::{Auth, TOKEN_COOKIE, TOKEN_PARAM};
+pub use auth::{Auth, TOKEN_PARAM};
 pub use cors::{BadOrigin, CorsPolicy};
 pub use error::AppError;
 pub use hosts::AllowedHosts;
