@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,10 @@ OUT_DIR = BENCH / "target" / "bench"
 RESULTS_MD = BENCH / "RESULTS.md"
 
 SERVERS = ("sse-hub", "express")
+# sse-hub again with its default embedded disk store (the "sse-hub" runs use
+# --store memory); each run gets an empty store of its own under OUT_DIR.
+DISK = "sse-hub-disk"
+HUB_SERVERS = ("sse-hub", DISK)
 # The other sse-hub binary of a comparison run (`--against`).
 BEFORE = "before"
 AGAINST_BIN: Path | None = None
@@ -79,7 +84,7 @@ class Scenario:
     timeout_s: float
     hub_args: list[str] = field(default_factory=list)
     description: str = ""
-    servers: tuple[str, ...] = SERVERS
+    servers: tuple[str, ...] = (*SERVERS, DISK)
 
 
 def scenarios(mode: str) -> list[Scenario]:
@@ -88,7 +93,10 @@ def scenarios(mode: str) -> list[Scenario]:
     return [s for s in every if not ONLY or s.key in ONLY]
 
 
-# Scenario keys to run (`--only`); empty: all four.
+# The token secret of the publish scenario's servers.
+PUBLISH_SECRET = "bench-publish-secret-0123456789"
+
+# Scenario keys to run (`--only`); empty: all.
 ONLY: set[str] = set()
 
 
@@ -98,6 +106,7 @@ def all_scenarios(mode: str) -> list[Scenario]:
     cap_n, fan_n = (19_500, 19_500) if full else (500, 500)
     tp_streams, tp_clients = (100, 100) if full else (10, 50)
     churn_cycles = 20_000 if full else 2_000
+    pubs, pub_subs, pub_for, pub_s = (50, 1000, "20s", 20) if full else (20, 200, "5s", 5)
     hold = "30s" if full else "8s"
     hold_s = 30 if full else 8
     ramp = 2000 if full else 1000
@@ -105,7 +114,7 @@ def all_scenarios(mode: str) -> list[Scenario]:
 
     def hold_scenario(
         key: str, title: str, interval_ms: int, n: int, streams: int, description: str,
-        servers: tuple[str, ...] = SERVERS,
+        servers: tuple[str, ...] = (*SERVERS, DISK),
     ) -> Scenario:
         """N connections over S streams, ramped up, then held and measured."""
         return Scenario(
@@ -128,13 +137,29 @@ def all_scenarios(mode: str) -> list[Scenario]:
             "fanout",
             f"Fan-out: 1 stream, {fan_n:,} clients, 1 s interval, held {hold}",
             1000, fan_n, 1, f"ramp {ramp:,}/s; also against the bare write loop",
-            servers=(*SERVERS, FLOOR),
+            servers=(*SERVERS, DISK, FLOOR),
         ),
         hold_scenario(
             "throughput",
             f"Throughput: {tp_streams} streams x {tp_clients} clients, 10 ms interval, held {hold}",
             10, tp_streams * tp_clients, tp_streams,
             f"nominal {tp_streams * tp_clients * 100:,} events/s; ramp {ramp:,}/s",
+        ),
+        Scenario(
+            key="publish",
+            title=(
+                f"Publish: {pubs} keep-alive publishers as fast as acknowledged for {pub_for} "
+                f"to 100 streams, {pub_subs:,} subscribers"
+            ),
+            interval_ms=10_000,
+            loadgen_args=[
+                "publish", "-s", "100", "--publishers", str(pubs),
+                "--subscribers", str(pub_subs), "--duration", pub_for,
+            ],
+            hub_args=["--jwt-secret", PUBLISH_SECRET, "--max-publish-rate", "0", "--generate", "none"],
+            timeout_s=pub_s + 120,
+            description="published events only (--generate none); sse-hub with memory and with disk",
+            servers=HUB_SERVERS,
         ),
         Scenario(
             key="churn",
@@ -173,7 +198,7 @@ class Server:
 
     def command(self) -> tuple[list[str], Path, dict[str, str]]:
         env = dict(os.environ)
-        if self.name == "sse-hub" or self.name.startswith(BEFORE):
+        if self.name in HUB_SERVERS or self.name.startswith(BEFORE):
             binary = AGAINST_BIN if self.name.startswith(BEFORE) else HUB_BIN
             # The load comes from one address: lift the per-address socket
             # share and connection rate (through the environment, which a
@@ -187,6 +212,13 @@ class Server:
                 "--interval-ms", str(self.scenario.interval_ms), "--log", "warn",
                 *self.scenario.hub_args,
             ]
+            if self.name == DISK:
+                store = self.store_dir()
+                shutil.rmtree(store, ignore_errors=True)
+                args += ["--store", str(store)]
+            else:
+                # Older binaries have no --store and keep everything in memory.
+                env["SSE_HUB_STORE"] = "memory"
             return args, ROOT, env
         if self.name == FLOOR:
             args = [
@@ -196,6 +228,10 @@ class Server:
             return args, BENCH, env
         env.update({"PORT": "0", "INTERVAL_MS": str(self.scenario.interval_ms)})
         return ["node", "server.js"], EXPRESS_DIR, env
+
+    def store_dir(self) -> Path:
+        """The disk store of this run (emptied before it starts)."""
+        return OUT_DIR / f"store-{self.scenario.key}"
 
     def start(self) -> None:
         args, cwd, env = self.command()
@@ -235,11 +271,20 @@ class Server:
     def log_summary(self) -> dict[str, Any]:
         """Warnings and errors the server logged during the run."""
         lines = self.stderr_path.read_text(errors="replace").splitlines()
-        if self.name == "sse-hub" or self.name.startswith(BEFORE):
+        if self.name in HUB_SERVERS or self.name.startswith(BEFORE):
             notable = [line for line in lines if " WARN " in line or " ERROR " in line]
         else:
             notable = lines
         return {"lines": len(notable), "sample": notable[:5]}
+
+
+def publish_token() -> str:
+    """A token for the publish scenario, minted by the binary under test."""
+    done = subprocess.run(
+        [str(HUB_BIN), "token", "--publish", "*", "--ttl", "2h", "--jwt-secret", PUBLISH_SECRET],
+        capture_output=True, text=True, check=True,
+    )
+    return done.stdout.strip()
 
 
 def run_loadgen(scenario: Scenario, server: Server) -> dict[str, Any]:
@@ -248,6 +293,8 @@ def run_loadgen(scenario: Scenario, server: Server) -> dict[str, Any]:
         "--url", server.url, "--server-pid", str(server.pid),
         "--label", f"{scenario.key}/{server.name}",
     ]
+    if scenario.key == "publish":
+        args += ["--token", publish_token()]
     print(f"    $ {' '.join(args[1:])}", flush=True)
     done = subprocess.run(args, capture_output=True, text=True, timeout=scenario.timeout_s)
     if done.stderr.strip():
@@ -438,6 +485,17 @@ def rows_for(scenario: Scenario) -> list[Row]:
     if key == "fanout":
         return [*held, *latency, ("events/s ↑", at("events_per_s"), ""), *checks, *rate,
                 ("server RSS per connection ↓", at("server_rss.per_connection_kib"), " KiB")]
+    if key == "publish":
+        return [
+            ("subscribers connected ↑", at("subscribers_connected"), ""),
+            ("publishes acknowledged/s ↑", at("acked_per_s"), ""),
+            ("acknowledgement p50 ↓", at("ack_latency.p50_ms"), " ms"),
+            ("acknowledgement p99 ↓", at("ack_latency.p99_ms"), " ms"),
+            ("acknowledgement max ↓", at("ack_latency.max_ms"), " ms"),
+            ("events delivered/s ↑", at("delivered_per_s"), ""),
+            ("errors ↓", lambda s: sum((s.get("errors") or {}).values()) if "errors" in s else None, ""),
+            *rate[2:],
+        ]
     if key == "throughput":
         return [*held, ("events/s delivered ↑", at("events_per_s"), ""), *latency, *checks, *rate]
     return [
@@ -463,18 +521,23 @@ def rows_for(scenario: Scenario) -> list[Row]:
 
 def table(mode: str, results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| Scenario | Metric | sse-hub | express | ratio sse-hub ÷ express | bare write loop | ratio sse-hub ÷ loop |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| Scenario | Metric | sse-hub (memory) | sse-hub (disk) | ratio disk ÷ memory | express "
+        "| ratio sse-hub ÷ express | bare write loop | ratio sse-hub ÷ loop |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in scenarios(mode):
         runs = results.get(scenario.key, {})
         hub, express = runs.get("sse-hub", {}), runs.get("express", {})
+        disk = runs.get(DISK, {})
         floor = runs.get(FLOOR) if FLOOR in scenario.servers else None
         for n, (label, get, unit) in enumerate(rows_for(scenario)):
             name = scenario.key.capitalize() if n == 0 else ""
-            h, e = get(hub), get(express)
+            h, d, e = get(hub), get(disk), get(express)
             f, hf = ("", "") if floor is None else (fmt(get(floor), unit), ratio(h, get(floor)))
-            lines.append(f"| {name} | {label} | {fmt(h, unit)} | {fmt(e, unit)} | {ratio(h, e)} | {f} | {hf} |")
+            lines.append(
+                f"| {name} | {label} | {fmt(h, unit)} | {fmt(d, unit)} | {ratio(d, h)} "
+                f"| {fmt(e, unit)} | {ratio(h, e)} | {f} | {hf} |"
+            )
     return "\n".join(lines)
 
 
@@ -540,6 +603,32 @@ def targets(results: dict[str, dict[str, Any]], full_size: dict[str, int]) -> li
     detail = "; ".join(f"{k}: {v[0]} / {v[1]} / {v[2]}" for k, v in bad.items())
     out.append(("No mismatches and no gaps anywhere (mismatches / id gaps / gap notices)", detail,
                 clean if known else None))
+    out.extend(disk_targets(results))
+    return out
+
+
+def disk_targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """The disk store against memory, within the same run."""
+    def both(key: str, path: str) -> tuple[Any, Any]:
+        runs = results.get(key, {})
+        return dig(runs.get("sse-hub", {}), path), dig(runs.get(DISK, {}), path)
+
+    def compare(label: str, key: str, path: str, ok: Any, unit: str = "") -> tuple[str, str, bool | None]:
+        memory, disk = both(key, path)
+        if not isinstance(memory, (int, float)) or not isinstance(disk, (int, float)) or not memory:
+            return (label, "n/a", None)
+        return (label, f"{fmt(disk, unit)} vs {fmt(memory, unit)} ({disk / memory:.2f}×)", ok(disk / memory))
+
+    out = [
+        compare("Disk store: throughput events/s ≥ 90% of memory's", "throughput", "events_per_s",
+                lambda r: r >= 0.90),
+        compare("Disk store: capacity memory per connection within +10%", "capacity",
+                "server_rss.per_connection_kib", lambda r: r <= 1.10, " KiB"),
+        compare("Disk store: fan-out p99 within +10%", "fanout", "latency.p99_ms", lambda r: r <= 1.10, " ms"),
+    ]
+    if "publish" in results:
+        out.append(compare("Disk store: acknowledged publishes/s ≥ 50% of memory's", "publish",
+                           "acked_per_s", lambda r: r >= 0.50))
     return out
 
 

@@ -40,7 +40,7 @@ export default defineConfig({
     // Tokens are signed with a secret the tests know (tests/fixtures/tokens.ts
     // mints them); streams named private-* need one with a subscribe grant.
     command:
-      `./target/release/sse-hub --addr 127.0.0.1:${port} --interval-ms 200 --retry-ms 300 --log warn` +
+      `./target/release/sse-hub --addr 127.0.0.1:${port} --interval-ms 200 --retry-ms 300 --log warn --store memory` +
       ` --jwt-secret ${JWT_SECRET} --private-streams 'private-*'`,
     cwd: "..",
     url: `http://127.0.0.1:${port}/healthz`,

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sse-hub"));
-    command.args(args);
+    command.env("SSE_HUB_STORE", "memory").args(args);
     for (key, value) in env {
         command.env(key, value);
     }

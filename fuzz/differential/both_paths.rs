@@ -26,6 +26,7 @@ use clap::Parser;
 use sse_hub::model::StreamId;
 use sse_hub::server::config::Config;
 use sse_hub::server::hub::{Emitter, Pace, Producer, Production, Subscription};
+use sse_hub::server::store::MemoryStore;
 use sse_hub::server::store::NewEvent;
 use sse_hub::server::transport::request_head::{classify, Head};
 use sse_hub::server::transport::{Client, StreamGate};
@@ -121,7 +122,13 @@ impl App {
             .build();
         let state = runtime.block_on(async {
             let shutdown = tokio_util::sync::CancellationToken::new();
-            build_state_producing(&settings, options, Arc::new(Preset::default()), shutdown)
+            build_state_producing(
+                &settings,
+                options,
+                Arc::new(MemoryStore::new()),
+                Arc::new(Preset::default()),
+                shutdown,
+            )
         });
         let router = router(state.clone());
         Self {

@@ -7,7 +7,7 @@ use super::http::{router, AppState, PublishRate};
 use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
-use super::store::MemoryStore;
+use super::store::{DiskError, DiskSettings, DiskStore, EventStore, MemoryStore, StoreLocation};
 use super::transport::direct::encode_chunk;
 use super::transport::{DirectPath, Gateway, Handoffs, ServedTimeouts};
 use leptos::config::LeptosOptions;
@@ -28,6 +28,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the token printed at start (with a random secret) is valid.
 const START_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Longest any call to the disk store waits for the disk.
+const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections the gateway may have handed over before axum takes them.
 const HANDOFF_QUEUE: usize = 1024;
@@ -51,23 +54,44 @@ pub enum ServeError {
     /// The site configuration could not be read.
     #[error("cannot read the site configuration: {0}")]
     Site(#[source] leptos::config::errors::LeptosConfigError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] DiskError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Builds the application state for `settings`: the memory store, the hub
-/// with the random-number producer, and the direct path; cancelling
-/// `shutdown` ends every stream. What [`serve`] runs, and what tests and the
-/// fuzz targets drive without a socket.
+/// Opens the store `settings` name: the disk store (created if missing),
+/// or the memory store.
+pub fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, DiskError> {
+    match &settings.store.location {
+        StoreLocation::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreLocation::Disk(dir) => {
+            let disk = DiskSettings {
+                history: settings.hub.history,
+                flush: settings.store.flush,
+                retention: settings.hub.retention,
+                timeout: STORE_TIMEOUT,
+            };
+            Ok(Arc::new(DiskStore::open(dir, disk)?))
+        }
+    }
+}
+
+/// Builds the application state for `settings` on `store`: the hub with
+/// the random-number producer, and the direct path; cancelling `shutdown`
+/// ends every stream. What [`serve`] runs, and what tests and the fuzz
+/// targets drive without a socket.
 pub fn build_state(
     settings: &Settings,
     leptos_options: LeptosOptions,
+    store: Arc<dyn EventStore>,
     shutdown: CancellationToken,
 ) -> AppState {
     let producer =
         Arc::new(RandomNumbers::new(settings.random.clone()).only_for(settings.generate.clone()));
-    build_state_producing(settings, leptos_options, producer, shutdown)
+    build_state_producing(settings, leptos_options, store, producer, shutdown)
 }
 
 /// [`build_state`] with another producer: for the differential fuzz target,
@@ -75,12 +99,13 @@ pub fn build_state(
 pub fn build_state_producing(
     settings: &Settings,
     leptos_options: LeptosOptions,
+    store: Arc<dyn EventStore>,
     producer: Arc<dyn Producer>,
     shutdown: CancellationToken,
 ) -> AppState {
     let stats = Arc::new(Stats::default());
     let parts = HubParts {
-        store: Arc::new(MemoryStore::new()),
+        store,
         producer,
         sink_framing: encode_chunk,
         stats: Arc::clone(&stats),
@@ -136,8 +161,16 @@ pub async fn serve(
     let bound = tcp.local_addr()?;
     leptos_options.site_addr = bound;
 
+    // Opened after the bind, so that a server that cannot listen leaves
+    // the store alone; before anything is served.
+    let store = open_store(&settings)?;
     let shutdown = CancellationToken::new();
-    let state = build_state(&settings, leptos_options, shutdown.clone());
+    let state = build_state(
+        &settings,
+        leptos_options,
+        Arc::clone(&store),
+        shutdown.clone(),
+    );
     // With no secret configured, nobody could make a token: one for the
     // random secret, granting everything for a day, is printed.
     let start_token = if settings.random_secret {
@@ -200,10 +233,19 @@ pub async fn serve(
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
-    tokio::select! {
-        result = everything => result?,
-        () = deadline => tracing::warn!("connections still open after the grace period; exiting anyway"),
+    let served = tokio::select! {
+        result = everything => result,
+        () = deadline => {
+            tracing::warn!("connections still open after the grace period; exiting anyway");
+            Ok(())
+        }
+    };
+    // Whatever happened above, what was appended goes to disk.
+    match store.close().await {
+        Ok(()) => tracing::info!(store = store.kind(), "store closed"),
+        Err(error) => tracing::error!(%error, "the store could not be closed cleanly"),
     }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

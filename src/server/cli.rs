@@ -3,8 +3,9 @@
 //! to an exit code (2 for a configuration the server cannot run with).
 
 use super::app::{serve, ServeError};
-use super::config::{Command, Config, TokenArgs};
+use super::config::{Command, Config, StoreCommand, TokenArgs};
 use super::process;
+use super::store::{compact, figures, FILE_NAME};
 use clap::Parser;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,8 +35,10 @@ pub fn main() -> ExitCode {
             return fail(first_line.trim_start_matches("error: "));
         }
     };
-    if let Some(Command::Token(args)) = &config.command {
-        return mint(args);
+    match &config.command {
+        Some(Command::Token(args)) => return mint(args),
+        Some(Command::Store(command)) => return look_after_store(command),
+        None => {}
     }
     let settings = match config.validate() {
         Ok(settings) => settings,
@@ -69,7 +72,9 @@ pub fn main() -> ExitCode {
     runtime.shutdown_timeout(RUNTIME_EXIT_WAIT);
     match served {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error @ (ServeError::Bind { .. } | ServeError::Site(_))) => fail(&error.to_string()),
+        Err(error @ (ServeError::Bind { .. } | ServeError::Site(_) | ServeError::Store(_))) => {
+            fail(&error.to_string())
+        }
         Err(error) => {
             eprintln!("sse-hub: {error}");
             ExitCode::FAILURE
@@ -111,6 +116,35 @@ fn mint(args: &TokenArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => fail(&error.to_string()),
+    }
+}
+
+/// `sse-hub store stats|compact [PATH]`.
+fn look_after_store(command: &StoreCommand) -> ExitCode {
+    match command {
+        StoreCommand::Stats(store) => match figures(&store.path) {
+            Ok(figures) => {
+                println!("store: {}", store.path.join(FILE_NAME).display());
+                println!("streams: {}", figures.streams);
+                println!("events: {}", figures.events);
+                println!(
+                    "bytes: {} in the file, {} of it stored data",
+                    figures.file_bytes, figures.stored_bytes
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error.to_string()),
+        },
+        StoreCommand::Compact(store) => match compact(&store.path) {
+            Ok((before, after)) => {
+                println!(
+                    "compacted {}: {before} bytes before, {after} after",
+                    store.path.join(FILE_NAME).display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error.to_string()),
+        },
     }
 }
 

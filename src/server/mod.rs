@@ -33,7 +33,7 @@ pub mod store;
 pub mod timestamp;
 pub mod transport;
 
-pub use app::{build_state, build_state_producing, serve, ServeError};
+pub use app::{build_state, build_state_producing, open_store, serve, ServeError};
 pub use cli::main;
 pub use http::{router, AppState};
 pub use hub::Subscription;

@@ -46,7 +46,10 @@ impl TestServer {
 
     /// Runs `command` (the server) with `--addr 127.0.0.1:0` plus `args`.
     async fn launch(mut command: Command, args: &[&str]) -> Self {
+        // Tests that do not test persistence keep nothing on disk (and
+        // never share the checkout's `data/`); `--store` in `args` wins.
         let mut child = command
+            .env("SSE_HUB_STORE", "memory")
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())

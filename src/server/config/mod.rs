@@ -14,6 +14,7 @@ use super::http::tokens::TokenKeys;
 use super::http::{AllowedHosts, Auth, BadOrigin, CorsPolicy, HttpSettings, PublishSettings};
 use super::hub::HubSettings;
 use super::producers::RandomSettings;
+use super::store::{LocationError, StoreLocation};
 use super::transport::TransportSettings;
 use crate::model::{PatternError, StreamPatterns};
 use clap::Parser;
@@ -160,6 +161,18 @@ pub struct Config {
     #[command(flatten)]
     pub secret: SecretArgs,
 
+    /// Where events are kept: a directory for the embedded durable store
+    /// (created if missing; relative to the working directory), or
+    /// `memory` for nothing that outlives the process.
+    #[arg(long, env = "SSE_HUB_STORE", default_value = "data")]
+    pub store: String,
+
+    /// Longest a generated event waits before it is committed to the disk
+    /// store, in milliseconds: what a crash may lose of them. Published
+    /// events are committed before they are acknowledged.
+    #[arg(long, env = "SSE_HUB_STORE_FLUSH_MS", default_value_t = 100)]
+    pub store_flush_ms: u64,
+
     /// Kernel send buffer per connection in bytes (SO_SNDBUF); 0 = the
     /// operating system's automatic sizing. Smaller detects stalled clients
     /// sooner and bounds kernel memory per connection.
@@ -187,6 +200,17 @@ pub struct Settings {
     /// Whether the token secret is a random one made at start (no secret
     /// configured): the server then prints a token for it.
     pub random_secret: bool,
+    /// Where events live and how often generated ones are committed.
+    pub store: StoreSettings,
+}
+
+/// The store part of [`Settings`].
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// `--store`.
+    pub location: StoreLocation,
+    /// `--store-flush-ms`.
+    pub flush: Duration,
 }
 
 /// What `sse-hub` can do besides serving.
@@ -194,6 +218,26 @@ pub struct Settings {
 pub enum Command {
     /// Mint a token from the configured secret and print it.
     Token(TokenArgs),
+    /// Look after a disk store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `sse-hub store …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum StoreCommand {
+    /// Print how many streams and events the store holds and its size.
+    Stats(StorePath),
+    /// Give a stopped store's free space back to the file system.
+    Compact(StorePath),
+}
+
+/// The store a `sse-hub store` command works on.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorePath {
+    /// The store's directory, as given to --store.
+    #[arg(env = "SSE_HUB_STORE", default_value = "data")]
+    pub path: std::path::PathBuf,
 }
 
 /// `sse-hub token`'s arguments.
@@ -266,6 +310,9 @@ pub enum ConfigError {
     /// An entry of `--cors-origins` is not an origin.
     #[error(transparent)]
     BadOrigin(#[from] BadOrigin),
+    /// `--store` names nothing this build can use.
+    #[error(transparent)]
+    BadStore(#[from] LocationError),
 }
 
 impl Config {
@@ -283,6 +330,7 @@ impl Config {
             ("--retry-ms", self.retry_ms),
             ("--write-timeout-ms", self.write_timeout_ms),
             ("--head-timeout-ms", self.head_timeout_ms),
+            ("--store-flush-ms", self.store_flush_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroDuration { flag });
@@ -316,7 +364,12 @@ impl Config {
                 TokenKeys::random().map_err(|error| ConfigError::BadSecret(error.to_string()))?
             }
         };
+        let store = StoreSettings {
+            location: StoreLocation::parse(&self.store)?,
+            flush: Duration::from_millis(self.store_flush_ms),
+        };
         Ok(Settings {
+            store,
             random_secret,
             addr: self.addr,
             log: self.log.clone(),

@@ -6,7 +6,6 @@ use super::context::{SinkFraming, StreamContext};
 use super::driver::{drive, DriverContext, Outcome};
 use super::error::HubError;
 use super::idempotency::IdempotencyKeys;
-use super::pace::Pace;
 use super::producer::Producer;
 use super::snapshot::StreamSnapshot;
 use super::stream::Stream;
@@ -16,7 +15,7 @@ use crate::model::{StreamId, StreamSummary};
 use crate::server::process::release_free_memory;
 use crate::server::sse::parse_event_id;
 use crate::server::stats::{bump, Stats};
-use crate::server::store::{Durability, EventStore, NewEvent, Seq};
+use crate::server::store::{EventStore, NewEvent, Seq};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -173,9 +172,7 @@ impl Hub {
     pub async fn publish(&self, id: &StreamId, event: NewEvent) -> Result<Seq, HubError> {
         loop {
             let (stream, ()) = self.with_stream(id, false, |_| ()).await?;
-            let appended = stream
-                .append(event.clone(), Pace::OnTime, Durability::Immediate)
-                .await?;
+            let appended = stream.append_published(event.clone()).await?;
             // `None`: the stream was retired meanwhile; its next life takes it.
             if let Some(seq) = appended {
                 bump(&self.shared.stats.events_published);

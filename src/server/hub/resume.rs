@@ -1,6 +1,7 @@
 //! A resume older than a stream's ring: what the store still keeps of the
-//! missing ids replaces the ring's gap notice, and a smaller notice covers
-//! the rest.
+//! missing ids replaces the ring's gap notice, and smaller notices cover
+//! the rest (older than the store keeps, or never stored: the ids a crash
+//! took from a durable store).
 
 use super::stream::Stream;
 use crate::model::GapNotice;
@@ -31,18 +32,29 @@ pub(crate) async fn fill_from_store(
         }
     };
     let kept: Vec<_> = kept.into_iter().filter(|(seq, _)| *seq <= last).collect();
-    let Some(&(oldest_kept, _)) = kept.first() else {
+    let (Some(&(oldest_kept, _)), Some(&(newest_kept, _))) = (kept.first(), kept.last()) else {
         return;
     };
-    // The front of the backlog is the ring's gap notice for first..=last.
-    backlog.pop_front();
-    for (_, message) in kept.into_iter().rev() {
-        backlog.push_front(message);
-    }
+    // What the client gets instead of the ring's gap notice for
+    // first..=last (the front of the backlog): a notice for what is older
+    // than the store keeps, the kept events, and a notice for ids the store
+    // never got (a durable store's window lost in a crash).
+    let mut owed = Vec::with_capacity(kept.len() + 2);
     if oldest_kept > first {
-        backlog.push_front(gap_message(GapNotice {
+        owed.push(gap_message(GapNotice {
             first,
             last: oldest_kept - 1,
         }));
+    }
+    owed.extend(kept.into_iter().map(|(_, message)| message));
+    if newest_kept < last {
+        owed.push(gap_message(GapNotice {
+            first: newest_kept + 1,
+            last,
+        }));
+    }
+    backlog.pop_front();
+    for message in owed.into_iter().rev() {
+        backlog.push_front(message);
     }
 }

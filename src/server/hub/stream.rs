@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, oneshot, Notify};
 use tokio::time::Instant;
 
 /// A stream id's shared state.
@@ -34,6 +34,11 @@ pub(crate) struct Stream {
     /// stream reach the ring and the channel in the order the store numbered
     /// them.
     append_order: tokio::sync::Mutex<()>,
+    /// Published events waiting for the append lock, and where to answer
+    /// each: whoever gets the lock appends all of them in one store call
+    /// (one commit for a disk store), so that publishes to one stream
+    /// share a commit instead of queueing for one each.
+    waiting: Mutex<Vec<WaitingPublish>>,
     /// Signalled when the subscriber count goes 0 → 1 or 1 → 0, or the stream
     /// is retired, so the driver task reacts at once.
     pub(crate) wake: Notify,
@@ -65,6 +70,9 @@ struct StreamState {
     /// Subscribers the producer writes to itself while they are live.
     sinks: SinkList,
 }
+
+/// A published event waiting to be appended, and its publisher's answer.
+type WaitingPublish = (NewEvent, oneshot::Sender<Result<Option<Seq>, StoreError>>);
 
 /// What a new subscriber gets from [`Stream::join`].
 pub(crate) struct Joined {
@@ -103,6 +111,7 @@ impl Stream {
                 sinks: SinkList::default(),
             }),
             append_order: tokio::sync::Mutex::new(()),
+            waiting: Mutex::new(Vec::new()),
             wake: Notify::new(),
         });
         context.idle_streams.fetch_add(1, Ordering::AcqRel);
@@ -220,6 +229,59 @@ impl Stream {
         let seq = stored.seq;
         self.publish(&stored, pace);
         Ok(Some(seq))
+    }
+
+    /// Appends a published event ([`Durability::Immediate`]) with every
+    /// other one waiting for this stream (see `waiting`), then records and
+    /// broadcasts them in id order; `None` when the stream was retired
+    /// meanwhile. The appending runs in a task of its own, so a publisher
+    /// that goes away cannot cut the others' append short.
+    pub(crate) async fn append_published(
+        self: &Arc<Self>,
+        event: NewEvent,
+    ) -> Result<Option<Seq>, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        lock(&self.waiting).push((event, answer));
+        let stream = Arc::clone(self);
+        tokio::spawn(async move { stream.append_waiting().await });
+        answered
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the append was dropped".to_owned())))
+    }
+
+    /// Appends everything waiting (possibly nothing: an earlier call took
+    /// it), under the append lock.
+    async fn append_waiting(&self) {
+        let _in_order = self.append_order.lock().await;
+        let batch = std::mem::take(&mut *lock(&self.waiting));
+        if batch.is_empty() {
+            return;
+        }
+        let (events, answers): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
+        let Some(_appending) = Appending::start(self) else {
+            for answer in answers {
+                let _ = answer.send(Ok(None));
+            }
+            return;
+        };
+        let appended = self
+            .context
+            .store
+            .append_all(&self.id, events, Durability::Immediate)
+            .await;
+        match appended {
+            Ok(stored) => {
+                for (stored, answer) in stored.iter().zip(answers) {
+                    self.publish(stored, Pace::OnTime);
+                    let _ = answer.send(Ok(Some(stored.seq)));
+                }
+            }
+            Err(error) => {
+                for answer in answers {
+                    let _ = answer.send(Err(error.clone()));
+                }
+            }
+        }
     }
 
     /// Records a stored event in the ring and sends it to every subscriber.

@@ -4,21 +4,25 @@
 //! pass the same conformance suite (`conformance.rs`, a function taking a
 //! store factory).
 //!
-//! - `memory.rs`: [`MemoryStore`], numbering for this process's life only,
-//!   with the hub's ring as the only history
+//! - `memory.rs`: [`MemoryStore`] (`--store memory`), numbering for this
+//!   process's life only, with the hub's ring as the only history.
+//! - `disk/`: [`DiskStore`] (`--store PATH`, the default), the embedded
+//!   durable store: one redb file, group commits, history kept per stream
+//!   across restarts. Its module doc states its durability contract.
 //! - `numbering.rs`: per-stream numbering with the floor across lives, for
-//!   stores that number in memory (what `--store memory` will
-//!   select once there is a choice).
+//!   stores that number in memory.
+//! - `location.rs`: [`StoreLocation`], what `--store` names.
 //! - `conformance.rs`: the suite any implementation must pass (tests only).
 //! - `keeping.rs`: a store that keeps history, for tests of the suite and of
 //!   the hub's resume from a store (tests only).
 //!
-//! # Where the next stores go
-//! An embedded on-disk store (`disk.rs`) and a Redis store (`redis.rs`, its
-//! Lua scripts beside it) implement the same trait; `app.rs` picks one from
-//! the configuration. Neither the hub's callers, the transports nor the
-//! HTTP layer change for it. Their extra duties (they are not in the trait
-//! yet, since nothing calls them) are sketched under *Later* below.
+//! # Where the next store goes
+//! A Redis store (`redis/`, its Lua scripts beside it) implements the same
+//! trait; `app.rs` picks one from [`StoreLocation`]. Neither the hub's
+//! callers, the transports nor the HTTP layer change for it. Its extra
+//! duties (not in the trait yet, since nothing calls them) are sketched
+//! under *Later* below. It keeps the floor and each stream's newest id
+//! across restarts, as the disk store does.
 //!
 //! # The contract
 //! - **One log per stream id**, numbered 1, 2, 3, … by the store:
@@ -79,6 +83,8 @@
 //! producer until the lease is dropped or lost, with the lease checked
 //! inside the append (fencing).
 
+mod disk;
+mod location;
 mod memory;
 mod numbering;
 
@@ -87,6 +93,8 @@ pub(crate) mod conformance;
 #[cfg(test)]
 pub(crate) mod keeping;
 
+pub use disk::{compact, figures, DiskError, DiskSettings, DiskStore, StoreFigures, FILE_NAME};
+pub use location::{LocationError, StoreLocation};
 pub use memory::MemoryStore;
 
 use crate::model::StreamId;
@@ -174,6 +182,27 @@ pub trait EventStore: Send + Sync + 'static {
         durability: Durability,
     ) -> StoreFuture<'a, StoredEvent>;
 
+    /// Appends `events` to `stream` in order, as one [`EventStore::append`]
+    /// each would (consecutive ids, one durability for all), and returns
+    /// them as stored. The hub hands a store every publish waiting for one
+    /// stream at once, so that a store can make them durable together (the
+    /// disk store: one commit); this default appends them one by one. An
+    /// error means none of them may be relied on.
+    fn append_all<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        events: Vec<NewEvent>,
+        durability: Durability,
+    ) -> StoreFuture<'a, Vec<StoredEvent>> {
+        Box::pin(async move {
+            let mut stored = Vec::with_capacity(events.len());
+            for event in events {
+                stored.push(self.append(stream, event, durability).await?);
+            }
+            Ok(stored)
+        })
+    }
+
     /// Up to `limit` kept events of `stream` with a sequence id above
     /// `after`, oldest first. Events older than the kept history are simply
     /// not there (none at all for a store that keeps no history): the caller
@@ -187,4 +216,12 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Forgets `stream`'s log at once (see the module doc: it must not wait).
     fn forget(&self, stream: &StreamId);
+
+    /// Makes everything appended so far as durable as the store gets and
+    /// records a clean stop; later appends fail. Called once at shutdown,
+    /// after the hub's streams have ended: for a disk store this is what
+    /// makes a restart lose nothing.
+    fn close(&self) -> StoreFuture<'_, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }

@@ -1,0 +1,90 @@
+//! `sse-hub store stats|compact`: what a stopped (or running) store holds,
+//! and giving a stopped store's free pages back to the file system.
+
+use super::tables::{EVENTS, STREAMS};
+use super::{open_database, DiskError, FILE_NAME};
+use redb::{ReadableDatabase, ReadableTableMetadata, TableError};
+use std::path::Path;
+
+/// What a store holds, for `sse-hub store stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFigures {
+    /// Streams with a log.
+    pub streams: u64,
+    /// Events kept, over all streams.
+    pub events: u64,
+    /// The database file's size.
+    pub file_bytes: u64,
+    /// Bytes of keys and values in it (the rest is free pages and
+    /// structure).
+    pub stored_bytes: u64,
+}
+
+/// The figures of the store in `dir`, which must exist. Opening it fails
+/// while a server has it open.
+pub fn figures(dir: &Path) -> Result<StoreFigures, DiskError> {
+    let db = open_database(dir, false)?;
+    let failed = |error: redb::Error| unusable(dir, error.to_string());
+    let read = db.begin_read().map_err(|error| failed(error.into()))?;
+    let streams = count_streams(&read).map_err(failed)?;
+    let events = count_events(&read).map_err(failed)?;
+    let stats = db
+        .begin_write()
+        .map_err(|error| failed(error.into()))
+        .and_then(|write| {
+            let stats = write.stats().map_err(|error| failed(error.into()));
+            let _ = write.abort();
+            stats
+        })?;
+    Ok(StoreFigures {
+        streams,
+        events,
+        file_bytes: file_size(dir)?,
+        stored_bytes: stats.stored_bytes(),
+    })
+}
+
+/// Compacts the stopped store in `dir`: returns the file's size before
+/// and after.
+pub fn compact(dir: &Path) -> Result<(u64, u64), DiskError> {
+    let before = file_size(dir)?;
+    let mut db = open_database(dir, false)?;
+    loop {
+        match db.compact() {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => return Err(unusable(dir, format!("cannot compact: {error}"))),
+        }
+    }
+    drop(db);
+    Ok((before, file_size(dir)?))
+}
+
+fn count_streams(read: &redb::ReadTransaction) -> Result<u64, redb::Error> {
+    match read.open_table(STREAMS) {
+        Ok(table) => Ok(table.len()?),
+        Err(TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn count_events(read: &redb::ReadTransaction) -> Result<u64, redb::Error> {
+    match read.open_table(EVENTS) {
+        Ok(table) => Ok(table.len()?),
+        Err(TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn file_size(dir: &Path) -> Result<u64, DiskError> {
+    std::fs::metadata(dir.join(FILE_NAME))
+        .map(|meta| meta.len())
+        .map_err(|error| unusable(dir, format!("{FILE_NAME}: {error}")))
+}
+
+fn unusable(dir: &Path, reason: String) -> DiskError {
+    DiskError::Unusable {
+        path: dir.display().to_string(),
+        reason,
+    }
+}

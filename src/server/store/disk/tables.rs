@@ -1,0 +1,149 @@
+//! The disk store's file layout: its three tables, what a row means, and
+//! the reads that answer the store's calls. Keys are ordered
+//! `(stream, seq)`, so one stream's events are one key range: `after` is a
+//! range read from the asked id (never a scan from the oldest event) and
+//! trimming or forgetting is a range delete.
+
+use crate::server::store::{Seq, StoredEvent};
+use bytes::Bytes;
+use redb::{ReadableDatabase, TableDefinition, TableError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// An event's key: `(stream, seq)`.
+type EventKey = (&'static str, u64);
+
+/// An event's value: accepted at (ms since the Unix epoch), event type,
+/// data.
+type EventValue = (u64, Option<&'static str>, &'static [u8]);
+
+/// Every kept event: [`EventKey`] → [`EventValue`].
+pub(super) const EVENTS: TableDefinition<EventKey, EventValue> = TableDefinition::new("events");
+
+/// One row per stream with a log: `stream` → `(newest committed id,
+/// reserved id, last activity in ms since the Unix epoch)`. See
+/// [`StreamRow`].
+pub(super) const STREAMS: TableDefinition<&str, (u64, u64, u64)> = TableDefinition::new("streams");
+
+/// Store-wide values by name: [`FLOOR`] and [`FORMAT`].
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The key of the floor in [`META`]: the highest id any forgotten stream
+/// may have issued, which every new life numbers above.
+pub(super) const FLOOR: &str = "floor";
+
+/// The key of the layout version in [`META`].
+pub(super) const FORMAT: &str = "format";
+
+/// The layout this code writes and reads.
+pub(super) const FORMAT_VERSION: u64 = 1;
+
+/// A stream's row in [`STREAMS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct StreamRow {
+    /// The newest id whose event is committed.
+    pub(super) newest: Seq,
+    /// The highest id the store may have issued (sent to clients) for this
+    /// stream: ids are only issued below a durable reservation, so after a
+    /// crash the stream numbers on above it and no id is issued twice. A
+    /// clean stop lowers it to `newest`.
+    pub(super) reserved: Seq,
+    /// When the stream last had an event (or was open at a clean stop), in
+    /// ms since the Unix epoch: retention counts from it across restarts.
+    pub(super) active_at_ms: u64,
+}
+
+impl StreamRow {
+    /// The row as stored.
+    pub(super) fn to_value(self) -> (u64, u64, u64) {
+        (self.newest, self.reserved, self.active_at_ms)
+    }
+
+    /// A stored row.
+    pub(super) fn from_value((newest, reserved, active_at_ms): (u64, u64, u64)) -> Self {
+        Self {
+            newest,
+            reserved: reserved.max(newest),
+            active_at_ms,
+        }
+    }
+
+    /// Where the stream's numbering stands when it is loaded: above every
+    /// id it may have issued.
+    pub(super) fn numbering(self) -> Seq {
+        self.reserved
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for a clock before it).
+pub(super) fn millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub(super) fn from_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The row of `stream`, if it has a log.
+pub(super) fn read_row(
+    db: &redb::Database,
+    stream: &str,
+) -> Result<Option<StreamRow>, redb::Error> {
+    let read = db.begin_read()?;
+    let streams = match read.open_table(STREAMS) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let row = streams.get(stream)?;
+    Ok(row.map(|row| StreamRow::from_value(row.value())))
+}
+
+/// Up to `limit` events of `stream` with an id above `after` (and above
+/// `above`, the old life's ids of a stream whose forgetting is not
+/// committed yet), oldest first.
+pub(super) fn read_after(
+    db: &redb::Database,
+    stream: &str,
+    after: Seq,
+    above: Seq,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, redb::Error> {
+    let read = db.begin_read()?;
+    let events = match read.open_table(EVENTS) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(error) => return Err(error.into()),
+    };
+    let from = after.max(above).saturating_add(1);
+    let mut found = Vec::new();
+    for entry in events
+        .range((stream, from)..=(stream, u64::MAX))?
+        .take(limit)
+    {
+        let (key, value) = entry?;
+        let (_, seq) = key.value();
+        let (at_ms, event, data) = value.value();
+        found.push(StoredEvent {
+            seq,
+            event: event.map(Box::from),
+            data: Bytes::copy_from_slice(data),
+            at: from_millis(at_ms),
+        });
+    }
+    Ok(found)
+}
+
+/// A value of [`META`] (0 when absent).
+pub(super) fn read_meta(db: &redb::Database, key: &str) -> Result<u64, redb::Error> {
+    let read = db.begin_read()?;
+    let meta = match read.open_table(META) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(error) => return Err(error.into()),
+    };
+    let value = meta.get(key)?;
+    Ok(value.map_or(0, |value| value.value()))
+}

@@ -1,0 +1,537 @@
+//! The disk store through the real binary: a clean restart (SIGTERM) loses
+//! nothing, a crash (`kill -9`) under load loses nothing acknowledged and
+//! never reissues an id, a store that cannot be used is refused with exit
+//! code 2, and `sse-hub store stats|compact` report on it.
+
+mod common;
+
+use common::{client, TestServer, SECRET, WAIT};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One message as a client saw it: id, event type, data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    id: u64,
+    event: Option<String>,
+    data: String,
+}
+
+/// What each client (stream, number) saw.
+type SeenBy = HashMap<(&'static str, usize), Vec<Seen>>;
+
+/// Opens `/sse/{id}` resuming after `last` (if any).
+async fn open(server: &TestServer, stream: &str, last: Option<u64>) -> common::SseReader {
+    let mut request = client().get(server.url(&format!("/sse/{stream}")));
+    if let Some(last) = last {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let response = request.send().await.expect("request sent");
+    assert_eq!(response.status(), 200, "GET /sse/{stream}");
+    common::SseReader::new(response)
+}
+
+/// The next message with an id, or a gap notice, or `None` at the end of
+/// the stream.
+async fn next_seen(reader: &mut common::SseReader) -> Option<Seen> {
+    loop {
+        match reader.next().await? {
+            common::SseItem::Message { id, event, data } => {
+                let id = match (&id, event.as_deref()) {
+                    (Some(id), _) => id.parse().expect("numeric id"),
+                    (None, Some("gap")) => 0,
+                    _ => panic!("a message without an id: {event:?} {data}"),
+                };
+                return Some(Seen { id, event, data });
+            }
+            common::SseItem::Comment(_) | common::SseItem::Retry(_) => continue,
+        }
+    }
+}
+
+fn store_args(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--store".to_owned(),
+        dir.display().to_string(),
+        "--jwt-secret".to_owned(),
+        SECRET.to_owned(),
+        "--max-publish-rate".to_owned(),
+        "0".to_owned(),
+    ];
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    args
+}
+
+async fn start(args: &[String]) -> TestServer {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    TestServer::start(&args).await
+}
+
+/// Publishes `data` as `event` to `stream`; the acknowledged id, or `None`
+/// when the server did not acknowledge it.
+async fn publish(
+    http: &reqwest::Client,
+    server_base: &str,
+    token: &str,
+    stream: &str,
+    event: &str,
+    data: Value,
+) -> Option<u64> {
+    let response = http
+        .post(format!("{server_base}/api/streams/{stream}/events"))
+        .bearer_auth(token)
+        .json(&json!({ "event": event, "data": data }))
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 201 {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    body["id"].as_u64()
+}
+
+async fn sigterm_and_wait(server: &mut TestServer) {
+    let pid = server.child.id().expect("running").to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exited = tokio::time::timeout(WAIT, server.child.wait())
+        .await
+        .expect("exits in time")
+        .expect("wait");
+    assert!(exited.success(), "a clean stop exits 0: {exited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_restart_loses_nothing_and_every_client_resumes_with_no_gap_and_no_duplicate() {
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(dir.path(), &["--interval-ms", "50", "--history", "1000"]);
+    let mut server = start(&args).await;
+    let token = common::token(&["*"], &[], 600);
+    let http = client();
+    let streams = ["roll-a", "roll-b", "roll-c", "roll-d", "roll-e"];
+    // 50 clients, 10 per stream: half leave early (so that after the
+    // restart they resume from far back, from the disk), half stay until
+    // the server stops.
+    let mut readers = Vec::new();
+    for stream in streams {
+        for n in 0..10 {
+            readers.push((stream, n, open(&server, stream, None).await));
+        }
+    }
+    let seen: Arc<Mutex<SeenBy>> = Arc::default();
+    let mut tasks = Vec::new();
+    for (stream, n, mut reader) in readers {
+        let seen = Arc::clone(&seen);
+        tasks.push(tokio::spawn(async move {
+            let wanted = if n < 5 { 4 } else { usize::MAX };
+            let mut got = Vec::new();
+            while got.len() < wanted {
+                match next_seen(&mut reader).await {
+                    Some(message) => got.push(message),
+                    None => break,
+                }
+            }
+            seen.lock().expect("lock").insert((stream, n), got);
+        }));
+    }
+    // Published events between the generated ones, acknowledged.
+    for stream in streams {
+        for k in 0..3 {
+            let id = publish(
+                &http,
+                &server.base,
+                &token,
+                stream,
+                "note",
+                json!({ "k": k }),
+            )
+            .await;
+            assert!(id.is_some(), "published to {stream}");
+        }
+    }
+    // Everyone has seen a few events; the stayers keep reading.
+    common::eventually("the early clients have their events", || {
+        let seen = Arc::clone(&seen);
+        async move { seen.lock().expect("lock").len() >= 25 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // more events flow to the stayers
+    sigterm_and_wait(&mut server).await;
+    for task in tasks {
+        task.await.expect("reader");
+    }
+    let before = seen.lock().expect("lock").clone();
+    // What each stream issued before the stop, by id, as its stayers saw it.
+    let mut issued: HashMap<&str, BTreeMap<u64, Seen>> = HashMap::new();
+    for ((stream, _), got) in &before {
+        for message in got {
+            assert_ne!(
+                message.event.as_deref(),
+                Some("gap"),
+                "no gap before the stop"
+            );
+            let known = issued.entry(stream).or_default().entry(message.id);
+            known.or_insert_with(|| message.clone());
+        }
+    }
+
+    let server = start(&args).await;
+    // Missed while nobody was connected: published after the restart.
+    let mut published_after = HashMap::new();
+    for stream in streams {
+        let id = publish(
+            &http,
+            &server.base,
+            &token,
+            stream,
+            "after",
+            json!({ "s": stream }),
+        )
+        .await;
+        published_after.insert(stream, id.expect("published after the restart"));
+    }
+    for ((stream, n), got) in before {
+        let last = got.last().expect("saw something").id;
+        let stayed_until = issued[stream].keys().next_back().copied().expect("ids");
+        let mut reader = open(&server, stream, Some(last)).await;
+        let mut expected = last + 1;
+        loop {
+            let message = tokio::time::timeout(WAIT, next_seen(&mut reader))
+                .await
+                .expect("in time")
+                .expect("stream open");
+            assert_ne!(
+                message.event.as_deref(),
+                Some("gap"),
+                "client {n} of {stream} resuming after {last}: {message:?}"
+            );
+            assert_eq!(
+                message.id, expected,
+                "client {n} of {stream}: consecutive ids"
+            );
+            if let Some(known) = issued[stream].get(&message.id) {
+                assert_eq!(&message, known, "the same event under the same id");
+            } else {
+                assert!(message.id > stayed_until, "only new events are new");
+            }
+            expected += 1;
+            // Past the event published after the restart, and one the
+            // generator made after it: the sequence goes on.
+            if message.id > published_after[stream] {
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_under_load_loses_nothing_acknowledged_and_never_reuses_an_id() {
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(dir.path(), &["--interval-ms", "10", "--history", "20000"]);
+    let mut server = start(&args).await;
+    let token = common::token(&["*"], &[], 600);
+    let stream = "crash";
+    // A client that records everything until the crash.
+    let mut reader = open(&server, stream, None).await;
+    let watched: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let watcher = {
+        let watched = Arc::clone(&watched);
+        tokio::spawn(async move {
+            while let Some(message) = next_seen(&mut reader).await {
+                watched.lock().expect("lock").push(message);
+            }
+        })
+    };
+    // 10 publishers, 5,000 events in all; the server is killed midway.
+    let acked: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut publishers = Vec::new();
+    for p in 0..10 {
+        let (acked, count, token, base) = (
+            Arc::clone(&acked),
+            Arc::clone(&count),
+            token.clone(),
+            server.base.clone(),
+        );
+        publishers.push(tokio::spawn(async move {
+            let http = client();
+            for k in 0..500 {
+                let data = json!({ "publisher": p, "k": k });
+                let event = format!("p{p}");
+                let Some(id) = publish(&http, &base, &token, stream, &event, data.clone()).await
+                else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::AcqRel);
+                acked.lock().expect("lock").push(Seen {
+                    id,
+                    event: Some(event),
+                    data: data.to_string(),
+                });
+            }
+        }));
+    }
+    common::eventually("half the publishes are acknowledged", || {
+        let count = Arc::clone(&count);
+        async move { count.load(Ordering::Acquire) >= 2500 }
+    })
+    .await;
+    server.child.start_kill().expect("kill -9");
+    server.child.wait().await.expect("dead");
+    for publisher in publishers {
+        publisher.await.expect("publisher");
+    }
+    watcher.await.expect("watcher");
+    let acked = acked.lock().expect("lock").clone();
+    let watched = watched.lock().expect("lock").clone();
+    assert!(acked.len() >= 2500 && acked.len() < 5000, "{}", acked.len());
+
+    let server = start(&args).await;
+    check_resume_after_crash(&server, stream, &watched, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_at_most_the_flush_window_of_generated_events_and_tells_of_it() {
+    // Only generated events, committed every 2 s: a kill -9 loses the
+    // last of them, which clients had already been sent.
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(
+        dir.path(),
+        &["--interval-ms", "10", "--store-flush-ms", "2000"],
+    );
+    let mut server = start(&args).await;
+    let stream = "generated";
+    let mut reader = open(&server, stream, None).await;
+    let mut watched = Vec::new();
+    while watched.len() < 30 {
+        watched.push(next_seen(&mut reader).await.expect("an event"));
+    }
+    server.child.start_kill().expect("kill -9");
+    server.child.wait().await.expect("dead");
+    while let Some(message) = next_seen(&mut reader).await {
+        watched.push(message);
+    }
+    let server = start(&args).await;
+    check_resume_after_crash(&server, stream, &watched, &[]).await;
+}
+
+/// After a crash: a client resuming from the oldest id it had gets every
+/// kept event after it (each acknowledged one among them, every id it saw
+/// with the same event), a gap notice for ids the crash took, never an
+/// event under such an id, and then new ids above every old one.
+async fn check_resume_after_crash(
+    server: &TestServer,
+    stream: &str,
+    watched: &[Seen],
+    acked: &[Seen],
+) {
+    let first_watched = watched.first().expect("the client saw events").id;
+    let newest_before = watched
+        .iter()
+        .map(|seen| seen.id)
+        .chain(acked.iter().map(|seen| seen.id))
+        .max()
+        .expect("ids");
+    // Resume from the oldest id the client had: everything after it that
+    // the store kept, a gap notice for what the crash lost, then new ids.
+    let mut reader = open(server, stream, Some(first_watched)).await;
+    let mut replayed: BTreeMap<u64, Seen> = BTreeMap::new();
+    let mut gaps = Vec::new();
+    let first_new = loop {
+        let message = tokio::time::timeout(WAIT, next_seen(&mut reader))
+            .await
+            .expect("in time")
+            .expect("stream open");
+        if message.event.as_deref() == Some("gap") {
+            let notice: Value = serde_json::from_str(&message.data).expect("gap JSON");
+            gaps.push((
+                notice["first"].as_u64().expect("first"),
+                notice["last"].as_u64().expect("last"),
+            ));
+            continue;
+        }
+        if message.id > newest_before {
+            break message.id;
+        }
+        assert!(
+            replayed.insert(message.id, message.clone()).is_none(),
+            "each id once: {}",
+            message.id
+        );
+    };
+    // (The resume starts after the client's first id: that one it has.)
+    for ack in acked.iter().filter(|ack| ack.id > first_watched) {
+        assert_eq!(
+            replayed.get(&ack.id),
+            Some(ack),
+            "acknowledged {} is kept",
+            ack.id
+        );
+    }
+    for seen in watched.iter().filter(|seen| seen.id > first_watched) {
+        if let Some(kept) = replayed.get(&seen.id) {
+            assert_eq!(kept, seen, "id {} names the same event as before", seen.id);
+        } else {
+            assert!(
+                gaps.iter()
+                    .any(|(first, last)| (*first..=*last).contains(&seen.id)),
+                "id {} is either kept or in a gap notice: {gaps:?}",
+                seen.id
+            );
+        }
+    }
+    for (first, last) in &gaps {
+        assert!(
+            replayed.range(first..=last).next().is_none(),
+            "no event is sent under an id of a gap"
+        );
+    }
+    eprintln!(
+        "acked {} watched {} replayed {} gaps {gaps:?} first new {first_new}",
+        acked.len(),
+        watched.len(),
+        replayed.len()
+    );
+    assert!(first_new > newest_before, "new ids are above all old ones");
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// Asserts exit code 2 and one stderr line naming `path` and `reason`.
+fn assert_refused(output: &Output, path: &Path, reason: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains(reason), "{reason:?} in {stderr:?}");
+}
+
+fn serve_args(dir: &Path) -> Vec<String> {
+    vec![
+        "--addr".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--store".to_owned(),
+        dir.display().to_string(),
+    ]
+}
+
+#[test]
+fn a_store_that_cannot_be_used_stops_the_server_with_exit_code_2_and_is_left_alone() {
+    let root = tempfile::tempdir().expect("dir");
+    // Damaged: the file is not a store.
+    let damaged = root.path().join("damaged");
+    std::fs::create_dir(&damaged).expect("mkdir");
+    let junk: Vec<u8> = (0..100_000u32).map(|n| (n * 31 % 256) as u8).collect();
+    std::fs::write(damaged.join("sse-hub.redb"), &junk).expect("write");
+    let args = serve_args(&damaged);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_refused(&run(&args), &damaged, "not an sse-hub store");
+    assert_eq!(
+        std::fs::read(damaged.join("sse-hub.redb")).expect("read"),
+        junk
+    );
+
+    // A file where the directory should be.
+    let file = root.path().join("file");
+    std::fs::write(&file, b"x").expect("write");
+    let args = serve_args(&file);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_refused(&run(&args), &file, "not a directory");
+
+    // A directory the server may not read (as root, the server runs as
+    // nobody: root reads everything).
+    let locked_out = root.path().join("locked-out");
+    std::fs::create_dir(&locked_out).expect("mkdir");
+    let mut command = if running_as_root() {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        command.arg(env!("CARGO_BIN_EXE_sse-hub"));
+        command
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+    };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked_out, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let output = command
+        .args(serve_args(&locked_out))
+        .output()
+        .expect("binary runs");
+    std::fs::set_permissions(&locked_out, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert_refused(&output, &locked_out, "Permission denied");
+}
+
+/// Whether this process runs as root (whom file permissions do not stop).
+fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|uids| uids.split_whitespace().nth(1))
+        == Some("0")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_store_is_refused_and_the_store_commands_report_on_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(dir.path(), &["--interval-ms", "50"]);
+    let mut server = start(&args).await;
+    let token = common::token(&["*"], &[], 600);
+    let http = client();
+    for stream in ["stats-a", "stats-b"] {
+        for k in 0..3 {
+            let id = publish(&http, &server.base, &token, stream, "x", json!(k)).await;
+            assert!(id.is_some());
+        }
+    }
+    let second = serve_args(dir.path());
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    assert_refused(&run(&second), dir.path(), "store in use by another process");
+    let path = dir.path().display().to_string();
+    assert_refused(
+        &run(&["store", "stats", &path]),
+        dir.path(),
+        "store in use by another process",
+    );
+    sigterm_and_wait(&mut server).await;
+
+    let stats = run(&["store", "stats", &path]);
+    let out = String::from_utf8_lossy(&stats.stdout);
+    assert_eq!(stats.status.code(), Some(0), "{out} {:?}", stats.stderr);
+    assert!(out.contains("streams: 2\n"), "{out}");
+    assert!(out.contains("events: 6\n"), "{out}");
+    assert!(out.contains("bytes: "), "{out}");
+    let compact = run(&["store", "compact", &path]);
+    assert_eq!(compact.status.code(), Some(0), "{compact:?}");
+    assert!(String::from_utf8_lossy(&compact.stdout).contains("bytes before"));
+    let missing = dir.path().join("nothing-here");
+    assert_refused(
+        &run(&["store", "stats", &missing.display().to_string()]),
+        &missing,
+        "no store there",
+    );
+    // Everything is still there after the compaction.
+    let server = start(&args).await;
+    let mut reader = open(&server, "stats-a", Some(1)).await;
+    let replayed = [
+        next_seen(&mut reader).await.expect("2"),
+        next_seen(&mut reader).await.expect("3"),
+    ];
+    assert_eq!(
+        replayed.map(|seen| (seen.id, seen.data)),
+        [(2, "1".to_owned()), (3, "2".to_owned())]
+    );
+}
