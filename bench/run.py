@@ -28,6 +28,7 @@ import platform
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -379,6 +380,106 @@ def run_all(mode: str) -> dict[str, dict[str, Any]]:
             results[scenario.key][name] = summary
             time.sleep(PAUSE_BETWEEN_RUNS_S)
     return results
+
+
+# ---------------------------------------------------------------- restart
+
+
+def restart_time(mode: str) -> dict[str, Any]:
+    """Fills a disk store with S streams × 100 events through the publish API,
+    stops the server cleanly, starts it again and times, from the spawn, its
+    `listening on` line, the first byte of a stream resumed from the disk
+    (`Last-Event-ID: 50`) and that stream's first replayed event."""
+    streams = 10_000 if mode == "full" else 1_000
+    store = OUT_DIR / "store-restart"
+    shutil.rmtree(store, ignore_errors=True)
+    args = [
+        str(HUB_BIN), "--addr", "127.0.0.1:0", "--log", "warn", "--store", str(store),
+        "--jwt-secret", PUBLISH_SECRET, "--max-publish-rate", "0", "--generate", "none",
+        "--max-streams", str(streams * 2), "--history", "100",
+    ]
+    env = dict(os.environ, SSE_HUB_MAX_SOCKETS_PER_IP="0", SSE_HUB_MAX_CONNECTION_RATE_PER_IP="0")
+
+    def spawn() -> tuple[subprocess.Popen[bytes], str, float]:
+        started = time.monotonic()
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if not line.startswith("listening on "):
+            proc.kill()
+            raise RuntimeError(f"the server did not start: {line!r}")
+        return proc, line.removeprefix("listening on ").strip(), started
+
+    proc, url, _ = spawn()
+    token = publish_token()
+    acked = 0
+    try:
+        while acked < streams * 100:
+            done = subprocess.run(
+                [str(LOADGEN), "publish", "-s", str(streams), "--subscribers", "0", "--publishers", "50",
+                 "--duration", "10s", "--token", token, "--url", url, "--label", "restart/fill"],
+                capture_output=True, text=True, timeout=120,
+            )
+            line = next((l for l in done.stdout.splitlines() if l.startswith("{")), None)
+            if line is None:
+                raise RuntimeError(f"sse-loadgen publish failed: {done.stderr.strip()}")
+            acked += int(json.loads(line).get("acked", 0))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    stats = subprocess.run([str(HUB_BIN), "store", "stats", str(store)], capture_output=True, text=True)
+    figures = dict(
+        (key.strip(), value.strip()) for key, _, value in
+        (line.partition(":") for line in stats.stdout.splitlines())
+    )
+    proc, url, started = spawn()
+    listening_ms = (time.monotonic() - started) * 1000
+    try:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(b"GET /sse/pub-7 HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 50\r\n\r\n")
+            received = b""
+            first_byte_ms = None
+            while b"\nid: 51\n" not in received:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                if first_byte_ms is None:
+                    first_byte_ms = (time.monotonic() - started) * 1000
+                received += chunk
+            first_event_ms = (time.monotonic() - started) * 1000 if b"\nid: 51\n" in received else None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    return {
+        "streams": streams,
+        "published": acked,
+        "store": figures,
+        "listening_ms": round(listening_ms, 1),
+        "first_byte_ms": None if first_byte_ms is None else round(first_byte_ms, 1),
+        "first_replayed_event_ms": None if first_event_ms is None else round(first_event_ms, 1),
+    }
+
+
+def restart_markdown(restart: dict[str, Any] | None) -> str:
+    if not restart:
+        return ""
+    if restart.get("error"):
+        return f"\n## Restart\n\nThe restart measurement failed: {restart['error']}\n"
+    store = restart.get("store", {})
+    return f"""
+## Restart with a full disk store
+
+{restart['streams']:,} streams filled through the publish API ({restart['published']:,} events published,
+`--history 100`; the store then held {store.get('events', '?')} events of {store.get('streams', '?')}
+streams, {store.get('bytes', '?')}), stopped with SIGTERM and started again. From the spawn:
+
+| Step | ms |
+|---|---:|
+| `listening on` printed | {restart['listening_ms']} |
+| first byte of a stream resumed from the disk (`Last-Event-ID: 50`) | {restart['first_byte_ms']} |
+| its first replayed event | {restart['first_replayed_event_ms']} |
+"""
 
 
 # ---------------------------------------------------------------- the table
@@ -920,9 +1021,18 @@ def main() -> int:
         print(f"report written to {target.relative_to(ROOT)}")
         return 0
     results = run_all(args.mode)
+    if not ONLY or "restart" in ONLY:
+        print("== Restart with a full disk store", flush=True)
+        try:
+            restart = restart_time(args.mode)
+        except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+            restart = {"error": str(error)}
+        print(f"    {json.dumps(restart)}", flush=True)
+    else:
+        restart = None
     took = time.monotonic() - clock
     (OUT_DIR / f"results-{args.mode}.json").write_text(json.dumps(results, indent=2))
-    markdown = results_markdown(args.mode, results, started, took)
+    markdown = results_markdown(args.mode, results, started, took) + restart_markdown(restart)
     target = RESULTS_MD if args.mode == "full" else OUT_DIR / "RESULTS-quick.md"
     target.write_text(markdown)
     print()

@@ -17,16 +17,19 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The two modes.
+/// The modes.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open N connections over S streams, hold them, measure delivery.
     Hold(HoldArgs),
     /// Connect and disconnect many times, then check the server forgot it all.
     Churn(ChurnArgs),
+    /// Publish events as fast as they are acknowledged while subscribers
+    /// listen; measure acknowledgements and deliveries.
+    Publish(PublishArgs),
 }
 
-/// Options shared by both modes.
+/// Options shared by all modes.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
     /// Base URL of the server.
@@ -146,4 +149,64 @@ pub struct ChurnArgs {
     /// streams' retention run out).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub settle: Duration,
+}
+
+/// `publish` mode.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Server and source options.
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Streams published to and subscribed to (`<prefix>-0` … `<prefix>-{S-1}`).
+    #[arg(long, short = 's', default_value_t = 100)]
+    pub streams: usize,
+
+    /// Subscriber connections, spread round-robin over the streams
+    /// (subscriber i joins stream i mod S); 0 measures publishing alone.
+    #[arg(long, default_value_t = 1000)]
+    pub subscribers: usize,
+
+    /// Publisher tasks, each with one keep-alive connection and one request
+    /// in flight at a time.
+    #[arg(long, default_value_t = 50)]
+    pub publishers: usize,
+
+    /// How long the publishers run; acknowledgements and deliveries per
+    /// second are over this window.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+
+    /// Token with a `publish` grant on the streams, sent as
+    /// `Authorization: Bearer <token>` (see `sse-hub token --publish`).
+    #[arg(long)]
+    pub token: String,
+
+    /// Length of the padding string in each event's data, in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub payload_bytes: usize,
+
+    /// New subscriber connections per second while ramping up.
+    #[arg(long, default_value_t = 1000.0)]
+    pub ramp: f64,
+
+    /// Time allowed for one publish: connecting (when the connection must be
+    /// made again) and, separately, sending and reading its whole answer. A
+    /// publish that takes longer counts as `timeout` and its connection is
+    /// dropped.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Wait after the publishers stop for the last deliveries to arrive,
+    /// before the subscribers close.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub drain: Duration,
+
+    /// Stream ids are `<prefix>-<n>`.
+    #[arg(long, default_value = "pub")]
+    pub stream_prefix: String,
+
+    /// Bytes each subscriber reads at a time.
+    #[arg(long, default_value_t = 2048)]
+    pub read_buffer: usize,
 }

@@ -1,6 +1,6 @@
-//! Just enough HTTP/1.1 for the benchmark: write a `GET`, parse the response
-//! head, and undo chunked transfer encoding incrementally, so a connection
-//! needs no more memory than its read buffer.
+//! Just enough HTTP/1.1 for the benchmark: write a `GET` (or a publish
+//! `POST`), parse the response head, and undo chunked transfer encoding
+//! incrementally, so a connection needs no more memory than its read buffer.
 
 use anyhow::{bail, Context, Result};
 use std::net::SocketAddr;
@@ -22,6 +22,56 @@ pub fn sse_request(host: &str, path: &str) -> String {
 /// A plain `GET` of `path`, on a connection kept alive for the next request.
 pub fn plain_request(host: &str, path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: sse-loadgen\r\n\r\n")
+}
+
+/// A `POST` of the JSON `body` to `path` with a bearer `token`, on a
+/// connection kept alive for the next request, as one buffer so that it
+/// leaves in one write (and, being small, one segment).
+pub fn json_post(host: &str, path: &str, token: &str, body: &str) -> Vec<u8> {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nUser-Agent: sse-loadgen\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    request
+}
+
+/// The response at the start of `bytes` once all of it has arrived: its head
+/// and its whole length (head and body, framed by `Content-Length` or chunked
+/// encoding without trailers); `None` until then. Unlike
+/// [`complete_response_len`] it accepts either framing, as an answer to a
+/// keep-alive request must have one of them to be told apart from the next.
+pub fn complete_response(bytes: &[u8]) -> Result<Option<(ResponseHead, usize)>> {
+    let Some((head, head_len)) = parse_head(bytes)? else {
+        return Ok(None);
+    };
+    let body = &bytes[head_len..];
+    if head.chunked {
+        // Byte by byte, to learn where the last chunk ends: these bodies are
+        // a few dozen bytes.
+        let mut dechunker = Dechunker::default();
+        for (at, byte) in body.iter().enumerate() {
+            if dechunker.feed(std::slice::from_ref(byte), &mut |_| {})? {
+                // The zero-size chunk's line is read; the empty trailer
+                // section's CRLF follows.
+                let total = head_len + at + 1 + 2;
+                return Ok((bytes.len() >= total).then_some((head, total)));
+            }
+        }
+        return Ok(None);
+    }
+    let body_len = match head.content_length {
+        Some(length) => length,
+        None if matches!(head.status, 100..=199 | 204 | 304) => 0,
+        None => bail!(
+            "status {} response without Content-Length or chunked encoding",
+            head.status
+        ),
+    };
+    let total = head_len + body_len;
+    Ok((bytes.len() >= total).then_some((head, total)))
 }
 
 /// The length of the response at the start of `bytes` (head and
@@ -55,6 +105,9 @@ pub struct ResponseHead {
     pub chunked: bool,
     /// `Content-Length`, when given.
     pub content_length: Option<usize>,
+    /// Whether the server said `Connection: close`: it sends nothing more
+    /// on this connection.
+    pub close: bool,
 }
 
 /// Parses a response head at the start of `buf`. Returns the head and its
@@ -78,6 +131,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>> {
         status,
         chunked: false,
         content_length: None,
+        close: false,
     };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -88,6 +142,10 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>> {
             head.chunked = value.to_ascii_lowercase().contains("chunked");
         } else if name.eq_ignore_ascii_case("content-length") {
             head.content_length = value.parse().ok();
+        } else if name.eq_ignore_ascii_case("connection") {
+            head.close = value
+                .split(',')
+                .any(|option| option.trim().eq_ignore_ascii_case("close"));
         }
     }
     Ok(Some((head, end + 4)))
@@ -288,6 +346,78 @@ mod tests {
         assert!(
             complete_response_len(b"HTTP/1.1 200 OK\r\n\r\n").is_err(),
             "no length"
+        );
+    }
+
+    #[test]
+    fn a_publish_post_carries_its_token_type_and_length() {
+        let body = r#"{"event":"bench","data":{"p":1}}"#;
+        let request = json_post("127.0.0.1:9", "/api/streams/s/events", "t0k", body);
+        let expected = format!(
+            "POST /api/streams/s/events HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\
+             Authorization: Bearer t0k\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nUser-Agent: sse-loadgen\r\n\r\n{body}",
+            body.len()
+        );
+        assert_eq!(String::from_utf8(request.clone()).expect("ASCII"), expected);
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut parsed = httparse::Request::new(&mut headers);
+        let head_len = match parsed.parse(&request).expect("valid request") {
+            httparse::Status::Complete(len) => len,
+            httparse::Status::Partial => panic!("incomplete request"),
+        };
+        assert_eq!(parsed.method, Some("POST"));
+        assert_eq!(&request[head_len..], body.as_bytes());
+    }
+
+    #[test]
+    fn a_keep_alive_answer_is_complete_with_its_body_in_either_framing() {
+        let created =
+            b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 25\r\n\r\n{\"stream\":\"pub-3\",\"id\":7}";
+        for cut in 0..created.len() {
+            assert_eq!(
+                complete_response(&created[..cut]).expect("parses"),
+                None,
+                "cut {cut}"
+            );
+        }
+        let (head, len) = complete_response(created)
+            .expect("parses")
+            .expect("complete");
+        assert_eq!((head.status, head.close, len), (201, false, created.len()));
+        let mut pipelined = created.to_vec();
+        pipelined.extend_from_slice(b"HTTP/1.1 201");
+        assert_eq!(
+            complete_response(&pipelined)
+                .expect("parses")
+                .map(|(_, len)| len),
+            Some(created.len())
+        );
+
+        let limited = b"HTTP/1.1 429 Too Many Requests\r\nConnection: keep-alive, Close\r\n\
+                        Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n1\r\n1\r\n1\r\n}\r\n0\r\n\r\n";
+        for cut in 0..limited.len() {
+            assert_eq!(
+                complete_response(&limited[..cut]).expect("parses"),
+                None,
+                "cut {cut}"
+            );
+        }
+        let (head, len) = complete_response(limited)
+            .expect("parses")
+            .expect("complete");
+        assert_eq!((head.status, head.close, len), (429, true, limited.len()));
+
+        let empty = b"HTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(
+            complete_response(empty)
+                .expect("parses")
+                .map(|(_, len)| len),
+            Some(empty.len())
+        );
+        assert!(
+            complete_response(b"HTTP/1.1 200 OK\r\n\r\n").is_err(),
+            "no framing"
         );
     }
 

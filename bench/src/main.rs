@@ -1,6 +1,8 @@
 //! `sse-loadgen`: opens many Server-Sent Events connections against sse-hub
 //! (or its Express reference) and reports connections, delivery latency,
-//! per-tick consistency, gaps and the server's memory.
+//! per-tick consistency, gaps and the server's memory; or publishes events
+//! while such connections listen, and reports how fast they are acknowledged
+//! and delivered.
 //!
 //! Raw TCP with a minimal HTTP/1.1 and SSE parser keeps each connection to a
 //! task, a socket and one small read buffer, so that one process can hold
@@ -16,6 +18,7 @@ mod hold;
 mod http;
 mod metrics;
 mod procfs;
+mod publish;
 mod sse;
 mod target;
 
@@ -58,6 +61,10 @@ fn run(cli: Cli) -> Result<()> {
             Command::Churn(args) => {
                 let report = churn::run(args).await?;
                 emit(&churn::human(&report), &report)
+            }
+            Command::Publish(args) => {
+                let report = publish::run(args).await?;
+                emit(&publish::human(&report), &report)
             }
         }
     })

@@ -3,6 +3,15 @@ import { countMutations, HomePage, MultiClientPage } from "./fixtures/stream-pan
 import { activeStreams, OwnServer, subscribers } from "./fixtures/server";
 import { ControlStream } from "./fixtures/control-stream";
 import type { Page } from "@playwright/test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+/** The sequence ids of the home panel's history, newest first. */
+async function seqs(home: HomePage): Promise<number[]> {
+  const ids = await home.panel.events.evaluateAll((items) => items.map((item) => item.getAttribute("data-seq")));
+  return ids.map(Number);
+}
 
 test.describe("home page", () => {
   test("renders and hydrates without console errors, starting disconnected", async ({ page }) => {
@@ -248,6 +257,35 @@ test.describe("home page", () => {
     } finally {
       await leavePage(page);
       await server.stop();
+    }
+  });
+
+  test("with the disk store a restart continues the history with no gap", async ({ page, guard }) => {
+    guard.allow(/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET/);
+    const store = mkdtempSync(path.join(tmpdir(), "sse-hub-e2e-store-"));
+    const server = await OwnServer.start(["--interval-ms", "100", "--retry-ms", "200", "--store", store]);
+    try {
+      const home = new HomePage(page);
+      await home.open(server.baseURL);
+      await home.panel.connect("e2e-durable");
+      await home.panel.waitForEvents(3);
+      await server.stop();
+      await expect(home.panel.status).toHaveText("reconnecting");
+      const before = await seqs(home);
+      await server.startAgain();
+      await expect(home.panel.status).toHaveText("connected");
+      // The browser reconnects by itself with its Last-Event-ID: the events
+      // go on from the next id, with no gap notice.
+      await expect.poll(async () => (await seqs(home)).length).toBeGreaterThan(before.length + 2);
+      const after = await seqs(home);
+      expect(after.slice(-before.length)).toEqual(before);
+      const ascending = [...after].reverse();
+      for (let n = 1; n < ascending.length; n++) expect(ascending[n]).toBe(ascending[n - 1] + 1);
+      await expect(home.panel.root.getByTestId("gap-row")).toHaveCount(0);
+    } finally {
+      await leavePage(page);
+      await server.stop();
+      rmSync(store, { recursive: true, force: true });
     }
   });
 

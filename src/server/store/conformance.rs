@@ -27,11 +27,13 @@ pub(crate) async fn run(factory: Factory) {
     }
 }
 
-fn id(raw: &str) -> StreamId {
+/// A stream id the tests know to be valid.
+pub(crate) fn id(raw: &str) -> StreamId {
     StreamId::parse(raw).expect("valid id")
 }
 
-fn event(data: &str) -> NewEvent {
+/// An unnamed event with `data`.
+pub(crate) fn event(data: &str) -> NewEvent {
     NewEvent {
         event: None,
         data: Bytes::from(data.to_owned()),

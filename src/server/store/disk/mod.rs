@@ -123,8 +123,16 @@ impl Drop for DiskStore {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        // Bounded: a writer stuck on a disk that stopped answering must not
+        // hold the process's exit up.
         if let Some(writer) = writer {
-            let _ = writer.join();
+            let deadline = std::time::Instant::now() + DROP_WAIT;
+            while !writer.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if writer.is_finished() {
+                let _ = writer.join();
+            }
         }
     }
 }
@@ -491,6 +499,9 @@ impl EventStore for DiskStore {
         })
     }
 }
+
+/// Longest dropping the store waits for its writer to finish.
+const DROP_WAIT: Duration = Duration::from_secs(2);
 
 /// Longest the close waits for the last commit.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);

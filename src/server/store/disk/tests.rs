@@ -5,7 +5,7 @@
 use super::request::Fault;
 use super::writer::RESERVE;
 use super::*;
-use crate::server::store::conformance;
+use crate::server::store::conformance::{self, event, id};
 use bytes::Bytes;
 
 fn settings(history: usize) -> DiskSettings {
@@ -24,17 +24,6 @@ impl DiskStore {
         let mut store = Self::open(dir.path(), settings).expect("opens");
         store._dir = Some(dir);
         store
-    }
-}
-
-fn id(raw: &str) -> StreamId {
-    StreamId::parse(raw).expect("valid id")
-}
-
-fn event(data: &str) -> NewEvent {
-    NewEvent {
-        event: None,
-        data: Bytes::from(data.to_owned()),
     }
 }
 
