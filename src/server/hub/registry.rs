@@ -251,6 +251,7 @@ impl Hub {
                 && !(may_evict && self.evict_one_idle(&mut streams))
             {
                 drop(streams);
+                self.shared.streams_context.store.release(id);
                 return Err(self.too_many_streams(id));
             }
             let stream = Stream::new(id.clone(), newest, &self.shared.streams_context);

@@ -211,7 +211,29 @@ impl Stream {
     /// write the event to the live sinks itself (see [`LiveSink`]); a late
     /// producer means the server is busy, and the sinks' tasks, which write
     /// whatever is due at once, take the writing back.
+    ///
+    /// It runs in a task of its own: a store may issue the id before it
+    /// has finished (the disk store waits for a commit after queueing the
+    /// event), and a producer dropped meanwhile (its last subscriber left)
+    /// must not leave a stored event that was never broadcast.
     pub(crate) async fn append(
+        self: &Arc<Self>,
+        event: NewEvent,
+        pace: Pace,
+        durability: Durability,
+    ) -> Result<Option<Seq>, StoreError> {
+        let stream = Arc::clone(self);
+        let appending =
+            tokio::spawn(async move { stream.append_now(event, pace, durability).await });
+        appending.await.unwrap_or_else(|failed| {
+            Err(StoreError::Unavailable(format!(
+                "the append failed: {failed}"
+            )))
+        })
+    }
+
+    /// [`Stream::append`]'s work.
+    async fn append_now(
         &self,
         event: NewEvent,
         pace: Pace,

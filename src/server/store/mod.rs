@@ -217,6 +217,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// Forgets `stream`'s log at once (see the module doc: it must not wait).
     fn forget(&self, stream: &StreamId);
 
+    /// The hub asked where `stream` stands ([`EventStore::newest`]) but did
+    /// not create it (refused at `--max-streams`): a store that keeps
+    /// something per asked stream lets it go, keeping its log.
+    fn release(&self, _stream: &StreamId) {}
+
     /// Makes everything appended so far as durable as the store gets and
     /// records a clean stop; later appends fail. Called once at shutdown,
     /// after the hub's streams have ended: for a disk store this is what

@@ -324,13 +324,24 @@ impl DiskStore {
 
     /// Where `stream` stands, loading it from disk if it is not open.
     async fn open_stream(&self, stream: &StreamId) -> Result<Seq, StoreError> {
-        {
+        loop {
+            if let Some(newest) = self.try_open_stream(stream).await? {
+                return Ok(newest);
+            }
+        }
+    }
+
+    /// One try of [`DiskStore::open_stream`]: `None` when a stream was
+    /// forgotten while the row was read (the row may be of a life that is
+    /// gone, its forgetting even committed), so it must be read again.
+    async fn try_open_stream(&self, stream: &StreamId) -> Result<Option<Seq>, StoreError> {
+        let generation = {
             let mut numbers = self.shared.numbers();
             if let Some(reason) = &numbers.refused {
                 return Err(StoreError::Unavailable(reason.clone()));
             }
             if let Some(open) = numbers.open.get(stream) {
-                return Ok(open.newest);
+                return Ok(Some(open.newest));
             }
             if numbers.forgotten.contains_key(stream) {
                 // Forgotten, not yet deleted: a new life above the floor.
@@ -348,16 +359,20 @@ impl DiskStore {
                     issued: floor,
                 };
                 Self::send(&mut numbers, &self.shared, reserve);
-                return Ok(floor);
+                return Ok(Some(floor));
             }
-        }
+            numbers.generations
+        };
         let name = stream.as_str().to_owned();
         let row = self.read("newest", move |db| read_row(db, &name)).await?;
         let retention_ms = u64::try_from(self.settings.retention.as_millis()).unwrap_or(u64::MAX);
         let now = millis(SystemTime::now());
         let mut numbers = self.shared.numbers();
         if let Some(open) = numbers.open.get(stream) {
-            return Ok(open.newest);
+            return Ok(Some(open.newest));
+        }
+        if numbers.generations != generation {
+            return Ok(None);
         }
         let row = match row {
             // Forgotten by the sweep while it was read.
@@ -389,7 +404,7 @@ impl DiskStore {
             issued: newest,
         };
         Self::send(&mut numbers, &self.shared, reserve);
-        Ok(newest)
+        Ok(Some(newest))
     }
 }
 
@@ -458,6 +473,12 @@ impl EventStore for DiskStore {
             })
             .await
         })
+    }
+
+    fn release(&self, stream: &StreamId) {
+        // Nothing was issued under it (the hub refused the stream): the
+        // next opening reads the row again.
+        self.shared.numbers().open.remove(stream);
     }
 
     fn forget(&self, stream: &StreamId) {

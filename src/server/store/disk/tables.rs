@@ -19,10 +19,13 @@ type EventValue = (u64, Option<&'static str>, &'static [u8]);
 /// Every kept event: [`EventKey`] → [`EventValue`].
 pub(super) const EVENTS: TableDefinition<EventKey, EventValue> = TableDefinition::new("events");
 
+/// A stream row's value; see [`StreamRow`].
+pub(super) type RowValue = (u64, u64, u64, u64);
+
 /// One row per stream with a log: `stream` → `(newest committed id,
-/// reserved id, last activity in ms since the Unix epoch)`. See
-/// [`StreamRow`].
-pub(super) const STREAMS: TableDefinition<&str, (u64, u64, u64)> = TableDefinition::new("streams");
+/// reserved id, last activity in ms since the Unix epoch, events kept)`.
+/// See [`StreamRow`].
+pub(super) const STREAMS: TableDefinition<&str, RowValue> = TableDefinition::new("streams");
 
 /// Store-wide values by name: [`FLOOR`] and [`FORMAT`].
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -50,20 +53,24 @@ pub(super) struct StreamRow {
     /// When the stream last had an event (or was open at a clean stop), in
     /// ms since the Unix epoch: retention counts from it across restarts.
     pub(super) active_at_ms: u64,
+    /// How many events of it the table holds: trimming keeps the newest
+    /// `--history` by count (after a crash the ids have a hole).
+    pub(super) kept: u64,
 }
 
 impl StreamRow {
     /// The row as stored.
-    pub(super) fn to_value(self) -> (u64, u64, u64) {
-        (self.newest, self.reserved, self.active_at_ms)
+    pub(super) fn to_value(self) -> RowValue {
+        (self.newest, self.reserved, self.active_at_ms, self.kept)
     }
 
     /// A stored row.
-    pub(super) fn from_value((newest, reserved, active_at_ms): (u64, u64, u64)) -> Self {
+    pub(super) fn from_value((newest, reserved, active_at_ms, kept): RowValue) -> Self {
         Self {
             newest,
             reserved: reserved.max(newest),
             active_at_ms,
+            kept,
         }
     }
 

@@ -327,3 +327,33 @@ async fn the_file_stops_growing_over_rounds_of_the_same_workload() {
     };
     assert_eq!((figures.streams, figures.events), (0, 0), "{figures:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_the_history_keeps_its_count_across_the_hole_in_the_ids() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = id("s");
+    {
+        let store = DiskStore::open(dir.path(), settings(5)).expect("opens");
+        for n in 1..=4 {
+            append(&store, &s, &format!("old{n}"), Durability::Batched).await;
+        }
+        store.flush().await.expect("flush");
+        store.fault(Fault::FailCommits);
+        append(&store, &s, "lost", Durability::Batched).await;
+    }
+    let store = DiskStore::open(dir.path(), settings(5)).expect("reopens");
+    assert_eq!(store.newest(&s).await.expect("newest"), Some(4 + RESERVE));
+    for n in 1..=3 {
+        append(&store, &s, &format!("new{n}"), Durability::Batched).await;
+    }
+    let ids: Vec<Seq> = kept(&store, &s)
+        .await
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![3, 4, 1005, 1006, 1007],
+        "the newest five events, not the newest five ids"
+    );
+}

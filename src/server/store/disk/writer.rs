@@ -38,7 +38,9 @@ use super::numbers::Shared;
 #[cfg(test)]
 use super::request::Fault;
 use super::request::{Ack, Request};
-use super::tables::{millis, StreamRow, EVENTS, FLOOR, FORMAT, FORMAT_VERSION, META, STREAMS};
+use super::tables::{
+    millis, RowValue, StreamRow, EVENTS, FLOOR, FORMAT, FORMAT_VERSION, META, STREAMS,
+};
 use crate::model::StreamId;
 use crate::server::store::Seq;
 use bytes::Bytes;
@@ -147,6 +149,8 @@ struct Touch {
     issued: Seq,
     /// The latest activity.
     at_ms: u64,
+    /// Events inserted.
+    appended: u64,
 }
 
 impl Touch {
@@ -154,6 +158,7 @@ impl Touch {
         self.newest = self.newest.max(newest);
         self.issued = self.issued.max(issued);
         self.at_ms = self.at_ms.max(at_ms);
+        self.appended += u64::from(newest > 0);
     }
 }
 
@@ -226,7 +231,10 @@ impl Writer {
                 .is_some_and(|since| since.elapsed() >= self.settings.flush);
             if self.pending.urgent || due || self.pending.ops.len() >= MAX_BATCH {
                 let _ = self.commit(false);
-            } else if self.pending.since.is_none() && Instant::now() >= self.next_sweep {
+            }
+            // Right after a commit too, so that a steady load, which never
+            // leaves the queue empty, does not hold the sweep off.
+            if self.pending.since.is_none() && Instant::now() >= self.next_sweep {
                 self.sweep();
             }
         }
@@ -380,18 +388,27 @@ impl Writer {
                 let row = streams
                     .get(name)?
                     .map(|row| StreamRow::from_value(row.value()));
-                let row = StreamRow {
+                let mut row = StreamRow {
                     newest: row.map_or(touch.newest, |row| row.newest.max(touch.newest)),
                     reserved: row
                         .map_or(0, |row| row.reserved)
                         .max(touch.issued.saturating_add(RESERVE)),
                     active_at_ms: row.map_or(touch.at_ms, |row| row.active_at_ms.max(touch.at_ms)),
+                    kept: row.map_or(0, |row| row.kept) + touch.appended,
                 };
-                streams.insert(name, row.to_value())?;
-                if row.newest > history {
-                    let oldest_kept = row.newest - history + 1;
-                    events.retain_in((name, 0)..(name, oldest_kept), |_, _| false)?;
+                if row.kept > history {
+                    // The oldest go, by count: the stream's range starts
+                    // with them.
+                    let excess = usize::try_from(row.kept - history).unwrap_or(usize::MAX);
+                    let trimmed = events
+                        .extract_from_if((name, 0)..=(name, Seq::MAX), |_, _| true)?
+                        .take(excess);
+                    for entry in trimmed {
+                        entry?;
+                    }
+                    row.kept = history;
                 }
+                streams.insert(name, row.to_value())?;
                 reserved.push((stream, row.newest, row.reserved));
             }
             if closing {
@@ -415,7 +432,7 @@ impl Writer {
     /// on with no gap after the restart), and its retention starts now.
     fn record_clean_stop(
         &self,
-        streams: &mut redb::Table<'_, &str, (u64, u64, u64)>,
+        streams: &mut redb::Table<'_, &str, RowValue>,
     ) -> Result<(), redb::Error> {
         let open: Vec<(StreamId, Seq)> = self
             .shared
@@ -432,9 +449,9 @@ impl Writer {
                 .map(|row| StreamRow::from_value(row.value()));
             if let Some(row) = row {
                 let stopped = StreamRow {
-                    newest: row.newest,
                     reserved: row.newest.max(issued),
                     active_at_ms: now,
+                    ..row
                 };
                 streams.insert(name, stopped.to_value())?;
             }
