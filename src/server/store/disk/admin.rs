@@ -1,9 +1,9 @@
 //! `sse-hub store stats|compact`: what a stopped (or running) store holds,
 //! and giving a stopped store's free pages back to the file system.
 
-use super::tables::{EVENTS, STREAMS};
+use super::tables::{open_if_there, EVENTS, STREAMS};
 use super::{open_database, DiskError, FILE_NAME};
-use redb::{ReadableDatabase, ReadableTableMetadata, TableError};
+use redb::{ReadableDatabase, ReadableTableMetadata};
 use std::path::Path;
 
 /// What a store holds, for `sse-hub store stats`.
@@ -26,8 +26,8 @@ pub fn figures(dir: &Path) -> Result<StoreFigures, DiskError> {
     let db = open_database(dir, false)?;
     let failed = |error: redb::Error| unusable(dir, error.to_string());
     let read = db.begin_read().map_err(|error| failed(error.into()))?;
-    let streams = count_streams(&read).map_err(failed)?;
-    let events = count_events(&read).map_err(failed)?;
+    let streams = count(&read, STREAMS).map_err(failed)?;
+    let events = count(&read, EVENTS).map_err(failed)?;
     let stats = db
         .begin_write()
         .map_err(|error| failed(error.into()))
@@ -60,19 +60,14 @@ pub fn compact(dir: &Path) -> Result<(u64, u64), DiskError> {
     Ok((before, file_size(dir)?))
 }
 
-fn count_streams(read: &redb::ReadTransaction) -> Result<u64, redb::Error> {
-    match read.open_table(STREAMS) {
-        Ok(table) => Ok(table.len()?),
-        Err(TableError::TableDoesNotExist(_)) => Ok(0),
-        Err(error) => Err(error.into()),
-    }
-}
-
-fn count_events(read: &redb::ReadTransaction) -> Result<u64, redb::Error> {
-    match read.open_table(EVENTS) {
-        Ok(table) => Ok(table.len()?),
-        Err(TableError::TableDoesNotExist(_)) => Ok(0),
-        Err(error) => Err(error.into()),
+/// Rows of `table` (0 while it was never written).
+fn count<K: redb::Key + 'static, V: redb::Value + 'static>(
+    read: &redb::ReadTransaction,
+    table: redb::TableDefinition<'_, K, V>,
+) -> Result<u64, redb::Error> {
+    match open_if_there(read, table)? {
+        Some(table) => Ok(table.len()?),
+        None => Ok(0),
     }
 }
 

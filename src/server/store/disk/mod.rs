@@ -374,9 +374,8 @@ impl DiskStore {
         if numbers.generations != generation {
             return Ok(None);
         }
+        // (Forgotten while it was read: the generation check above.)
         let row = match row {
-            // Forgotten by the sweep while it was read.
-            Some(_) if numbers.forgotten.contains_key(stream) => None,
             Some(row) if row.active_at_ms.saturating_add(retention_ms) < now => {
                 // Idle past the retention time (across a restart): forgotten now.
                 let generation = numbers.forget(stream, row.reserved);

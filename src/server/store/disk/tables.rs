@@ -6,7 +6,9 @@
 
 use crate::server::store::{Seq, StoredEvent};
 use bytes::Bytes;
-use redb::{ReadableDatabase, TableDefinition, TableError};
+use redb::{
+    Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, TableDefinition, TableError, Value,
+};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An event's key: `(stream, seq)`.
@@ -93,16 +95,27 @@ pub(super) fn from_millis(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// `table` as of `read`, or `None` while nothing was ever written to it
+/// (a new store creates its tables with its first commit).
+pub(super) fn open_if_there<K: Key + 'static, V: Value + 'static>(
+    read: &ReadTransaction,
+    table: TableDefinition<'_, K, V>,
+) -> Result<Option<ReadOnlyTable<K, V>>, redb::Error> {
+    match read.open_table(table) {
+        Ok(table) => Ok(Some(table)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The row of `stream`, if it has a log.
 pub(super) fn read_row(
     db: &redb::Database,
     stream: &str,
 ) -> Result<Option<StreamRow>, redb::Error> {
     let read = db.begin_read()?;
-    let streams = match read.open_table(STREAMS) {
-        Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(error) => return Err(error.into()),
+    let Some(streams) = open_if_there(&read, STREAMS)? else {
+        return Ok(None);
     };
     let row = streams.get(stream)?;
     Ok(row.map(|row| StreamRow::from_value(row.value())))
@@ -119,10 +132,8 @@ pub(super) fn read_after(
     limit: usize,
 ) -> Result<Vec<StoredEvent>, redb::Error> {
     let read = db.begin_read()?;
-    let events = match read.open_table(EVENTS) {
-        Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(error) => return Err(error.into()),
+    let Some(events) = open_if_there(&read, EVENTS)? else {
+        return Ok(Vec::new());
     };
     let from = after.max(above).saturating_add(1);
     let mut found = Vec::new();
@@ -146,10 +157,8 @@ pub(super) fn read_after(
 /// A value of [`META`] (0 when absent).
 pub(super) fn read_meta(db: &redb::Database, key: &str) -> Result<u64, redb::Error> {
     let read = db.begin_read()?;
-    let meta = match read.open_table(META) {
-        Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(0),
-        Err(error) => return Err(error.into()),
+    let Some(meta) = open_if_there(&read, META)? else {
+        return Ok(0);
     };
     let value = meta.get(key)?;
     Ok(value.map_or(0, |value| value.value()))

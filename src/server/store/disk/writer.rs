@@ -39,12 +39,13 @@ use super::numbers::Shared;
 use super::request::Fault;
 use super::request::{Ack, Request};
 use super::tables::{
-    millis, RowValue, StreamRow, EVENTS, FLOOR, FORMAT, FORMAT_VERSION, META, STREAMS,
+    millis, open_if_there, RowValue, StreamRow, EVENTS, FLOOR, FORMAT, FORMAT_VERSION, META,
+    STREAMS,
 };
 use crate::model::StreamId;
 use crate::server::store::Seq;
 use bytes::Bytes;
-use redb::{Database, ReadableDatabase, ReadableTable, TableError};
+use redb::{Database, ReadableDatabase, ReadableTable};
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::atomic::Ordering;
@@ -541,10 +542,8 @@ impl Writer {
             return Ok(Vec::new());
         };
         let read = db.begin_read()?;
-        let streams = match read.open_table(STREAMS) {
-            Ok(table) => table,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(error.into()),
+        let Some(streams) = open_if_there(&read, STREAMS)? else {
+            return Ok(Vec::new());
         };
         let start = match &self.sweep_after {
             Some(after) => Bound::Excluded(after.as_str()),
