@@ -46,7 +46,7 @@ use super::{Durability, EventStore, NewEvent, Seq, StoreError, StoreFuture, Stor
 use crate::model::StreamId;
 use numbers::{Numbers, OpenStream, Shared};
 use redb::{Database, DatabaseError, StorageError};
-use request::Request;
+use request::{Record, Request};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -284,14 +284,15 @@ impl DiskStore {
                 let mut stored = Vec::with_capacity(events.len());
                 for (n, event) in events.iter().enumerate() {
                     let seq = open.newest + 1 + n as Seq;
-                    let request = Request::Append {
+                    let record = Record {
                         stream: stream.clone(),
                         seq,
                         at_ms,
                         event: event.event.clone(),
                         data: event.data.clone(),
-                        ack: if seq == last { ack.take() } else { None },
                     };
+                    let ack = if seq == last { ack.take() } else { None };
+                    let request = Request::Append { record, ack };
                     if !Self::send(&mut numbers, &self.shared, request) {
                         return Err(StoreError::Unavailable(
                             "the store's writer has stopped".to_owned(),

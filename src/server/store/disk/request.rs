@@ -9,20 +9,26 @@ use tokio::sync::oneshot;
 /// carries why it failed (nothing of that commit is stored).
 pub(super) type Ack = oneshot::Sender<Result<(), String>>;
 
+/// An event to store under an id already issued: what the writer inserts.
+pub(super) struct Record {
+    /// Whose event.
+    pub(super) stream: StreamId,
+    /// Its id.
+    pub(super) seq: Seq,
+    /// When it was accepted, in ms since the Unix epoch.
+    pub(super) at_ms: u64,
+    /// Its event type.
+    pub(super) event: Option<Box<str>>,
+    /// Its data.
+    pub(super) data: Bytes,
+}
+
 /// One request to the writer, in the order it must be applied.
 pub(super) enum Request {
     /// Store an event under an id already issued.
     Append {
-        /// Whose event.
-        stream: StreamId,
-        /// Its id.
-        seq: Seq,
-        /// When it was accepted, in ms since the Unix epoch.
-        at_ms: u64,
-        /// Its event type.
-        event: Option<Box<str>>,
-        /// Its data.
-        data: Bytes,
+        /// The event.
+        record: Record,
         /// Told when it is durable; `None`: nobody waits (a generated event
         /// below the stream's reservation), it goes with the next batch.
         ack: Option<Ack>,

@@ -37,14 +37,13 @@
 use super::numbers::Shared;
 #[cfg(test)]
 use super::request::Fault;
-use super::request::{Ack, Request};
+use super::request::{Ack, Record, Request};
 use super::tables::{
     millis, open_if_there, RowValue, StreamRow, EVENTS, FLOOR, FORMAT, FORMAT_VERSION, META,
     STREAMS,
 };
 use crate::model::StreamId;
 use crate::server::store::Seq;
-use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable};
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -101,13 +100,7 @@ pub(super) fn spawn(
 
 /// One write to apply, in queue order.
 enum Op {
-    Append {
-        stream: StreamId,
-        seq: Seq,
-        at_ms: u64,
-        event: Option<Box<str>>,
-        data: Bytes,
-    },
+    Append(Record),
     Reserve {
         stream: StreamId,
         issued: Seq,
@@ -124,7 +117,7 @@ impl Op {
     /// must stay where it is among the appends.
     fn key(&self) -> Option<(&str, Seq)> {
         match self {
-            Op::Append { stream, seq, .. } => Some((stream.as_str(), *seq)),
+            Op::Append(record) => Some((record.stream.as_str(), record.seq)),
             Op::Reserve { stream, .. } => Some((stream.as_str(), 0)),
             Op::Forget { .. } => None,
         }
@@ -255,21 +248,8 @@ impl Writer {
     fn take(&mut self, request: Request) -> Option<Ack> {
         self.shared.queued.fetch_sub(1, Ordering::AcqRel);
         match request {
-            Request::Append {
-                stream,
-                seq,
-                at_ms,
-                event,
-                data,
-                ack,
-            } => {
-                self.pending.ops.push(Op::Append {
-                    stream,
-                    seq,
-                    at_ms,
-                    event,
-                    data,
-                });
+            Request::Append { record, ack } => {
+                self.pending.ops.push(Op::Append(record));
                 self.pending.since.get_or_insert_with(Instant::now);
                 if let Some(ack) = ack {
                     self.pending.acks.push(ack);
@@ -352,13 +332,13 @@ impl Writer {
             in_key_order(&mut ops);
             for op in ops {
                 match op {
-                    Op::Append {
+                    Op::Append(Record {
                         stream,
                         seq,
                         at_ms,
                         event,
                         data,
-                    } => {
+                    }) => {
                         events.insert(
                             (stream.as_str(), seq),
                             (at_ms, event.as_deref(), data.as_ref()),
