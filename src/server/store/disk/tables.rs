@@ -12,11 +12,11 @@ use redb::{
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An event's key: `(stream, seq)`.
-type EventKey = (&'static str, u64);
+pub(super) type EventKey = (&'static str, u64);
 
 /// An event's value: accepted at (ms since the Unix epoch), event type,
 /// data.
-type EventValue = (u64, Option<&'static str>, &'static [u8]);
+pub(super) type EventValue = (u64, Option<&'static str>, &'static [u8]);
 
 /// Every kept event: [`EventKey`] → [`EventValue`].
 pub(super) const EVENTS: TableDefinition<EventKey, EventValue> = TableDefinition::new("events");
@@ -25,8 +25,8 @@ pub(super) const EVENTS: TableDefinition<EventKey, EventValue> = TableDefinition
 pub(super) type RowValue = (u64, u64, u64, u64);
 
 /// One row per stream with a log: `stream` → `(newest committed id,
-/// reserved id, last activity in ms since the Unix epoch, events kept)`.
-/// See [`StreamRow`].
+/// reserved id, last activity in ms since the Unix epoch, events kept)`,
+/// as of the row's last write. See [`StreamRow`].
 pub(super) const STREAMS: TableDefinition<&str, RowValue> = TableDefinition::new("streams");
 
 /// Store-wide values by name: [`FLOOR`] and [`FORMAT`].
@@ -42,7 +42,11 @@ pub(super) const FORMAT: &str = "format";
 /// The layout this code writes and reads.
 pub(super) const FORMAT_VERSION: u64 = 1;
 
-/// A stream's row in [`STREAMS`].
+/// A stream's row in [`STREAMS`]. The writer rewrites it only when it
+/// must change on disk (the stream is opened, or its reservation moves
+/// up), not with every append: its newest id and last activity are those
+/// of the row's last write, and [`read_row`] raises them to the stream's
+/// newest kept event, which is the truth for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct StreamRow {
     /// The newest id whose event is committed.
@@ -55,8 +59,9 @@ pub(super) struct StreamRow {
     /// When the stream last had an event (or was open at a clean stop), in
     /// ms since the Unix epoch: retention counts from it across restarts.
     pub(super) active_at_ms: u64,
-    /// How many events of it the table holds: trimming keeps the newest
-    /// `--history` by count (after a crash the ids have a hole).
+    /// How many events of it the table held at the row's last write (a
+    /// hint only: the writer counts a stream's events at its first touch
+    /// and trims by that count).
     pub(super) kept: u64,
 }
 
@@ -108,7 +113,8 @@ pub(super) fn open_if_there<K: Key + 'static, V: Value + 'static>(
     }
 }
 
-/// The row of `stream`, if it has a log.
+/// The row of `stream`, if it has a log, with its newest id and last
+/// activity brought up to its newest kept event.
 pub(super) fn read_row(
     db: &redb::Database,
     stream: &str,
@@ -118,7 +124,40 @@ pub(super) fn read_row(
         return Ok(None);
     };
     let row = streams.get(stream)?;
-    Ok(row.map(|row| StreamRow::from_value(row.value())))
+    match row.map(|row| StreamRow::from_value(row.value())) {
+        Some(row) => Ok(Some(with_newest_event(&read, stream, row)?)),
+        None => Ok(None),
+    }
+}
+
+/// `row` with its newest id and last activity raised to those of the
+/// newest kept event of `stream` (a row is not rewritten for every
+/// append: see [`StreamRow`]).
+pub(super) fn with_newest_event(
+    read: &ReadTransaction,
+    stream: &str,
+    row: StreamRow,
+) -> Result<StreamRow, redb::Error> {
+    let Some(events) = open_if_there(read, EVENTS)? else {
+        return Ok(row);
+    };
+    let newest = events
+        .range((stream, 0)..=(stream, u64::MAX))?
+        .next_back()
+        .transpose()?;
+    Ok(match newest {
+        Some((key, value)) => {
+            let (_, seq) = key.value();
+            let (at_ms, _, _) = value.value();
+            StreamRow {
+                newest: row.newest.max(seq),
+                reserved: row.reserved.max(seq),
+                active_at_ms: row.active_at_ms.max(at_ms),
+                ..row
+            }
+        }
+        None => row,
+    })
 }
 
 /// Up to `limit` events of `stream` with an id above `after` (and above
