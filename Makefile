@@ -40,6 +40,9 @@ setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.
 		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@test -x $(CHROMIUM) \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	@# The shared-store tests start private redis-servers (never the machine's).
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server redis-tools; }
 	@echo "setup: toolchain ready (cargo-leptos $(CARGO_LEPTOS_VERSION), wasm-bindgen $(WASM_BINDGEN_VERSION), $$(wasm-opt --version))"
 
 tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json

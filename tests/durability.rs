@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{client, TestServer, SECRET, WAIT};
+use common::{client, next_seen, open_stream as open, Seen, TestServer, SECRET, WAIT};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -14,45 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One message as a client saw it: id, event type, data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Seen {
-    id: u64,
-    event: Option<String>,
-    data: String,
-}
-
 /// What each client (stream, number) saw.
 type SeenBy = HashMap<(&'static str, usize), Vec<Seen>>;
-
-/// Opens `/sse/{id}` resuming after `last` (if any).
-async fn open(server: &TestServer, stream: &str, last: Option<u64>) -> common::SseReader {
-    let mut request = client().get(server.url(&format!("/sse/{stream}")));
-    if let Some(last) = last {
-        request = request.header("Last-Event-ID", last.to_string());
-    }
-    let response = request.send().await.expect("request sent");
-    assert_eq!(response.status(), 200, "GET /sse/{stream}");
-    common::SseReader::new(response)
-}
-
-/// The next message with an id, or a gap notice, or `None` at the end of
-/// the stream.
-async fn next_seen(reader: &mut common::SseReader) -> Option<Seen> {
-    loop {
-        match reader.next().await? {
-            common::SseItem::Message { id, event, data } => {
-                let id = match (&id, event.as_deref()) {
-                    (Some(id), _) => id.parse().expect("numeric id"),
-                    (None, Some("gap")) => 0,
-                    _ => panic!("a message without an id: {event:?} {data}"),
-                };
-                return Some(Seen { id, event, data });
-            }
-            common::SseItem::Comment(_) | common::SseItem::Retry(_) => continue,
-        }
-    }
-}
 
 fn store_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec![

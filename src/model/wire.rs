@@ -213,6 +213,17 @@ pub struct HubStats {
     /// Of those, the events published through the API.
     #[serde(default)]
     pub events_published: u64,
+    /// Of those, the events this instance's generator appended.
+    #[serde(default)]
+    pub events_generated: u64,
+    /// Streams this instance generates for because it holds their lease
+    /// (a shared store; 0 otherwise).
+    #[serde(default)]
+    pub leading_streams: u64,
+    /// Generated appends the shared store refused because another instance
+    /// had taken the stream's lease over.
+    #[serde(default)]
+    pub fenced_appends: u64,
     /// Seconds since the server started.
     pub uptime_s: u64,
 }

@@ -7,7 +7,10 @@ use super::http::{router, AppState, PublishRate};
 use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
-use super::store::{DiskError, DiskSettings, DiskStore, EventStore, MemoryStore, StoreLocation};
+use super::store::{
+    DiskError, DiskSettings, DiskStore, EventStore, MemoryStore, RedisSettings, RedisSetupError,
+    RedisStore, StoreLocation,
+};
 use super::transport::direct::encode_chunk;
 use super::transport::{DirectPath, Gateway, Handoffs, ServedTimeouts};
 use leptos::config::LeptosOptions;
@@ -31,6 +34,10 @@ const START_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Longest any call to the disk store waits for the disk.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest any call to Redis waits for its answer (a publish gets 503 when
+/// Redis does not answer within it).
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connections the gateway may have handed over before axum takes them.
 const HANDOFF_QUEUE: usize = 1024;
@@ -56,17 +63,40 @@ pub enum ServeError {
     Site(#[source] leptos::config::errors::LeptosConfigError),
     /// The store could not be opened.
     #[error(transparent)]
-    Store(#[from] DiskError),
+    Store(#[from] OpenStoreError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
 
+/// Why the store `--store` names cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    /// The disk store cannot be opened.
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    /// The Redis store cannot be set up.
+    #[error(transparent)]
+    Redis(#[from] RedisSetupError),
+}
+
 /// Opens the store `settings` name: the disk store (created if missing),
-/// or the memory store.
-pub fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, DiskError> {
+/// the memory store, or the Redis store (connecting on first use).
+pub fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, OpenStoreError> {
     match &settings.store.location {
         StoreLocation::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreLocation::Redis(url) => {
+            let redis = RedisSettings {
+                url: url.clone(),
+                instance_id: settings.store.instance_id.clone(),
+                lease: settings.hub.lease,
+                key_prefix: settings.store.key_prefix.clone(),
+                history: settings.hub.history,
+                retention: settings.hub.retention,
+                timeout: REDIS_TIMEOUT,
+            };
+            Ok(Arc::new(RedisStore::open(redis)?))
+        }
         StoreLocation::Disk(dir) => {
             let disk = DiskSettings {
                 history: settings.hub.history,

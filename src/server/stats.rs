@@ -37,6 +37,15 @@ pub struct Stats {
     pub(crate) unsupported_media_type: AtomicU64,
     pub(crate) publish_rate_limited: AtomicU64,
     pub(crate) invalid_idempotency_key: AtomicU64,
+    /// Events the generator appended on this instance (with a shared
+    /// store, only the streams it leads).
+    pub(crate) events_generated: AtomicU64,
+    /// Streams whose lease this instance holds (a shared store): it is
+    /// their generator.
+    pub(crate) leading_streams: AtomicU64,
+    /// Generated appends a shared store refused because the lease had
+    /// passed to another instance.
+    pub(crate) fenced_appends: AtomicU64,
 }
 
 impl Default for Stats {
@@ -64,6 +73,9 @@ impl Default for Stats {
             unsupported_media_type: AtomicU64::new(0),
             publish_rate_limited: AtomicU64::new(0),
             invalid_idempotency_key: AtomicU64::new(0),
+            events_generated: AtomicU64::new(0),
+            leading_streams: AtomicU64::new(0),
+            fenced_appends: AtomicU64::new(0),
         }
     }
 }
@@ -101,6 +113,9 @@ impl Stats {
             },
             events_sent: read(&self.events_sent),
             events_published: read(&self.events_published),
+            events_generated: read(&self.events_generated),
+            leading_streams: read(&self.leading_streams),
+            fenced_appends: read(&self.fenced_appends),
             uptime_s: self.started.elapsed().as_secs(),
         }
     }

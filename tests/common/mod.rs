@@ -2,6 +2,8 @@
 //! read its Server-Sent Events over HTTP.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod redis;
+
 use futures_util::StreamExt;
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -431,4 +433,42 @@ pub async fn read_until(
     tokio::time::timeout(WAIT, reading)
         .await
         .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(received)));
+}
+
+/// One message as a client saw it: id (0 for a gap notice), event type,
+/// data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub id: u64,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Opens `/sse/{id}` on `server`, resuming after `last` (if any).
+pub async fn open_stream(server: &TestServer, stream: &str, last: Option<u64>) -> SseReader {
+    let mut request = client().get(server.url(&format!("/sse/{stream}")));
+    if let Some(last) = last {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let response = request.send().await.expect("request sent");
+    assert_eq!(response.status(), 200, "GET /sse/{stream}");
+    SseReader::new(response)
+}
+
+/// The next message with an id, or a gap notice, or `None` at the end of
+/// the stream.
+pub async fn next_seen(reader: &mut SseReader) -> Option<Seen> {
+    loop {
+        match reader.next().await? {
+            SseItem::Message { id, event, data } => {
+                let id = match (&id, event.as_deref()) {
+                    (Some(id), _) => id.parse().expect("numeric id"),
+                    (None, Some("gap")) => 0,
+                    _ => panic!("a message without an id: {event:?} {data}"),
+                };
+                return Some(Seen { id, event, data });
+            }
+            SseItem::Comment(_) | SseItem::Retry(_) => continue,
+        }
+    }
 }

@@ -162,10 +162,27 @@ pub struct Config {
     pub secret: SecretArgs,
 
     /// Where events are kept: a directory for the embedded durable store
-    /// (created if missing; relative to the working directory), or
-    /// `memory` for nothing that outlives the process.
+    /// (created if missing; relative to the working directory), `memory`
+    /// for nothing that outlives the process, or `redis://HOST:PORT[/DB]`
+    /// for a store several instances share.
     #[arg(long, env = "SSE_HUB_STORE", default_value = "data")]
     pub store: String,
+
+    /// This instance's name in a shared store's leases and in the logs.
+    /// Default: the host name and a random suffix.
+    #[arg(long, env = "SSE_HUB_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// With a shared store: how long a stream's lease (which makes one
+    /// instance its generator) holds without renewal, in milliseconds; a
+    /// dead leader is replaced within about this time.
+    #[arg(long, env = "SSE_HUB_LEASE_MS", default_value_t = 3000)]
+    pub lease_ms: u64,
+
+    /// With a shared store: what every key name starts with, so that
+    /// several hubs can share one Redis.
+    #[arg(long, env = "SSE_HUB_KEY_PREFIX", default_value = "sse-hub")]
+    pub key_prefix: String,
 
     /// Longest a generated event waits before it is committed to the disk
     /// store, in milliseconds: what a crash may lose of them. Published
@@ -211,6 +228,62 @@ pub struct StoreSettings {
     pub location: StoreLocation,
     /// `--store-flush-ms`.
     pub flush: Duration,
+    /// `--instance-id`, or the host name and a random suffix.
+    pub instance_id: String,
+    /// `--key-prefix`.
+    pub key_prefix: String,
+}
+
+/// Longest `--instance-id` or `--key-prefix`.
+const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` is 1 to [`MAX_NAME_LEN`] characters of letters, digits
+/// and `. _ - :` (safe in a Redis key, a lease token and a log line).
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+}
+
+/// `--instance-id`, checked, or a default: the host name (made plain) and
+/// a random suffix, so that two instances on one host differ.
+fn instance_id(given: Option<&str>) -> Result<String, ConfigError> {
+    match given {
+        Some(name) if is_plain_name(name) => Ok(name.to_owned()),
+        Some(name) => Err(ConfigError::BadName {
+            flag: "--instance-id",
+            value: name.to_owned(),
+        }),
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+                .take(40)
+                .collect::<String>();
+            let host = if host.is_empty() {
+                "sse-hub".to_owned()
+            } else {
+                host
+            };
+            Ok(format!("{host}-{:06x}", rand::random::<u32>() & 0xff_ffff))
+        }
+    }
+}
+
+/// `--key-prefix`, checked.
+fn key_prefix(given: &str) -> Result<String, ConfigError> {
+    if is_plain_name(given) {
+        Ok(given.to_owned())
+    } else {
+        Err(ConfigError::BadName {
+            flag: "--key-prefix",
+            value: given.to_owned(),
+        })
+    }
 }
 
 /// What `sse-hub` can do besides serving.
@@ -275,6 +348,14 @@ pub enum ConfigError {
         /// The given maximum.
         max: u32,
     },
+    /// A name flag (`--instance-id`, `--key-prefix`) with other characters.
+    #[error("{flag} {value:?}: use 1 to 64 letters, digits and . _ - :")]
+    BadName {
+        /// The offending flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+    },
     /// A duration flag that must be positive is 0.
     #[error("{flag} must be at least 1 millisecond")]
     ZeroDuration {
@@ -331,6 +412,7 @@ impl Config {
             ("--write-timeout-ms", self.write_timeout_ms),
             ("--head-timeout-ms", self.head_timeout_ms),
             ("--store-flush-ms", self.store_flush_ms),
+            ("--lease-ms", self.lease_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroDuration { flag });
@@ -367,6 +449,8 @@ impl Config {
         let store = StoreSettings {
             location: StoreLocation::parse(&self.store)?,
             flush: Duration::from_millis(self.store_flush_ms),
+            instance_id: instance_id(self.instance_id.as_deref())?,
+            key_prefix: key_prefix(&self.key_prefix)?,
         };
         Ok(Settings {
             store,
@@ -380,6 +464,7 @@ impl Config {
                 max_streams: self.max_streams,
                 max_connections: self.max_connections.unwrap_or_else(default_max_connections),
                 max_connections_per_ip: self.max_connections_per_ip,
+                lease: Duration::from_millis(self.lease_ms),
             },
             generate: StreamPatterns::parse(&self.generate)?,
             random: RandomSettings {

@@ -6,9 +6,10 @@ use super::state::AppState;
 use crate::model::{HubStats, StreamId, StreamSummary};
 use crate::server::hub::Hub;
 use axum::extract::{OriginalUri, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// `GET /api/streams`: the streams with subscribers, private ones left out
 /// (their ids and activity are their readers' business).
@@ -24,9 +25,20 @@ pub(crate) async fn stats(State(hub): State<Hub>) -> Json<HubStats> {
     Json(hub.stats().snapshot(hub.active_stream_count()))
 }
 
-/// `GET /healthz`: the process is up and serving.
-pub(crate) async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /healthz`: `200 {"status":"ok"}` while the process serves and its
+/// store answers; `503 {"status":"degraded","store":"<reason>"}` while the
+/// store does not (a shared store's link is down): open streams go on, but
+/// publishes are refused, so a load balancer should prefer another
+/// instance.
+pub(crate) async fn health(State(hub): State<Hub>) -> Response {
+    match hub.store_health() {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "degraded", "store": reason })),
+        )
+            .into_response(),
+    }
 }
 
 /// Answer for a path under `/api` or `/sse` that names nothing.

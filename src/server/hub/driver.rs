@@ -2,7 +2,8 @@
 //! idle connections alive, and tells the hub when the stream has been idle
 //! for the retention time.
 
-use super::producer::{Emitter, Producer};
+use super::leadership::lead;
+use super::producer::{Emitter, Producer, Production};
 use super::stream::Stream;
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub(crate) struct DriverContext {
     pub(crate) keep_alive: Duration,
     /// How long an idle stream is kept.
     pub(crate) retention: Duration,
+    /// A shared store's lease time (see `leadership.rs`).
+    pub(crate) lease: Duration,
     /// Ends every driver on shutdown.
     pub(crate) shutdown: CancellationToken,
 }
@@ -60,7 +63,7 @@ pub(crate) async fn drive(stream: &Arc<Stream>, context: &DriverContext) -> Outc
 /// Runs the producer, and sends keep-alives in long silences, until the
 /// last subscriber leaves.
 async fn while_subscribed(stream: &Arc<Stream>, context: &DriverContext) {
-    let mut production = context.producer.produce(Emitter::new(Arc::clone(stream)));
+    let mut production = start_production(stream, context);
     let keep_alive = sleep_until(stream.last_sent() + context.keep_alive);
     tokio::pin!(keep_alive);
     loop {
@@ -86,4 +89,22 @@ async fn while_subscribed(stream: &Arc<Stream>, context: &DriverContext) {
             }
         }
     }
+}
+
+/// The stream's production while it has subscribers: its producer's run,
+/// or with a shared store, leading it whenever this instance can (one
+/// generator per stream across instances).
+fn start_production(stream: &Arc<Stream>, context: &DriverContext) -> Option<Production> {
+    if stream.shared_log().is_none() {
+        return context.producer.produce(Emitter::new(Arc::clone(stream)));
+    }
+    if !context.producer.makes_events_for(stream.id()) {
+        return None;
+    }
+    let leading = lead(
+        Arc::clone(stream),
+        Arc::clone(&context.producer),
+        context.lease,
+    );
+    Some(Box::pin(leading))
 }

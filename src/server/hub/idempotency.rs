@@ -44,6 +44,8 @@ struct Keys {
 impl IdempotencyKeys {
     /// Runs `append` unless `key` was seen on `id` within the lifetime;
     /// returns the sequence id and whether it is a replayed answer.
+    /// `append` answers the same: a shared store keeps the keys itself, and
+    /// may answer one that a retry through another instance brought here.
     pub(crate) async fn once<E, F>(
         &self,
         id: &StreamId,
@@ -51,17 +53,22 @@ impl IdempotencyKeys {
         append: F,
     ) -> Result<(Seq, bool), E>
     where
-        F: Future<Output = Result<Seq, E>>,
+        F: Future<Output = Result<(Seq, bool), E>>,
     {
         let answer = self.answer_for(id, key);
         let appended_here = AtomicBool::new(false);
+        let replayed_by_store = AtomicBool::new(false);
         let seq = answer
             .get_or_try_init(|| async {
                 appended_here.store(true, Ordering::Relaxed);
-                append.await
+                let (seq, replayed) = append.await?;
+                replayed_by_store.store(replayed, Ordering::Relaxed);
+                Ok(seq)
             })
             .await?;
-        Ok((*seq, !appended_here.load(Ordering::Relaxed)))
+        let replayed =
+            !appended_here.load(Ordering::Relaxed) || replayed_by_store.load(Ordering::Relaxed);
+        Ok((*seq, replayed))
     }
 
     /// The answer cell of `key` on `id`, new if it was not seen lately.
@@ -125,7 +132,7 @@ mod tests {
     async fn a_key_answers_once_per_stream_until_it_expires() {
         let keys = IdempotencyKeys::default();
         let next = AtomicU64::new(0);
-        let append = || async { Ok::<_, ()>(next.fetch_add(1, Ordering::Relaxed) + 1) };
+        let append = || async { Ok::<_, ()>((next.fetch_add(1, Ordering::Relaxed) + 1, false)) };
         assert_eq!(keys.once(&id("a"), "k", append()).await, Ok((1, false)));
         assert_eq!(keys.once(&id("a"), "k", append()).await, Ok((1, true)));
         // Another stream, or another key, is another publish.
@@ -139,9 +146,20 @@ mod tests {
     async fn a_failed_first_publish_leaves_no_answer() {
         let keys = IdempotencyKeys::default();
         let a = id("a");
-        let failed = keys.once(&a, "k", async { Err::<Seq, _>("store down") });
+        let failed = keys.once(&a, "k", async { Err::<(Seq, bool), _>("store down") });
         assert_eq!(failed.await, Err("store down"));
-        let retried = keys.once(&a, "k", async { Ok::<_, &str>(7) });
+        let retried = keys.once(&a, "k", async { Ok::<_, &str>((7, false)) });
         assert_eq!(retried.await, Ok((7, false)));
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_store_replayed_is_a_replay_here_too() {
+        // A shared store saw the key through another instance.
+        let keys = IdempotencyKeys::default();
+        let a = id("a");
+        let first = keys.once(&a, "k", async { Ok::<_, ()>((9, true)) });
+        assert_eq!(first.await, Ok((9, true)));
+        let again = keys.once(&a, "k", async { Ok::<_, ()>((10, false)) });
+        assert_eq!(again.await, Ok((9, true)));
     }
 }

@@ -16,7 +16,11 @@
 //! - `live_sink.rs`: a caught-up subscriber the producer writes to itself,
 //!   through the [`TryWrite`] its transport implements.
 //! - `fanout.rs`: one frame to every live sink.
-//! - `driver.rs`: the per-stream task: producer, keep-alives, retention.
+//! - `driver.rs`: the per-stream task: producer, keep-alives, retention;
+//!   `leadership.rs`: with a shared store, the lease that makes one
+//!   instance a stream's only generator.
+//! - `follow.rs`: with a shared store, keeping streams level with the
+//!   shared log (announcements, and a check every second).
 //! - `producer.rs`: the [`Producer`] seam and the [`Emitter`] it appends by;
 //!   `pace.rs`: [`Pace`], whether an event came on time.
 //! - `idempotency.rs`: publishes a retry must not repeat
@@ -29,7 +33,10 @@
 //!
 //! - **One producer per stream.** The first subscriber of an id creates the
 //!   stream and starts its driver, which runs the stream's producer while it
-//!   has subscribers; every later subscriber shares it. Each event is
+//!   has subscribers; every later subscriber shares it. With a shared store
+//!   only the instance holding the stream's lease runs it (`leadership.rs`),
+//!   and every instance delivers what any of them appended, in id order,
+//!   from the shared log (`follow.rs`). Each event is
 //!   SSE-encoded once, into shared [`Bytes`](bytes::Bytes), and every
 //!   subscriber receives the same bytes.
 //! - **Sequence ids** come from the store: a stream numbers its events 1,
@@ -79,8 +86,10 @@ mod context;
 mod driver;
 mod error;
 mod fanout;
+mod follow;
 mod frame;
 mod idempotency;
+mod leadership;
 mod live_sink;
 mod pace;
 mod producer;

@@ -5,6 +5,7 @@ use super::admission::{Admission, ConnectionSlot};
 use super::context::{SinkFraming, StreamContext};
 use super::driver::{drive, DriverContext, Outcome};
 use super::error::HubError;
+use super::follow::{spawn_checks, Follower, StreamMap};
 use super::idempotency::IdempotencyKeys;
 use super::producer::Producer;
 use super::snapshot::StreamSnapshot;
@@ -15,7 +16,7 @@ use crate::model::{StreamId, StreamSummary};
 use crate::server::process::release_free_memory;
 use crate::server::sse::parse_event_id;
 use crate::server::stats::{bump, Stats};
-use crate::server::store::{EventStore, NewEvent, Seq};
+use crate::server::store::{AppendWatcher, EventStore, NewEvent, Seq};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,9 @@ pub struct HubSettings {
     pub max_connections: usize,
     /// Most SSE connections per IP; 0 = unlimited.
     pub max_connections_per_ip: usize,
+    /// With a shared store, how long a stream's lease holds unrenewed
+    /// (`--lease-ms`); see `leadership.rs`.
+    pub lease: Duration,
 }
 
 /// What the hub is built from besides its settings: the pieces of the layers
@@ -70,8 +74,12 @@ struct Shared {
     streams_context: Arc<StreamContext>,
     /// What every stream's driver shares.
     driver_context: Arc<DriverContext>,
-    /// Every known stream, active or retained.
-    streams: Mutex<HashMap<StreamId, Arc<Stream>>>,
+    /// Every known stream, active or retained (shared with the follower
+    /// of a shared store).
+    streams: Arc<StreamMap>,
+    /// With a shared store: what hears its announcements (the store holds
+    /// it weakly).
+    _follower: Option<Arc<Follower>>,
     /// The connection limits.
     admission: Arc<Admission>,
     /// Known streams with no subscriber, which `--max-streams` may evict;
@@ -99,7 +107,16 @@ impl Hub {
             producer: parts.producer,
             keep_alive: settings.keep_alive,
             retention: settings.retention,
-            shutdown,
+            lease: settings.lease,
+            shutdown: shutdown.clone(),
+        });
+        let streams: Arc<StreamMap> = Arc::new(Mutex::new(HashMap::new()));
+        let follower = streams_context.store.shared().map(|shared| {
+            let follower = Arc::new(Follower::new(&streams));
+            let watcher: Arc<dyn AppendWatcher> = follower.clone();
+            shared.watch(Arc::downgrade(&watcher));
+            spawn_checks(&streams, shutdown);
+            follower
         });
         let admission = Arc::new(Admission::new(
             settings.max_connections,
@@ -112,7 +129,8 @@ impl Hub {
                 stats: parts.stats,
                 streams_context,
                 driver_context,
-                streams: Mutex::new(HashMap::new()),
+                streams,
+                _follower: follower,
                 admission,
                 idle_streams,
                 idempotency: IdempotencyKeys::default(),
@@ -143,6 +161,9 @@ impl Hub {
     ) -> Result<Subscription, HubError> {
         let slot = ConnectionSlot::acquire(&self.shared.admission, ip)?;
         let resume_after = last_event_id.and_then(parse_event_id);
+        if let Some(after) = resume_after {
+            self.catch_up_for_resume(id, after).await;
+        }
         // Joined while the map is still locked, so that `forget_if_idle`
         // cannot remove the stream between lookup and join.
         let (stream, joined) = self
@@ -159,6 +180,20 @@ impl Hub {
         Ok(subscription)
     }
 
+    /// With a shared store, a client may resume here from an id another
+    /// instance sent it before this one heard of it: the stream is brought
+    /// up to that id first, so that the replay is exact (no gap, no
+    /// duplicate).
+    async fn catch_up_for_resume(&self, id: &StreamId, after: Seq) {
+        if self.shared.streams_context.store.shared().is_none() {
+            return;
+        }
+        let known = lock(&self.shared.streams).get(id).cloned();
+        if let Some(stream) = known.filter(|stream| stream.newest() < after) {
+            stream.catch_up_to(after).await;
+        }
+    }
+
     /// Appends `event` to stream `id` as the application's own event
     /// ([`Durability::Immediate`]: it is acknowledged once this returns) and
     /// sends it to every subscriber; returns its sequence id. Published and
@@ -170,14 +205,32 @@ impl Hub {
     /// from the event, so that a client coming back with `Last-Event-ID`
     /// within it gets what it missed.
     pub async fn publish(&self, id: &StreamId, event: NewEvent) -> Result<Seq, HubError> {
+        self.publish_keyed(id, event, None)
+            .await
+            .map(|(seq, _)| seq)
+    }
+
+    /// [`Hub::publish`] with the event's idempotency key, which a shared
+    /// store keeps itself (a retry may come through another instance):
+    /// returns the id and whether the store answered the key from before.
+    async fn publish_keyed(
+        &self,
+        id: &StreamId,
+        event: NewEvent,
+        key: Option<&str>,
+    ) -> Result<(Seq, bool), HubError> {
         loop {
             let (stream, ()) = self.with_stream(id, false, |_| ()).await?;
-            let appended = stream.append_published(event.clone()).await?;
+            let appended = stream
+                .append_published(event.clone(), key.map(Box::from))
+                .await?;
             // `None`: the stream was retired meanwhile; its next life takes it.
-            if let Some(seq) = appended {
-                bump(&self.shared.stats.events_published);
-                stream.note_published();
-                return Ok(seq);
+            if let Some((seq, replayed)) = appended {
+                if !replayed {
+                    bump(&self.shared.stats.events_published);
+                    stream.note_published();
+                }
+                return Ok((seq, replayed));
             }
         }
     }
@@ -197,10 +250,10 @@ impl Hub {
     ) -> Result<(Seq, bool), E> {
         let append = async {
             admit()?;
-            Ok::<_, E>(self.publish(id, event).await?)
+            Ok::<_, E>(self.publish_keyed(id, event, key).await?)
         };
         match key {
-            None => Ok((append.await?, false)),
+            None => append.await,
             Some(key) => self.shared.idempotency.once(id, key, append).await,
         }
     }
@@ -369,5 +422,10 @@ impl Hub {
     /// The kind of store events live in (`memory`, …).
     pub fn store_kind(&self) -> &'static str {
         self.shared.streams_context.store.kind()
+    }
+
+    /// Whether the store can serve now; the reason when it cannot.
+    pub fn store_health(&self) -> Result<(), String> {
+        self.shared.streams_context.store.health()
     }
 }

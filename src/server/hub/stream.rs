@@ -12,13 +12,15 @@ use super::ring::ReplayRing;
 use super::sink_list::SinkList;
 use super::snapshot::StreamSnapshot;
 use super::sync::lock;
-use crate::model::StreamId;
-use crate::server::sse::{encode_message, KEEP_ALIVE};
+use crate::model::{GapNotice, StreamId};
+use crate::server::sse::{encode_message, gap_message, KEEP_ALIVE};
 use crate::server::stats::bump;
-use crate::server::store::{Durability, NewEvent, Seq, StoreError, StoredEvent};
-use bytes::Bytes;
+use crate::server::store::{
+    Appended, Durability, Lease, NewEvent, Publish, Seq, StoreError, StoredEvent,
+};
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{broadcast, oneshot, Notify};
@@ -42,6 +44,11 @@ pub(crate) struct Stream {
     /// Signalled when the subscriber count goes 0 → 1 or 1 → 0, or the stream
     /// is retired, so the driver task reacts at once.
     pub(crate) wake: Notify,
+    /// With a shared store: the newest id the log is known to reach, which
+    /// a follow task brings the stream up to (see [`Stream::follow_to`]).
+    follow_target: AtomicU64,
+    /// A follow task runs.
+    following: AtomicBool,
 }
 
 /// The part of a stream that changes, behind its mutex.
@@ -71,8 +78,21 @@ struct StreamState {
     sinks: SinkList,
 }
 
-/// A published event waiting to be appended, and its publisher's answer.
-type WaitingPublish = (NewEvent, oneshot::Sender<Result<Option<Seq>, StoreError>>);
+/// A published event waiting to be appended, and its publisher's answer:
+/// its id and whether the store answered its idempotency key from before.
+type WaitingPublish = (
+    Publish,
+    oneshot::Sender<Result<Option<(Seq, bool)>, StoreError>>,
+);
+
+/// How a generated event's append goes through the store (published
+/// events go through `append_waiting`).
+enum AppendMode<'a> {
+    /// Through [`EventStore::append`](crate::server::store::EventStore::append).
+    Local(Durability),
+    /// A generated event through a shared store, fenced by this lease.
+    Fenced(&'a Lease),
+}
 
 /// What a new subscriber gets from [`Stream::join`].
 pub(crate) struct Joined {
@@ -113,6 +133,8 @@ impl Stream {
             append_order: tokio::sync::Mutex::new(()),
             waiting: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            follow_target: AtomicU64::new(0),
+            following: AtomicBool::new(false),
         });
         context.idle_streams.fetch_add(1, Ordering::AcqRel);
         stream
@@ -121,6 +143,16 @@ impl Stream {
     /// The stream's id.
     pub(crate) fn id(&self) -> &StreamId {
         &self.id
+    }
+
+    /// The counters the stream updates.
+    pub(crate) fn stats(&self) -> &crate::server::stats::Stats {
+        &self.context.stats
+    }
+
+    /// The calls of the store's shared log, if it is shared.
+    pub(crate) fn shared_log(&self) -> Option<&dyn crate::server::store::SharedLog> {
+        self.context.store.shared()
     }
 
     /// Events its ring keeps (`--history`).
@@ -223,11 +255,35 @@ impl Stream {
         durability: Durability,
     ) -> Result<Option<Seq>, StoreError> {
         let stream = Arc::clone(self);
-        let appending =
-            tokio::spawn(async move { stream.append_now(event, pace, durability).await });
+        let appending = tokio::spawn(async move {
+            stream
+                .append_now(event, pace, AppendMode::Local(durability))
+                .await
+        });
         appending.await.unwrap_or_else(|failed| {
             Err(StoreError::Unavailable(format!(
-                "the append failed: {failed}"
+                "the append was dropped: {failed}"
+            )))
+        })
+    }
+
+    /// [`Stream::append`] for a generated event through a shared store:
+    /// refused ([`StoreError::Fenced`]) unless `lease` still holds.
+    pub(crate) async fn append_fenced(
+        self: &Arc<Self>,
+        event: NewEvent,
+        pace: Pace,
+        lease: Lease,
+    ) -> Result<Option<Seq>, StoreError> {
+        let stream = Arc::clone(self);
+        let appending = tokio::spawn(async move {
+            stream
+                .append_now(event, pace, AppendMode::Fenced(&lease))
+                .await
+        });
+        appending.await.unwrap_or_else(|failed| {
+            Err(StoreError::Unavailable(format!(
+                "the append was dropped: {failed}"
             )))
         })
     }
@@ -237,33 +293,54 @@ impl Stream {
         &self,
         event: NewEvent,
         pace: Pace,
-        durability: Durability,
+        mode: AppendMode<'_>,
     ) -> Result<Option<Seq>, StoreError> {
         let _in_order = self.append_order.lock().await;
         let Some(_appending) = Appending::start(self) else {
             return Ok(None);
         };
-        let stored = self
-            .context
-            .store
-            .append(&self.id, event, durability)
-            .await?;
+        let store = &self.context.store;
+        let stored = match mode {
+            AppendMode::Local(durability) => store.append(&self.id, event, durability).await,
+            AppendMode::Fenced(lease) => match store.shared() {
+                Some(shared) => shared.append_generated(&self.id, event, lease).await,
+                None => Err(StoreError::Fenced),
+            },
+        };
+        // Counted here, in the append's own task: a producer dropped while
+        // it waited (its lease lost) does not lose the count.
+        let stats = &self.context.stats;
+        let stored = match stored {
+            Ok(stored) => {
+                bump(&stats.events_generated);
+                stored
+            }
+            Err(StoreError::Fenced) => {
+                bump(&stats.fenced_appends);
+                return Err(StoreError::Fenced);
+            }
+            Err(error) => return Err(error),
+        };
         let seq = stored.seq;
-        self.publish(&stored, pace);
+        self.deliver_in_order(std::slice::from_ref(&stored), pace)
+            .await;
         Ok(Some(seq))
     }
 
     /// Appends a published event ([`Durability::Immediate`]) with every
     /// other one waiting for this stream (see `waiting`), then records and
-    /// broadcasts them in id order; `None` when the stream was retired
-    /// meanwhile. The appending runs in a task of its own, so a publisher
-    /// that goes away cannot cut the others' append short.
+    /// broadcasts them in id order; returns its id and whether the store
+    /// answered its idempotency `key` from before (nothing appended), or
+    /// `None` when the stream was retired meanwhile. The appending runs in
+    /// a task of its own, so a publisher that goes away cannot cut the
+    /// others' append short.
     pub(crate) async fn append_published(
         self: &Arc<Self>,
         event: NewEvent,
-    ) -> Result<Option<Seq>, StoreError> {
+        key: Option<Box<str>>,
+    ) -> Result<Option<(Seq, bool)>, StoreError> {
         let (answer, answered) = oneshot::channel();
-        lock(&self.waiting).push((event, answer));
+        lock(&self.waiting).push(((event, key), answer));
         let stream = Arc::clone(self);
         tokio::spawn(async move { stream.append_waiting().await });
         answered
@@ -279,23 +356,30 @@ impl Stream {
         if batch.is_empty() {
             return;
         }
-        let (events, answers): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
+        let (events, answers): (Vec<Publish>, Vec<_>) = batch.into_iter().unzip();
         let Some(_appending) = Appending::start(self) else {
             for answer in answers {
                 let _ = answer.send(Ok(None));
             }
             return;
         };
-        let appended = self
-            .context
-            .store
-            .append_all(&self.id, events, Durability::Immediate)
-            .await;
+        let appended = self.context.store.append_published(&self.id, events).await;
         match appended {
-            Ok(stored) => {
-                for (stored, answer) in stored.iter().zip(answers) {
-                    self.publish(stored, Pace::OnTime);
-                    let _ = answer.send(Ok(Some(stored.seq)));
+            Ok(appended) => {
+                let stored: Vec<StoredEvent> = appended
+                    .iter()
+                    .filter_map(|appended| match appended {
+                        Appended::Stored(stored) => Some(stored.clone()),
+                        Appended::Replayed(_) => None,
+                    })
+                    .collect();
+                self.deliver_in_order(&stored, Pace::OnTime).await;
+                for (appended, answer) in appended.into_iter().zip(answers) {
+                    let result = match appended {
+                        Appended::Stored(stored) => (stored.seq, false),
+                        Appended::Replayed(seq) => (seq, true),
+                    };
+                    let _ = answer.send(Ok(Some(result)));
                 }
             }
             Err(error) => {
@@ -306,11 +390,119 @@ impl Stream {
         }
     }
 
+    /// Records and broadcasts `stored` (appended under the append lock, in
+    /// id order). With a shared store, another instance may have appended
+    /// just before: what the log holds between this stream's newest and
+    /// the first of them is delivered first, so that subscribers get ids
+    /// in order with no gap.
+    async fn deliver_in_order(&self, stored: &[StoredEvent], pace: Pace) {
+        if let Some(first) = stored.first() {
+            let newest = self.newest();
+            if self.context.store.shared().is_some() && first.seq > newest.saturating_add(1) {
+                self.fill(newest, first.seq - 1).await;
+            }
+        }
+        for event in stored {
+            self.publish(event, pace);
+        }
+    }
+
+    /// Delivers what the shared log holds after `from` up to `to`, under
+    /// the append lock (the caller holds it). A store that fails leaves
+    /// the rest: the next event's delivery names the hole in a gap notice.
+    async fn fill(&self, from: Seq, to: Seq) {
+        let mut newest = from;
+        while newest < to {
+            let wanted = usize::try_from(to - newest)
+                .unwrap_or(usize::MAX)
+                .min(self.context.history);
+            let events = match self.context.store.after(&self.id, newest, wanted).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(stream = %self.id, %error, "could not read the shared log");
+                    return;
+                }
+            };
+            let Some(last) = events.last().map(|event| event.seq) else {
+                return;
+            };
+            for event in events.iter().filter(|event| event.seq <= to) {
+                self.publish(event, Pace::OnTime);
+            }
+            newest = last;
+        }
+    }
+
+    /// With a shared store: the log reaches `target` (a doorbell, or a
+    /// check found it): makes sure a follow task brings the stream there.
+    /// Announcements that come while one runs only raise its target, so a
+    /// busy stream has one task, not one per event.
+    pub(crate) fn follow_to(self: &Arc<Self>, target: Seq) {
+        self.follow_target.fetch_max(target, Ordering::AcqRel);
+        if target <= self.newest() || self.following.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let stream = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let target = stream.follow_target.load(Ordering::Acquire);
+                stream.catch_up_to(target).await;
+                stream.following.store(false, Ordering::Release);
+                // A target raised after the load above, whose caller saw a
+                // task running: this one goes on (unless another started).
+                let behind = stream.follow_target.load(Ordering::Acquire) > stream.newest();
+                if !behind || stream.following.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Delivers what the shared log holds up to `target`, in order, under
+    /// the append lock.
+    pub(crate) async fn catch_up_to(&self, target: Seq) {
+        if self.context.store.shared().is_none() {
+            return;
+        }
+        let _in_order = self.append_order.lock().await;
+        let newest = self.newest();
+        if target > newest && !self.is_retired() {
+            self.fill(newest, target).await;
+        }
+    }
+
+    /// The newest id this stream has delivered (or where its numbering
+    /// stood when it was created).
+    pub(crate) fn newest(&self) -> Seq {
+        lock(&self.state).newest
+    }
+
     /// Records a stored event in the ring and sends it to every subscriber.
+    ///
+    /// An event at or below the newest one was delivered already (a shared
+    /// log read twice) and is skipped; one that jumps ahead of the newest
+    /// carries a gap notice for the ids between (a shared log that lost
+    /// them: trimmed past a follower far behind, or a Redis that lost its
+    /// data), so that live subscribers hear of the hole too.
     fn publish(&self, stored: &StoredEvent, pace: Pace) {
         let seq = stored.seq;
-        let bytes = encode(stored);
+        let event = encode(stored);
         let mut state = lock(&self.state);
+        if seq <= state.newest && state.events > 0 {
+            return;
+        }
+        let bytes = if state.events > 0 && seq > state.newest + 1 {
+            let mut both = BytesMut::from(
+                &gap_message(GapNotice {
+                    first: state.newest + 1,
+                    last: seq - 1,
+                })[..],
+            );
+            both.extend_from_slice(&event);
+            both.freeze()
+        } else {
+            event
+        };
         state.newest = state.newest.max(seq);
         state.events += 1;
         state.ring.push(seq, bytes.clone());

@@ -74,6 +74,17 @@ impl Pacer {
         }
     }
 
+    /// A schedule that goes on from a tick `since` ago (made elsewhere: a
+    /// shared stream's previous leader): the first tick comes one interval
+    /// after that one, or at once if that has passed.
+    pub(crate) fn continuing(start: Instant, interval: Duration, since: Duration) -> Self {
+        Self {
+            interval,
+            due: start + interval.saturating_sub(since),
+            last_stamp: None,
+        }
+    }
+
     /// When the next tick is due.
     pub(crate) fn due(&self) -> Instant {
         self.due
@@ -161,6 +172,15 @@ mod tests {
             last_stamp = Some(tick.stamp);
             due = pacer.due();
         }
+    }
+
+    #[test]
+    fn a_schedule_taken_over_goes_on_from_the_last_tick() {
+        let start = Instant::now();
+        let pacer = Pacer::continuing(start, INTERVAL, Duration::from_millis(3));
+        assert_eq!(pacer.due(), start + Duration::from_millis(7));
+        let overdue = Pacer::continuing(start, INTERVAL, Duration::from_secs(4));
+        assert_eq!(overdue.due(), start, "a leader dead for long: at once");
     }
 
     #[test]

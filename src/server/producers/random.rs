@@ -4,7 +4,7 @@
 //! [`Pacer`]'s business.
 
 use super::pace::Pacer;
-use crate::model::{StreamEvent, StreamPatterns};
+use crate::model::{StreamEvent, StreamId, StreamPatterns};
 use crate::server::hub::{Emitter, Producer, Production};
 use crate::server::store::NewEvent;
 use crate::server::timestamp::format_timestamp;
@@ -61,6 +61,10 @@ impl RandomNumbers {
 }
 
 impl Producer for RandomNumbers {
+    fn makes_events_for(&self, stream: &StreamId) -> bool {
+        self.streams.matches(stream)
+    }
+
     fn produce(&self, stream: Emitter) -> Option<Production> {
         if !self.streams.matches(stream.stream_id()) {
             return None;
@@ -75,7 +79,11 @@ impl Producer for RandomNumbers {
 async fn generate(stream: Emitter, settings: RandomSettings, clock: WallClock) {
     // A small generator: every stream has one for as long as it runs.
     let mut rng = SmallRng::from_rng(&mut rand::rng());
-    let mut pacer = Pacer::new(Instant::now(), settings.interval, &mut rng);
+    // A new leader of a shared stream goes on from the last tick anywhere.
+    let mut pacer = match stream.since_last_tick() {
+        Some(since) => Pacer::continuing(Instant::now(), settings.interval, since),
+        None => Pacer::new(Instant::now(), settings.interval, &mut rng),
+    };
     loop {
         sleep_until(pacer.due()).await;
         let tick = pacer.tick(clock(), Instant::now());

@@ -2,21 +2,27 @@
 //! builds a fresh, empty store keeping a given history, and checks the
 //! module contract (`store/mod.rs`) on it: numbering, independence of
 //! streams, `after` boundaries, trimming, atomicity under concurrent
-//! appends, and forgetting. Each implementation's own tests call it.
+//! appends, and forgetting. Each implementation's own tests call it. A
+//! shared store also runs [`run_shared`], with a factory of two instances
+//! on one backend: one log, announcements, leases and fencing.
 
-use super::{Durability, EventStore, NewEvent, Seq};
+use super::{AppendWatcher, Durability, EventStore, NewEvent, Seq, StoreError};
 use crate::model::StreamId;
 use bytes::Bytes;
 use std::sync::Arc;
 
 /// Builds an empty store keeping at least this many events per stream.
-pub(crate) type Factory = fn(usize) -> Box<dyn EventStore>;
+pub(crate) type Factory<'a> = &'a dyn Fn(usize) -> Box<dyn EventStore>;
 
 /// Runs every check, each on a fresh store.
-pub(crate) async fn run(factory: Factory) {
+pub(crate) async fn run(factory: Factory<'_>) {
     numbers_each_stream_from_one_in_append_order(factory(10)).await;
     concurrent_appends_get_distinct_consecutive_ids(factory(1000)).await;
-    forgetting_takes_effect_at_once(factory(10)).await;
+    if factory(10).shared().is_some() {
+        forgetting_leaves_the_shared_numbering(factory(10)).await;
+    } else {
+        forgetting_takes_effect_at_once(factory(10)).await;
+    }
     appends_return_the_event_as_given(factory(10)).await;
     if factory(10).keeps_history() {
         keeps_the_event_type_and_data(factory(10)).await;
@@ -202,5 +208,153 @@ async fn forgetting_takes_effect_at_once(store: Box<dyn EventStore>) {
     assert!(
         again > old,
         "a new life's ids are above the old life's ({again} after {old})"
+    );
+}
+
+/// A shared log can be forgotten by one instance only: its numbering (and
+/// log, until it expires) stays for the others, and the stream numbers on.
+async fn forgetting_leaves_the_shared_numbering(store: Box<dyn EventStore>) {
+    let s = id("s");
+    append(&*store, &s, "x").await;
+    let old = append(&*store, &s, "x2").await;
+    store.forget(&s);
+    assert_eq!(store.newest(&s).await.expect("newest"), Some(old));
+    assert_eq!(append(&*store, &s, "z").await, old + 1);
+}
+
+/// Builds two instances on one fresh backend, keeping this many events.
+pub(crate) type PairFactory<'a> = &'a dyn Fn(usize) -> (Box<dyn EventStore>, Box<dyn EventStore>);
+
+/// The shared-store checks, each on a fresh pair of instances.
+pub(crate) async fn run_shared(pair: PairFactory<'_>) {
+    two_instances_append_to_one_log(pair(1000)).await;
+    an_instance_hears_the_other_appending(pair(10)).await;
+    one_instance_holds_a_lease_and_a_lost_one_is_fenced(pair(10)).await;
+}
+
+async fn two_instances_append_to_one_log((a, b): (Box<dyn EventStore>, Box<dyn EventStore>)) {
+    let (a, b): (Arc<dyn EventStore>, Arc<dyn EventStore>) = (Arc::from(a), Arc::from(b));
+    let s = id("s");
+    let tasks: Vec<_> = [&a, &b, &a, &b]
+        .into_iter()
+        .map(|store| {
+            let (store, s) = (Arc::clone(store), s.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..50 {
+                    got.push(append(&*store, &s, "x").await);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=200).collect::<Vec<_>>(),
+        "every id once, across instances"
+    );
+    assert_eq!(
+        seqs_after(&*b, &s, 195, 100).await,
+        vec![196, 197, 198, 199, 200]
+    );
+    assert_eq!(a.newest(&s).await.expect("newest"), Some(200));
+}
+
+/// Records what a watcher is told.
+#[derive(Default)]
+struct Heard {
+    appended: std::sync::Mutex<Vec<(StreamId, Seq)>>,
+    told: tokio::sync::Notify,
+}
+
+impl AppendWatcher for Heard {
+    fn appended(&self, stream: &StreamId, newest: Seq) {
+        self.appended
+            .lock()
+            .expect("lock")
+            .push((stream.clone(), newest));
+        self.told.notify_one();
+    }
+
+    fn resync(&self) {}
+}
+
+async fn an_instance_hears_the_other_appending((a, b): (Box<dyn EventStore>, Box<dyn EventStore>)) {
+    let heard = Arc::new(Heard::default());
+    let watcher: Arc<dyn AppendWatcher> = heard.clone();
+    b.shared().expect("shared").watch(Arc::downgrade(&watcher));
+    let s = id("s");
+    // Until b listens, appends go unheard; the doorbell is at most once.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let seq = append(&*a, &s, "x").await;
+        let told =
+            tokio::time::timeout(std::time::Duration::from_millis(200), heard.told.notified());
+        if told.await.is_ok() {
+            let last = heard.appended.lock().expect("lock").last().cloned();
+            assert_eq!(last, Some((s.clone(), seq)), "the newest id of the stream");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b never heard a's appends"
+        );
+    }
+}
+
+async fn one_instance_holds_a_lease_and_a_lost_one_is_fenced(
+    (a, b): (Box<dyn EventStore>, Box<dyn EventStore>),
+) {
+    let s = id("s");
+    let (shared_a, shared_b) = (a.shared().expect("shared"), b.shared().expect("shared"));
+    let lease = shared_a
+        .claim(&s, None)
+        .await
+        .expect("claim")
+        .expect("free");
+    assert_eq!(lease.since_last_tick, None, "never generated");
+    assert!(
+        shared_b.claim(&s, None).await.expect("claim").is_none(),
+        "held by a"
+    );
+    let renewed = shared_a.claim(&s, Some(&lease)).await.expect("renew");
+    assert_eq!(renewed.map(|held| held.token), Some(lease.token.clone()));
+    let stored = shared_a
+        .append_generated(&s, event("tick"), &lease)
+        .await
+        .expect("the leader appends");
+    assert_eq!(stored.seq, 1);
+    // a gives it up; b takes it; a's old lease is fenced.
+    shared_a.release(&s, lease.clone());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let taken = loop {
+        if let Some(taken) = shared_b.claim(&s, None).await.expect("claim") {
+            break taken;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the released lease is free"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(taken.since_last_tick.is_some(), "the cadence goes on");
+    assert_eq!(
+        shared_a.append_generated(&s, event("late"), &lease).await,
+        Err(StoreError::Fenced)
+    );
+    assert_eq!(
+        shared_a.claim(&s, Some(&lease)).await.expect("renew"),
+        None,
+        "lost"
+    );
+    assert_eq!(
+        a.newest(&s).await.expect("newest"),
+        Some(1),
+        "nothing written by a"
     );
 }

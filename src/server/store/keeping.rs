@@ -97,6 +97,6 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_conformance_suite_with_its_history_checks() {
-        conformance::run(|history| Box::new(KeepingStore::new(history))).await;
+        conformance::run(&|history| Box::new(KeepingStore::new(history))).await;
     }
 }

@@ -9,6 +9,8 @@ pub enum StoreLocation {
     Memory,
     /// A directory holding the embedded store's file (created if missing).
     Disk(PathBuf),
+    /// `redis://HOST:PORT[/DB]`: the store several instances share.
+    Redis(String),
 }
 
 /// What `--store` cannot name.
@@ -17,15 +19,20 @@ pub enum LocationError {
     /// The value is empty.
     #[error("--store must name a directory or `memory`")]
     Empty,
-    /// A URL of a store this build does not have yet.
-    #[error("--store {0}: this build has no store for that scheme (use a directory or `memory`)")]
+    /// A URL of a store this build does not have.
+    #[error(
+        "--store {0}: this build has no store for that scheme (use a directory, `memory` or redis://HOST:PORT[/DB])"
+    )]
     Scheme(String),
+    /// `rediss://`: TLS to Redis needs a crypto provider that builds C code.
+    #[error("--store {0}: TLS to Redis (rediss://) is not supported by this build; use redis:// on a private network or a TLS tunnel")]
+    Tls(String),
 }
 
 impl StoreLocation {
-    /// Reads a `--store` value: `memory`, or a directory path (relative to
-    /// the working directory). A value with a URL scheme (`redis://…`) is
-    /// refused rather than taken for a directory of that name.
+    /// Reads a `--store` value: `memory`, `redis://…`, or a directory path
+    /// (relative to the working directory). A value with another URL scheme
+    /// is refused rather than taken for a directory of that name.
     pub fn parse(raw: &str) -> Result<Self, LocationError> {
         let raw = raw.trim();
         if raw.is_empty() {
@@ -33,6 +40,12 @@ impl StoreLocation {
         }
         if raw == "memory" {
             return Ok(Self::Memory);
+        }
+        if raw.starts_with("redis://") {
+            return Ok(Self::Redis(raw.to_owned()));
+        }
+        if raw.starts_with("rediss://") {
+            return Err(LocationError::Tls(raw.to_owned()));
         }
         if raw.contains("://") {
             return Err(LocationError::Scheme(raw.to_owned()));
@@ -57,8 +70,16 @@ mod tests {
             Ok(StoreLocation::Disk(PathBuf::from("/var/lib/sse-hub")))
         );
         assert_eq!(StoreLocation::parse(" "), Err(LocationError::Empty));
+        assert_eq!(
+            StoreLocation::parse("redis://127.0.0.1:6379/2"),
+            Ok(StoreLocation::Redis("redis://127.0.0.1:6379/2".to_owned()))
+        );
         assert!(matches!(
-            StoreLocation::parse("redis://127.0.0.1:6379"),
+            StoreLocation::parse("rediss://127.0.0.1:6380"),
+            Err(LocationError::Tls(_))
+        ));
+        assert!(matches!(
+            StoreLocation::parse("postgres://db/hub"),
             Err(LocationError::Scheme(_))
         ));
     }

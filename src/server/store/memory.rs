@@ -91,6 +91,6 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_conformance_suite() {
-        conformance::run(|_history| Box::new(MemoryStore::new())).await;
+        conformance::run(&|_history| Box::new(MemoryStore::new())).await;
     }
 }

@@ -16,13 +16,10 @@
 //! - `keeping.rs`: a store that keeps history, for tests of the suite and of
 //!   the hub's resume from a store (tests only).
 //!
-//! # Where the next store goes
-//! A Redis store (`redis/`, its Lua scripts beside it) implements the same
-//! trait; `app.rs` picks one from [`StoreLocation`]. Neither the hub's
-//! callers, the transports nor the HTTP layer change for it. Its extra
-//! duties (not in the trait yet, since nothing calls them) are sketched
-//! under *Later* below. It keeps the floor and each stream's newest id
-//! across restarts, as the disk store does.
+//! - `redis/`: [`RedisStore`] (`--store redis://…`), the store several
+//!   instances share: the log, the numbering and the idempotency keys in
+//!   Redis, appended by Lua scripts beside the code; it also implements
+//!   [`SharedLog`].
 //!
 //! # The contract
 //! - **One log per stream id**, numbered 1, 2, 3, … by the store:
@@ -75,18 +72,21 @@
 //! - Calls return boxed futures so that the trait can be a trait object
 //!   (`Arc<dyn EventStore>`); the memory store's are ready at once.
 //!
-//! # Later
-//! For several instances sharing one store: `follow(stream)` delivers the
-//! appends made anywhere, in order and each once (a skipped id is a gap the
-//! implementation repairs from its log before delivering), and
-//! `claim(stream) -> Option<Lease>` makes one instance the stream's only
-//! producer until the lease is dropped or lost, with the lease checked
-//! inside the append (fencing).
+//!
+//! # Shared stores
+//! A store several instances share ([`EventStore::shared`] is `Some`)
+//! adds the [`SharedLog`] calls, whose contract its doc states: appends
+//! made anywhere are announced to a watcher (a doorbell: the log is the
+//! truth, and the hub reads what it missed from [`EventStore::after`]),
+//! one instance at a time holds a stream's lease and only it generates,
+//! and a generated append is refused unless its lease still holds
+//! (fencing, checked inside the append).
 
 mod disk;
 mod location;
 mod memory;
 mod numbering;
+mod redis;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -96,6 +96,7 @@ pub(crate) mod keeping;
 pub use disk::{compact, figures, DiskError, DiskSettings, DiskStore, StoreFigures, FILE_NAME};
 pub use location::{LocationError, StoreLocation};
 pub use memory::MemoryStore;
+pub use redis::{RedisSettings, RedisSetupError, RedisStore};
 
 use crate::model::StreamId;
 use bytes::Bytes;
@@ -151,7 +152,25 @@ pub enum StoreError {
         /// Which call timed out.
         operation: &'static str,
     },
+    /// A generated append was refused: the stream's lease is no longer
+    /// this instance's (another leads it now). Nothing was appended.
+    #[error("the append was refused: another instance leads the stream now")]
+    Fenced,
 }
+
+/// What a published event's append came to, from
+/// [`EventStore::append_published`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Appended now, as stored.
+    Stored(StoredEvent),
+    /// Its idempotency key was answered before, with this id: nothing was
+    /// appended (only a store that keeps the keys itself answers this).
+    Replayed(Seq),
+}
+
+/// A published event to append, with its `Idempotency-Key` if it has one.
+pub type Publish = (NewEvent, Option<Box<str>>);
 
 /// What a store call returns: boxed, so that the trait is object-safe.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -203,6 +222,26 @@ pub trait EventStore: Send + Sync + 'static {
         })
     }
 
+    /// Appends published events ([`Durability::Immediate`]) as
+    /// [`EventStore::append_all`] does. A store that keeps idempotency keys
+    /// itself (a shared one: a retry may come through another instance)
+    /// answers an event whose key it has seen with [`Appended::Replayed`]
+    /// and appends nothing for it; this default leaves the keys to the
+    /// hub's own table.
+    fn append_published<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        events: Vec<Publish>,
+    ) -> StoreFuture<'a, Vec<Appended>> {
+        Box::pin(async move {
+            let events = events.into_iter().map(|(event, _)| event).collect();
+            let stored = self
+                .append_all(stream, events, Durability::Immediate)
+                .await?;
+            Ok(stored.into_iter().map(Appended::Stored).collect())
+        })
+    }
+
     /// Up to `limit` kept events of `stream` with a sequence id above
     /// `after`, oldest first. Events older than the kept history are simply
     /// not there (none at all for a store that keeps no history): the caller
@@ -229,4 +268,87 @@ pub trait EventStore: Send + Sync + 'static {
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Whether the store can serve right now: `Err` with the reason when
+    /// it cannot (its link is down, its disk failed), for `/healthz`.
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The calls of a store several instances share; `None` for a store
+    /// of this process alone.
+    fn shared(&self) -> Option<&dyn SharedLog> {
+        None
+    }
+}
+
+/// A stream's lease: while it holds, this instance is the stream's only
+/// generator. From [`SharedLog::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// What proves the lease to the store (its fencing token).
+    pub token: std::sync::Arc<str>,
+    /// How long ago the stream's newest generated event was appended, by
+    /// the store's clock (`None`: never): a new leader keeps the cadence.
+    pub since_last_tick: Option<std::time::Duration>,
+}
+
+/// Told of appends made by any instance of a shared store.
+pub trait AppendWatcher: Send + Sync + 'static {
+    /// `stream`'s log now reaches `newest` (the watcher reads what it
+    /// misses from [`EventStore::after`]).
+    fn appended(&self, stream: &StreamId, newest: Seq);
+    /// Announcements may have been lost (the link to the store was down):
+    /// every followed stream should be checked against the log.
+    fn resync(&self);
+}
+
+/// What a store shared by several instances adds to [`EventStore`].
+///
+/// # Contract
+/// - **One log.** Every instance's appends to a stream go into one log,
+///   numbered by the store atomically with the append: two instances
+///   never issue the same id, and ids come out in log order.
+/// - **Announcements are a doorbell.** After an append the store tells the
+///   watcher of every instance ([`SharedLog::watch`]) the stream's newest
+///   id, at most once and possibly never (a link that drops loses them; the
+///   store calls [`AppendWatcher::resync`] after it reconnects). The log
+///   is the truth: a watcher repairs any gap from [`EventStore::after`]
+///   before delivering, and checks followed streams with
+///   [`SharedLog::newest_of`] now and then to catch a lost last one.
+/// - **One generator per stream.** [`SharedLog::claim`] gives a stream's
+///   lease to one instance at a time; it expires unless renewed (the same
+///   call with the lease), and [`SharedLog::release`] gives it up.
+/// - **Fencing.** [`SharedLog::append_generated`] is refused with
+///   [`StoreError::Fenced`] unless the lease still holds when the append
+///   runs, so an instance that lost its lease (paused past its expiry)
+///   can never write an event, whatever it believes.
+pub trait SharedLog: Send + Sync {
+    /// Starts telling `watcher` of every append made anywhere (once; later
+    /// calls replace the watcher).
+    fn watch(&self, watcher: std::sync::Weak<dyn AppendWatcher>);
+
+    /// Claims `stream`'s lease for this instance, or with `held`, renews
+    /// it: `Some` while it is (still) this instance's, `None` while another
+    /// instance holds it.
+    fn claim<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        held: Option<&'a Lease>,
+    ) -> StoreFuture<'a, Option<Lease>>;
+
+    /// Gives `lease` up if it still holds, in the background (another
+    /// instance may take over at once).
+    fn release(&self, stream: &StreamId, lease: Lease);
+
+    /// Appends a generated event if `lease` still holds (fenced).
+    fn append_generated<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        event: NewEvent,
+        lease: &'a Lease,
+    ) -> StoreFuture<'a, StoredEvent>;
+
+    /// The newest ids of `streams`, in order, in one round trip.
+    fn newest_of<'a>(&'a self, streams: &'a [StreamId]) -> StoreFuture<'a, Vec<Option<Seq>>>;
 }

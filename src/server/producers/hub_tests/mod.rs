@@ -93,6 +93,7 @@ pub(super) fn hub_on(
         max_streams: settings.max_streams,
         max_connections: settings.max_connections,
         max_connections_per_ip: settings.max_connections_per_ip,
+        lease: Duration::from_secs(3),
     };
     Hub::new(hub_settings, parts, shutdown)
 }

@@ -475,6 +475,22 @@ impl EventStore for DiskStore {
         })
     }
 
+    fn health(&self) -> Result<(), String> {
+        match &self.shared.numbers().refused {
+            // Closed at a clean stop: not a fault.
+            Some(reason)
+                if self
+                    .db
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some() =>
+            {
+                Err(reason.clone())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn release(&self, stream: &StreamId) {
         // Nothing was issued under it (the hub refused the stream): the
         // next opening reads the row again.

@@ -47,7 +47,7 @@ async fn kept(store: &DiskStore, stream: &StreamId) -> Vec<(Seq, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_conformance_suite_with_its_history_checks() {
-    conformance::run(|history| Box::new(DiskStore::temporary(settings(history)))).await;
+    conformance::run(&|history| Box::new(DiskStore::temporary(settings(history)))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

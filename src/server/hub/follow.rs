@@ -1,0 +1,110 @@
+//! With a shared store: keeping this instance's streams level with the
+//! shared log, whoever appended to it.
+//!
+//! # Contract
+//! - Every announcement of an append ([`AppendWatcher::appended`]) for a
+//!   stream this hub knows brings it up to that id: what the log holds
+//!   after the stream's newest is read and delivered in order (see
+//!   `Stream::follow_to`). Announcements for unknown streams are ignored:
+//!   a stream created later starts where the log stands.
+//! - Announcements are a doorbell and may be lost, so every stream is also
+//!   checked against the log every [`CHECK_EVERY`] (one round trip per
+//!   [`CHECK_BATCH`] streams) and at once when the store says the link
+//!   was down ([`AppendWatcher::resync`]): a lost *last* announcement is
+//!   delivered within that time.
+
+use super::stream::Stream;
+use super::sync::lock;
+use crate::model::StreamId;
+use crate::server::store::{AppendWatcher, Seq};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often every stream is checked against the shared log.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Streams asked about in one round trip.
+const CHECK_BATCH: usize = 500;
+
+/// The hub's streams by id.
+pub(crate) type StreamMap = Mutex<HashMap<StreamId, Arc<Stream>>>;
+
+/// The hub's ear on the shared store: see the module doc.
+pub(crate) struct Follower {
+    streams: Weak<StreamMap>,
+}
+
+impl Follower {
+    /// Follows the streams of `streams` (held weakly: the hub owns them).
+    pub(crate) fn new(streams: &Arc<StreamMap>) -> Self {
+        Self {
+            streams: Arc::downgrade(streams),
+        }
+    }
+}
+
+impl AppendWatcher for Follower {
+    fn appended(&self, stream: &StreamId, newest: Seq) {
+        let Some(streams) = self.streams.upgrade() else {
+            return;
+        };
+        let known = lock(&streams).get(stream).cloned();
+        if let Some(known) = known {
+            known.follow_to(newest);
+        }
+    }
+
+    fn resync(&self) {
+        let Some(streams) = self.streams.upgrade() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { check_all(&streams).await });
+        }
+    }
+}
+
+/// Checks every known stream against the shared log and follows those
+/// behind it.
+pub(crate) async fn check_all(streams: &StreamMap) {
+    let all: Vec<Arc<Stream>> = lock(streams).values().cloned().collect();
+    for batch in all.chunks(CHECK_BATCH) {
+        let Some(shared) = batch.first().and_then(|stream| stream.shared_log()) else {
+            return;
+        };
+        let ids: Vec<StreamId> = batch.iter().map(|stream| stream.id().clone()).collect();
+        let newest = match shared.newest_of(&ids).await {
+            Ok(newest) => newest,
+            Err(error) => {
+                tracing::debug!(%error, "cannot check the streams against the shared log");
+                return;
+            }
+        };
+        for (stream, newest) in batch.iter().zip(newest) {
+            if let Some(newest) = newest.filter(|newest| *newest > stream.newest()) {
+                stream.follow_to(newest);
+            }
+        }
+    }
+}
+
+/// Runs [`check_all`] every [`CHECK_EVERY`] until `shutdown`.
+pub(crate) fn spawn_checks(streams: &Arc<StreamMap>, shutdown: CancellationToken) {
+    let streams = Arc::downgrade(streams);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let Some(streams) = streams.upgrade() else {
+                return;
+            };
+            check_all(&streams).await;
+        }
+    });
+}
