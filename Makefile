@@ -43,6 +43,10 @@ setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.
 	@# The shared-store tests start private redis-servers (never the machine's).
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server redis-tools; }
+	@# The scale-out browser test runs nginx with README's proxy block (its own
+	@# config and prefix, never the system service).
+	@test -x /usr/sbin/nginx || command -v nginx >/dev/null \
+		|| { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light; }
 	@echo "setup: toolchain ready (cargo-leptos $(CARGO_LEPTOS_VERSION), wasm-bindgen $(WASM_BINDGEN_VERSION), $$(wasm-opt --version))"
 
 tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json
