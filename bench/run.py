@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
 """Runs the benchmark scenarios against sse-hub and the Express reference.
 
-Usage: python3 run.py full|quick [--against OLD_BINARY [--rounds N]]
+Usage: python3 run.py full|quick [--only KEYS] [--against OLD_BINARY [--rounds N]]
 
 For each scenario it starts sse-hub, runs the load generator, stops it, then
 does the same with the Express reference, and finally prints one table with
 both servers' figures and their ratio. `full` also rewrites RESULTS.md; both
 modes keep the raw JSON summaries and the servers' logs under target/bench/.
+
+The capacity and throughput scenarios also run against sse-hub-redis: two
+sse-hub instances sharing a private redis-server, with the clients of one
+load generator run split over both; a failover measurement kills a stream's
+leader among them (`kill -9`) and times the takeover. `--only` picks
+scenarios (`capacity`), one server of one (`capacity/sse-hub-redis`), or the
+separate measurements (`failover`, `restart`).
 
 With `--against`, it instead compares this tree's sse-hub with another
 sse-hub binary (a build of an earlier commit, say): both run every scenario,
@@ -25,12 +32,15 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import signal
 import socket
 import subprocess
+import statistics
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +60,20 @@ SERVERS = ("sse-hub", "express")
 # --store memory); each run gets an empty store of its own under OUT_DIR.
 DISK = "sse-hub-disk"
 HUB_SERVERS = ("sse-hub", DISK)
+# sse-hub as REDIS_INSTANCES instances sharing one private redis-server
+# (--store redis://…): one load generator run spreads its clients over all of
+# them (`sse-loadgen hold --url A --url B`), so that its per-tick consistency
+# check compares what the instances sent.
+REDIS = "sse-hub-redis"
+REDIS_INSTANCES = ("a", "b")
+# The instances' --lease-ms (sse-hub's default): how long a dead leader's
+# lease on a stream holds before another instance takes the stream over.
+REDIS_LEASE_MS = 3000
+# How often the Redis command counters are read during a run.
+REDIS_SAMPLE_S = 0.25
+# The failover measurement: trials, and the streams' interval.
+FAILOVER_TRIALS = {"full": 20, "quick": 5}
+FAILOVER_INTERVAL_MS = 100
 # The other sse-hub binary of a comparison run (`--against`).
 BEFORE = "before"
 AGAINST_BIN: Path | None = None
@@ -91,13 +115,28 @@ class Scenario:
 def scenarios(mode: str) -> list[Scenario]:
     """The scenarios of this run (`--only`), at full or quick size."""
     every = all_scenarios(mode)
-    return [s for s in every if not ONLY or s.key in ONLY]
+    return [s for s in every if selected(s.key) or selected_servers(s)]
+
+
+def selected(key: str) -> bool:
+    """Whether `--only` asks for `key` whole (or nothing was asked)."""
+    return not ONLY or key in ONLY
+
+
+def selected_servers(scenario: Scenario) -> tuple[str, ...]:
+    """The servers of a scenario that this run runs: all of them when its key
+    is selected, else those named as `key/server` in `--only`."""
+    if selected(scenario.key):
+        return scenario.servers
+    return tuple(name for name in scenario.servers if f"{scenario.key}/{name}" in ONLY)
 
 
 # The token secret of the publish scenario's servers.
 PUBLISH_SECRET = "bench-publish-secret-0123456789"
 
-# Scenario keys to run (`--only`); empty: all.
+# Scenario keys to run (`--only`), each a key (`capacity`: every server of
+# it), a key and a server (`capacity/sse-hub-redis`), or one of the separate
+# measurements `restart` and `failover`; empty: all.
 ONLY: set[str] = set()
 
 
@@ -115,7 +154,7 @@ def all_scenarios(mode: str) -> list[Scenario]:
 
     def hold_scenario(
         key: str, title: str, interval_ms: int, n: int, streams: int, description: str,
-        servers: tuple[str, ...] = (*SERVERS, DISK),
+        servers: tuple[str, ...] = (*SERVERS, DISK, REDIS),
     ) -> Scenario:
         """N connections over S streams, ramped up, then held and measured."""
         return Scenario(
@@ -132,7 +171,9 @@ def all_scenarios(mode: str) -> list[Scenario]:
         hold_scenario(
             "capacity",
             f"Capacity: {cap_n:,} connections over 100 streams, 1 s interval, held {hold}",
-            1000, cap_n, 100, f"ramp {ramp:,}/s",
+            1000, cap_n, 100,
+            f"ramp {ramp:,}/s; also as {len(REDIS_INSTANCES)} sse-hub instances on one Redis, "
+            f"{len(REDIS_INSTANCES)} × {cap_n // len(REDIS_INSTANCES):,} connections",
         ),
         hold_scenario(
             "fanout",
@@ -144,7 +185,8 @@ def all_scenarios(mode: str) -> list[Scenario]:
             "throughput",
             f"Throughput: {tp_streams} streams x {tp_clients} clients, 10 ms interval, held {hold}",
             10, tp_streams * tp_clients, tp_streams,
-            f"nominal {tp_streams * tp_clients * 100:,} events/s; ramp {ramp:,}/s",
+            f"nominal {tp_streams * tp_clients * 100:,} events/s; ramp {ramp:,}/s; also as "
+            f"{len(REDIS_INSTANCES)} sse-hub instances on one Redis, the clients split over both",
         ),
         Scenario(
             key="publish",
@@ -234,17 +276,24 @@ class Server:
         """The disk store of this run (emptied before it starts)."""
         return OUT_DIR / f"store-{self.scenario.key}"
 
-    def start(self) -> None:
+    def start(self, settle_s: float = 1.0, append: bool = False) -> None:
+        """Starts the server and waits for its `listening on` line; `append`
+        keeps the logs of an earlier start of it (a restart)."""
         args, cwd, env = self.command()
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+        offset = self.stdout_path.stat().st_size if append and self.stdout_path.exists() else 0
+        mode = "ab" if append else "wb"
+        with open(self.stdout_path, mode) as out, open(self.stderr_path, mode) as err:
             self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err)
+        self.early_exit = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            first = self.stdout_path.read_text(errors="replace").splitlines()
+            with open(self.stdout_path, "rb") as out:
+                out.seek(offset)
+                first = out.read().decode(errors="replace").splitlines()
             if first and first[0].startswith("listening on "):
                 self.url = first[0].removeprefix("listening on ").strip()
                 # Let the fresh process settle before its memory baseline.
-                time.sleep(1.0)
+                time.sleep(settle_s)
                 return
             if self.proc.poll() is not None:
                 break
@@ -279,6 +328,177 @@ class Server:
         return {"lines": len(notable), "sample": notable[:5]}
 
 
+class HubInstance(Server):
+    """One of several sse-hub instances sharing a Redis store (REDIS)."""
+
+    def __init__(self, scenario: Scenario, mode: str, instance: str, redis: "RedisServer") -> None:
+        super().__init__(f"{REDIS}-{instance}", scenario, mode)
+        self.instance = instance
+        self.redis = redis
+
+    def command(self) -> tuple[list[str], Path, dict[str, str]]:
+        env = dict(os.environ, SSE_HUB_MAX_SOCKETS_PER_IP="0", SSE_HUB_MAX_CONNECTION_RATE_PER_IP="0")
+        args = [
+            str(HUB_BIN), "--addr", "127.0.0.1:0",
+            "--interval-ms", str(self.scenario.interval_ms), "--log", "warn",
+            "--store", self.redis.url, "--instance-id", self.instance,
+            "--lease-ms", str(REDIS_LEASE_MS),
+            *self.scenario.hub_args,
+        ]
+        return args, ROOT, env
+
+    def log_summary(self) -> dict[str, Any]:
+        lines = self.stderr_path.read_text(errors="replace").splitlines()
+        notable = [f"{self.instance}: {line}" for line in lines if " WARN " in line or " ERROR " in line]
+        return {"lines": len(notable), "sample": notable[:5]}
+
+
+def redis_cli(port: int, *args: Any, timeout: float = 5.0) -> str:
+    """Runs one command with Debian's `redis-cli` against the private Redis
+    on `port`; its answer as text (raises on a Redis error or no answer)."""
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), *[str(arg) for arg in args]],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if done.returncode != 0 or done.stdout.startswith(("ERR", "(error)")):
+        raise RuntimeError(f"redis-cli {args[0]}: {done.stdout.strip()} {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def redis_info(port: int, *sections: str) -> dict[str, str]:
+    """`INFO sections…` of the Redis on `port` as a dict of its `name:value` lines."""
+    text = redis_cli(port, "INFO", *sections)
+    return dict(
+        line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#")
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server for one run: a free port, no persistence, its
+    own directory; never the machine's shared Redis."""
+
+    def __init__(self, tag: str, mode: str) -> None:
+        self.port = 0
+        self.dir = OUT_DIR / f"redis-{mode}-{tag}"
+        self.log_path = OUT_DIR / f"{mode}-{tag}-{REDIS}-redis-server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        for _attempt in range(3):
+            self.port = free_port()
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", str(self.dir)],
+                    cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
+                )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    if redis_cli(self.port, "PING", timeout=1.0) == "PONG":
+                        return
+                except (OSError, RuntimeError, subprocess.TimeoutExpired):
+                    pass
+                time.sleep(0.05)
+            self.stop()  # the port was taken meanwhile, or it hangs: try another
+        raise RuntimeError(f"redis-server did not start; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class CommandSampler:
+    """Reads Redis's command counters (`INFO stats commandstats`) every
+    REDIS_SAMPLE_S in a thread, so that the load generator's measured window
+    can be cut out of them afterwards."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.samples: list[tuple[float, int, dict[str, tuple[int, int]]]] = []
+        self.stopping = threading.Event()
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                info = redis_info(self.port, "stats", "commandstats")
+                commands = {}
+                for key, value in info.items():
+                    if key.startswith("cmdstat_"):
+                        fields = dict(part.split("=", 1) for part in value.split(","))
+                        commands[key.removeprefix("cmdstat_")] = (int(fields["calls"]), int(fields["usec"]))
+                self.samples.append((time.time(), int(info["total_commands_processed"]), commands))
+                self.stopping.wait(REDIS_SAMPLE_S)
+        except (OSError, RuntimeError, KeyError, ValueError, subprocess.TimeoutExpired) as error:
+            self.error = str(error)
+
+    def window(self, start_s: float, end_s: float) -> dict[str, Any]:
+        """Commands per second between the first sample at or after `start_s`
+        and the last at or before `end_s` (less the sampler's own INFOs), and
+        the busiest commands by Redis's own time spent in them."""
+        inside = [sample for sample in self.samples if start_s <= sample[0] <= end_s]
+        if len(inside) < 2:
+            return {"error": self.error or f"only {len(inside)} samples in the window"}
+        (t0, total0, cmds0), (t1, total1, cmds1) = inside[0], inside[-1]
+        seconds = t1 - t0
+        own = len(inside) - 1  # one INFO per sample after the first
+        busiest = []
+        for name, (calls, usec) in cmds1.items():
+            calls0, usec0 = cmds0.get(name, (0, 0))
+            if name == "info":
+                calls -= own
+            if calls > calls0:
+                busiest.append({
+                    "command": name,
+                    "per_s": round((calls - calls0) / seconds, 1),
+                    "usec_per_call": round((usec - usec0) / (calls - calls0), 2),
+                    "cpu_pct": round((usec - usec0) / 1e6 / seconds * 100, 1),
+                })
+        busiest.sort(key=lambda c: -c["cpu_pct"])
+        return {
+            "measured_s": round(seconds, 3),
+            "commands": total1 - total0 - own,
+            "commands_per_s": round((total1 - total0 - own) / seconds, 1),
+            "by_command": busiest[:6],
+        }
+
+
 def publish_token() -> str:
     """A token for the publish scenario, minted by the binary under test."""
     done = subprocess.run(
@@ -288,12 +508,13 @@ def publish_token() -> str:
     return done.stdout.strip()
 
 
-def run_loadgen(scenario: Scenario, server: Server) -> dict[str, Any]:
-    args = [
-        str(LOADGEN), *scenario.loadgen_args,
-        "--url", server.url, "--server-pid", str(server.pid),
-        "--label", f"{scenario.key}/{server.name}",
-    ]
+def run_loadgen(
+    scenario: Scenario, servers: list[Server], label: str, extra: list[str] | None = None,
+) -> dict[str, Any]:
+    args = [str(LOADGEN), *scenario.loadgen_args]
+    for server in servers:
+        args += ["--url", server.url, "--server-pid", str(server.pid)]
+    args += ["--label", label, *(extra or [])]
     if scenario.key == "publish":
         args += ["--token", publish_token()]
     print(f"    $ {' '.join(args[1:])}", flush=True)
@@ -346,10 +567,14 @@ def wait_for_quiet(mode: str) -> dict[str, float]:
 
 def run_once(scenario: Scenario, name: str, mode: str) -> dict[str, Any]:
     quiet = wait_for_quiet(mode)
+    if name == REDIS:
+        summary = run_redis_once(scenario, mode)
+        summary["quiet"] = quiet
+        return summary
     server = Server(name, scenario, mode)
     server.start()
     try:
-        summary = run_loadgen(scenario, server)
+        summary = run_loadgen(scenario, [server], f"{scenario.key}/{server.name}")
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         summary = {"error": str(error)}
         print(f"    ERROR: {error}", flush=True)
@@ -361,12 +586,62 @@ def run_once(scenario: Scenario, name: str, mode: str) -> dict[str, Any]:
     return summary
 
 
+def run_redis_once(scenario: Scenario, mode: str) -> dict[str, Any]:
+    """The scenario against REDIS_INSTANCES sse-hub instances on one private
+    Redis, with one load generator spreading its clients over all of them;
+    adds Redis's figures (its CPU comes from the generator, `--watch-pid`)."""
+    redis = RedisServer(scenario.key, mode)
+    instances = [HubInstance(scenario, mode, name, redis) for name in REDIS_INSTANCES]
+    sampler: CommandSampler | None = None
+    try:
+        redis.start()
+        for instance in instances:
+            instance.start()
+        sampler = CommandSampler(redis.port)
+        sampler.start()
+        summary = run_loadgen(
+            scenario, list(instances), f"{scenario.key}/{REDIS}", ["--watch-pid", f"redis={redis.pid}"],
+        )
+        sampler.stop()
+        window = sampler.window(
+            summary.get("window_start_unix_ms", 0) / 1000, summary.get("window_end_unix_ms", 0) / 1000,
+        )
+        memory = redis_info(redis.port, "memory")
+        keys = int(redis_cli(redis.port, "DBSIZE"))
+        summary["redis"] = {
+            "pid": redis.pid,
+            "port": redis.port,
+            "cpu_pct": dig(summary, "cpu.watched.redis"),
+            **window,
+            "used_memory_kib": int(memory.get("used_memory", 0)) // 1024,
+            "keys": keys,
+        }
+        print(f"    redis: {json.dumps(summary['redis'])}", flush=True)
+    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+        summary = {"error": str(error)}
+        print(f"    ERROR: {error}", flush=True)
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        for instance in instances:
+            instance.stop()
+        redis.stop()
+    logs = [instance.log_summary() for instance in instances if instance.proc is not None]
+    summary["server_log"] = {
+        "lines": sum(log["lines"] for log in logs),
+        "sample": [line for log in logs for line in log["sample"]][:5],
+    }
+    exits = [instance.early_exit for instance in instances if instance.early_exit is not None]
+    summary["server_exited_early"] = exits[0] if exits else None
+    return summary
+
+
 def run_all(mode: str) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for scenario in scenarios(mode):
         print(f"== {scenario.title} ({scenario.description})", flush=True)
         results[scenario.key] = {}
-        for name in scenario.servers:
+        for name in selected_servers(scenario):
             print(f"  -- {name}", flush=True)
             summary = run_once(scenario, name, mode)
             other = dig(summary, "cpu.other_pct") or 0.0
@@ -461,6 +736,193 @@ def restart_time(mode: str) -> dict[str, Any]:
     }
 
 
+def shared_store_markdown(mode: str, results: dict[str, dict[str, Any]]) -> str:
+    """The section on several instances sharing one Redis: the capacity and
+    throughput runs against the single memory-store instance of the same
+    run, what limits the throughput, and the failover trials."""
+    cap = results.get("capacity", {}).get(REDIS)
+    tp = results.get("throughput", {}).get(REDIS)
+    fo = results.get("failover", {}).get(REDIS)
+    if not (cap or tp or fo):
+        return ""
+    n = len(REDIS_INSTANCES)
+    names = " / ".join(REDIS_INSTANCES)
+    lines = [
+        "",
+        f"## {n} sse-hub instances on one Redis",
+        "",
+        f"`{REDIS}`: {n} sse-hub processes (`--store redis://127.0.0.1:PORT --instance-id "
+        f"{'|'.join(REDIS_INSTANCES)} --lease-ms {REDIS_LEASE_MS}`) sharing one private `redis-server` "
+        "(started for each run on a free port, `--save \"\" --appendonly no`), acting as one hub: each stream is "
+        "generated by the one instance holding its lease and followed by the others through the shared log. "
+        "One `sse-loadgen hold` run spreads its clients over all instances (`--url` once per instance: "
+        f"connection i joins stream i mod S on instance (i mod S + i div S) mod {n}, so every stream has "
+        "clients on every instance), and its per-tick check compares what they all received: a mismatch "
+        "here is two instances sending different events under one id.",
+        "",
+    ]
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(label: str, memory: Any, redis: Any, unit: str = "", with_ratio: bool = True) -> None:
+        rows.append((label, fmt(memory, unit), fmt(redis, unit), ratio(redis, memory) if with_ratio else "—"))
+
+    if cap is not None:
+        mem = results.get("capacity", {}).get("sse-hub", {})
+        if cap.get("error"):
+            rows.append(("Capacity", "", f"failed: {cap['error'][:200]}", ""))
+        else:
+            add("Capacity: connections held (redis: per instance)", mem.get("held"),
+                f"{fmt(cap.get('held'))} ({per_instance('held')(cap)})", with_ratio=False)
+            mem_kib, both_kib = dig(mem, "server_rss.per_connection_kib"), dig(cap, "server_rss.per_connection_kib")
+            rows.append((
+                f"Capacity: server memory per connection ↓ (redis: both instances, then {names})",
+                fmt(mem_kib, " KiB"),
+                f"{fmt(both_kib, ' KiB')} ({per_instance('server_rss.per_connection_kib')(cap)} KiB)",
+                ratio(both_kib, mem_kib),
+            ))
+            add("Capacity: mismatches / id gaps / gap notices",
+                checks_cell(mem), checks_cell(cap), with_ratio=False)
+            add("Capacity: latency p99", dig(mem, "latency.p99_ms"), dig(cap, "latency.p99_ms"), " ms")
+    if tp is not None:
+        mem = results.get("throughput", {}).get("sse-hub", {})
+        if tp.get("error"):
+            rows.append(("Throughput", "", f"failed: {tp['error'][:200]}", ""))
+        else:
+            add("Throughput: events/s delivered ↑", mem.get("events_per_s"), tp.get("events_per_s"))
+            add("Throughput: held", mem.get("held"), f"{fmt(tp.get('held'))} ({per_instance('held')(tp)})",
+                with_ratio=False)
+            add("Throughput: ticks per stream per s (nominal 100)", mem.get("ticks_per_stream_per_s"),
+                tp.get("ticks_per_stream_per_s"))
+            add("Throughput: latency p50", dig(mem, "latency.p50_ms"), dig(tp, "latency.p50_ms"), " ms")
+            add("Throughput: latency p99", dig(mem, "latency.p99_ms"), dig(tp, "latency.p99_ms"), " ms")
+            add("Throughput: mismatches / id gaps / gap notices", checks_cell(mem), checks_cell(tp),
+                with_ratio=False)
+            add(f"Throughput: server CPU (redis: both instances, then {names})", dig(mem, "cpu.server_pct"),
+                f"{fmt(dig(tp, 'cpu.server_pct'))} ({per_instance('cpu_pct')(tp)})", " %", with_ratio=False)
+            add("Throughput: Redis CPU (100 % = 1 core)", None, dig(tp, "redis.cpu_pct"), " %", with_ratio=False)
+            add("Throughput: Redis commands/s", None, dig(tp, "redis.commands_per_s"), with_ratio=False)
+            add("Throughput: Redis commands per generated event", None, redis_commands_per_event(tp),
+                with_ratio=False)
+    if rows:
+        lines += [
+            "| Measurement | sse-hub, memory store, 1 instance | "
+            f"{REDIS}, {n} instances | redis ÷ memory |",
+            "|---|---:|---:|---:|",
+            *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+            "",
+        ]
+    if tp is not None and not tp.get("error"):
+        interval = next((s.interval_ms for s in all_scenarios(mode) if s.key == "throughput"), 10)
+        lines += [limits_paragraph(tp, 1000 / interval), ""]
+    lines += failover_markdown(fo)
+    lines += [
+        "What each measures:",
+        "",
+        f"- **Capacity** ({REDIS}): the capacity scenario's connections split over the {n} instances, held; "
+        "memory per connection is each instance's own (peak − baseline) / its held connections, and "
+        "\"both instances\" adds their baselines and peaks over all held connections. The single "
+        "instance with the memory store of the same run is the comparison.",
+        f"- **Throughput** ({REDIS}): the throughput scenario through Redis, the clients split over the "
+        "instances: every generated event is one append script in Redis by its leader and reaches the other "
+        "instance through Redis's pub/sub doorbell and a read of the log. Redis's CPU is `utime + stime` "
+        "from `/proc/<redis pid>/stat` over the hold window (`sse-loadgen --watch-pid redis=PID`, so it is "
+        "not counted as other processes'); commands/s is the increase of `total_commands_processed` "
+        f"(`INFO stats`, read every {REDIS_SAMPLE_S:g} s, less those reads) over the same window; Redis counts "
+        "the commands a script runs as well as the script's own call, and per command `INFO commandstats` "
+        "gives calls and Redis's own µs (a script's µs include those of the commands it runs). Commands per "
+        "generated event divides commands/s by the distinct events the streams generated per second, "
+        "lease renewals, takeover attempts and the followers' reads included.",
+        f"- **Failover**: the time from `kill -9` of a stream's leader to the first event above the stream's "
+        "newest id at the kill on the surviving instance's client. A dead leader's lease must run out before "
+        f"another instance can take the stream (`--lease-ms {REDIS_LEASE_MS}`, renewed every third of it), so "
+        f"this is expected to lie between about {REDIS_LEASE_MS * 2 // 3:,} and {REDIS_LEASE_MS:,} ms plus the "
+        "takeover retry and one interval.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def checks_cell(s: dict[str, Any]) -> str | None:
+    if not s or s.get("error"):
+        return None
+    return f"{fmt(s.get('mismatches'))} / {fmt(dig(s, 'totals.gaps'))} / {fmt(dig(s, 'totals.gap_notices'))}"
+
+
+def limits_paragraph(tp: dict[str, Any], nominal_ticks: float) -> str:
+    """Where the throughput run's CPU went, and what that says about the limit."""
+    cpu = tp.get("cpu") or {}
+    ticks = tp.get("ticks_per_stream_per_s")
+    parts = [
+        (f"instance {name}", share)
+        for name, share in zip(REDIS_INSTANCES, cpu.get("per_server_pct") or [])
+    ] + [
+        ("Redis", dig(tp, "redis.cpu_pct")),
+        ("sse-loadgen", cpu.get("loadgen_pct")),
+        ("kernel irq/softirq", cpu.get("irq_pct")),
+        ("other processes", cpu.get("other_pct")),
+    ]
+    known = [share for _, share in parts if isinstance(share, (int, float))]
+    total = sum(known)
+    listed = ", ".join(f"{name} {fmt(share, ' %')}" for name, share in parts)
+    cores = (os.cpu_count() or 2) * 100
+    redis_pct = dig(tp, "redis.cpu_pct") or 0
+    busiest = dig(tp, "redis.by_command") or []
+    top = "; ".join(
+        f"`{c['command']}` {fmt(c['per_s'])}/s at {c['usec_per_call']} µs ({c['cpu_pct']} % of a core)"
+        for c in busiest[:4]
+    )
+    if redis_pct >= 90:
+        verdict = "Redis, which runs commands on one thread, is at its one core: it is the limit."
+    elif isinstance(ticks, (int, float)) and ticks >= 0.95 * nominal_ticks:
+        verdict = (
+            f"The streams ticked at {fmt(ticks)} of a nominal {nominal_ticks:g} per second: at this size the "
+            "load is carried whole, and nothing limits it yet."
+        )
+    elif total >= cores * 0.9:
+        verdict = (
+            f"The machine's {cores} % is used up: the instances, Redis, the generator and the kernel's "
+            f"loopback path compete for the same cores, Redis taking {fmt(redis_pct, ' %')} of them; Redis's "
+            "own core is not the limit."
+        )
+    else:
+        verdict = "Neither the cores nor Redis's one thread are used up: the limit lies in the pacing or the waits."
+    other = cpu.get("other_pct")
+    if isinstance(other, (int, float)) and other > CONTAMINATED_PCT:
+        verdict += f" (Disturbed: other processes used {fmt(other, ' %')} of the cores during the window.)"
+    return (
+        f"**What limits the throughput through Redis.** CPU over the hold window (100 % = one core): {listed}; "
+        f"together {fmt(total, ' %')} of the machine's {cores} %. {verdict}"
+        + (f" Redis's busiest commands in the window: {top}." if top else "")
+    )
+
+
+def failover_markdown(fo: dict[str, Any] | None) -> list[str]:
+    if fo is None:
+        return []
+    if fo.get("error"):
+        done = len(fo.get("trials") or [])
+        return [f"The failover measurement failed after {done} trials: {fo['error']}", ""]
+    lines = [
+        f"**Failover** ({fo['trials_run']} trials, {fo['instances']} instances, a client on each for one stream, "
+        f"`--interval-ms {fo['interval_ms']}`, `--lease-ms {fo['lease_ms']}`): from `kill -9` of the stream's "
+        f"leader to the first event above its newest id at the kill on the survivor: median "
+        f"**{fmt(fo.get('median_ms'), ' ms')}**, max **{fmt(fo.get('max_ms'), ' ms')}** "
+        f"(min {fmt(fo.get('min_ms'), ' ms')}); {fo.get('no_event', 0)} trials without such an event, "
+        f"{fo.get('survivor_id_jumps', 0)} id jumps, {fo.get('survivor_gap_notices', 0)} gap notices and "
+        f"{fo.get('survivor_repeats', 0)} repeats on the survivors' clients, {fo.get('mismatches', 0)} events "
+        "that differed between the two clients.",
+        "",
+        "| Trial | killed | newest id at the kill | first id after, on the survivor | ms |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for run in fo.get("trials") or []:
+        lines.append(
+            f"| {run['trial']} | {run['killed']} | {run['seq_at_kill']} | {fmt(run.get('first_id_after'))} "
+            f"| {fmt(run.get('ms'))} |"
+        )
+    return [*lines, ""]
+
+
 def restart_markdown(restart: dict[str, Any] | None) -> str:
     if not restart:
         return ""
@@ -480,6 +942,281 @@ streams, {store.get('bytes', '?')}), stopped with SIGTERM and started again. Fro
 | first byte of a stream resumed from the disk (`Last-Event-ID: 50`) | {restart['first_byte_ms']} |
 | its first replayed event | {restart['first_replayed_event_ms']} |
 """
+
+
+# ---------------------------------------------------------------- failover
+
+
+class SseClient:
+    """One `GET /sse/{stream}` read in a thread: every event's arrival time
+    (monotonic), `id:`, type and data, for the failover measurement."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.sock.sendall(f"GET /sse/{stream} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        self.events: list[tuple[float, int | None, str, str]] = []
+        self.error: str | None = None
+        self.closed = threading.Event()
+        self.arrived = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        buf, body, chunked = b"", b"", None
+        self.sock.settimeout(0.2)
+        try:
+            while not self.closed.is_set():
+                try:
+                    chunk = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                now = time.monotonic()
+                if not chunk:
+                    self.error = "closed by the server"
+                    return
+                buf += chunk
+                if chunked is None:
+                    head, sep, rest = buf.partition(b"\r\n\r\n")
+                    if not sep:
+                        continue
+                    status = head.split(b"\r\n", 1)[0]
+                    if b" 200 " not in status + b" ":
+                        self.error = f"status line {status.decode(errors='replace')!r}"
+                        return
+                    chunked = b"transfer-encoding: chunked" in head.lower()
+                    buf = rest
+                if chunked:
+                    while True:
+                        size_line, sep, rest = buf.partition(b"\r\n")
+                        if not sep:
+                            break
+                        size = int(size_line.split(b";")[0], 16)
+                        if len(rest) < size + 2:
+                            break
+                        body += rest[:size]
+                        buf = rest[size + 2:]
+                        if size == 0:
+                            self.error = "response ended"
+                            return
+                else:
+                    body, buf = body + buf, b""
+                *blocks, body = body.split(b"\n\n")
+                self._events(blocks, now)
+        except OSError as error:
+            if not self.closed.is_set():
+                self.error = str(error)
+        finally:
+            with self.arrived:
+                self.arrived.notify_all()
+
+    def _events(self, blocks: list[bytes], now: float) -> None:
+        for block in blocks:
+            seq, kind, data = None, "message", ""
+            for line in block.decode(errors="replace").split("\n"):
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "id" and value.isdigit():
+                    seq = int(value)
+                elif name == "event":
+                    kind = value
+                elif name == "data":
+                    data = value
+            if seq is not None or kind != "message":
+                with self.arrived:
+                    self.events.append((now, seq, kind, data))
+                    self.arrived.notify_all()
+
+    def wait_for(self, test: Callable[[tuple[float, int | None, str, str]], bool], timeout_s: float) -> tuple[float, int | None, str, str] | None:
+        """The first event (received so far or within `timeout_s`) that passes `test`."""
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        with self.arrived:
+            while True:
+                for event in self.events[seen:]:
+                    if test(event):
+                        return event
+                seen = len(self.events)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.error is not None:
+                    return None
+                self.arrived.wait(left)
+
+    def ids(self) -> list[int]:
+        with self.arrived:
+            return [seq for _, seq, kind, _ in self.events if kind == "message" and seq is not None]
+
+    def close(self) -> None:
+        self.closed.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def get_json(url: str, path: str) -> Any:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        plain = b""
+        while body:
+            size_line, _, rest = body.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            plain, body = plain + rest[:size], rest[size + 2:]
+        body = plain
+    return json.loads(body)
+
+
+def id_jumps(ids: list[int]) -> tuple[int, int]:
+    """(forward jumps, repeats or reorderings) in one client's id sequence."""
+    jumps = sum(1 for a, b in zip(ids, ids[1:]) if b > a + 1)
+    backwards = sum(1 for a, b in zip(ids, ids[1:]) if b <= a)
+    return jumps, backwards
+
+
+def failover_time(mode: str) -> dict[str, Any]:
+    """Two sse-hub instances on one Redis, one client on each for a stream
+    (FAILOVER_INTERVAL_MS, --lease-ms REDIS_LEASE_MS). Each trial finds the
+    stream's leader through /api/stats `leading_streams`, kills it with
+    SIGKILL, reads the stream's newest id from Redis (`HGET
+    sse-hub:{STREAM}:mark seq`) right after, and times on the survivor's
+    client, from the kill, the first event above that id; then restarts the
+    killed instance. Every trial uses a new stream, and the trials alternate
+    which instance the first client (and so, usually, the leader) is on."""
+    trials = FAILOVER_TRIALS[mode]
+    scenario = Scenario(
+        key="failover", title="Failover", interval_ms=FAILOVER_INTERVAL_MS, loadgen_args=[], timeout_s=0,
+    )
+    redis = RedisServer("failover", mode)
+    instances = [HubInstance(scenario, mode, name, redis) for name in REDIS_INSTANCES]
+    runs: list[dict[str, Any]] = []
+    clients: list[SseClient] = []
+    restarts = 0
+    chance = random.Random(17)
+    try:
+        redis.start()
+        for instance in instances:
+            instance.start(settle_s=0.2)
+        for trial in range(trials):
+            stream = f"failover-{trial}"
+            first, second = instances[trial % 2], instances[1 - trial % 2]
+            clients = [SseClient(first.url, stream)]
+            if clients[0].wait_for(lambda e: e[2] == "message", 5.0) is None:
+                raise RuntimeError(f"trial {trial}: no event on {first.instance} ({clients[0].error})")
+            clients.append(SseClient(second.url, stream))
+            if clients[1].wait_for(lambda e: e[2] == "message", 5.0) is None:
+                raise RuntimeError(f"trial {trial}: no event on {second.instance} ({clients[1].error})")
+            # The leader renews its lease every third of REDIS_LEASE_MS: kill
+            # it at a random point of that cycle (not always just after the
+            # claim), as a crash would.
+            time.sleep(0.3 + chance.uniform(0, REDIS_LEASE_MS / 3000))
+            by_instance = {first.instance: clients[0], second.instance: clients[1]}
+            leader = None
+            deadline = time.monotonic() + 5
+            while leader is None and time.monotonic() < deadline:
+                leading = [i for i in instances if get_json(i.url, "/api/stats").get("leading_streams", 0) > 0]
+                if len(leading) == 1:
+                    leader = leading[0]
+                else:
+                    time.sleep(0.05)
+            if leader is None:
+                raise RuntimeError(f"trial {trial}: no single leader in /api/stats leading_streams")
+            survivor = next(i for i in instances if i is not leader)
+            watcher = by_instance[survivor.instance]
+            mark = f"sse-hub:{{{stream}}}:mark"
+            assert leader.proc is not None
+            killed_at = time.monotonic()
+            leader.proc.kill()  # SIGKILL, as kill -9
+            seq_at_kill = int(redis_cli(redis.port, "HGET", mark, "seq") or 0)
+            leader.proc.wait()
+            # An append the leader had sent just before it died can land
+            # after that read; no other instance can append before the
+            # lease runs out (renewed every third of REDIS_LEASE_MS).
+            time.sleep(0.2)
+            seq_after = int(redis_cli(redis.port, "HGET", mark, "seq") or 0)
+            newest = max(seq_at_kill, seq_after)
+            event = watcher.wait_for(
+                lambda e: e[2] == "message" and e[1] is not None and e[1] > newest, REDIS_LEASE_MS / 1000 * 3 + 5,
+            )
+            if event is not None and event[1] is not None:
+                # A few more, to check that the new leader's ids go on without a jump.
+                after = event[1]
+                watcher.wait_for(lambda e: e[1] is not None and e[1] >= after + 3, 2.0)
+            ids = watcher.ids()
+            jumps, backwards = id_jumps(ids)
+            gap_notices = sum(1 for _, _, kind, _ in watcher.events if kind == "gap")
+            # Both clients must have had the same event under each id.
+            seen = {seq: data for _, seq, kind, data in by_instance[leader.instance].events if kind == "message"}
+            mismatches = sum(
+                1 for _, seq, kind, data in watcher.events
+                if kind == "message" and seq in seen and seen[seq] != data
+            )
+            run = {
+                "trial": trial,
+                "stream": stream,
+                "killed": leader.instance,
+                "seq_at_kill": seq_at_kill,
+                "seq_200ms_after_kill": seq_after,
+                "first_id_after": None if event is None else event[1],
+                "ms": None if event is None else round((event[0] - killed_at) * 1000, 1),
+                "survivor_events": len(ids),
+                "survivor_id_jumps": jumps,
+                "survivor_repeats": backwards,
+                "survivor_gap_notices": gap_notices,
+                "mismatches_before_kill": mismatches,
+                "survivor_error": watcher.error,
+            }
+            if event is None:
+                run["error"] = f"no event above id {newest} on {survivor.instance} within the wait"
+            runs.append(run)
+            print(f"    trial {trial}: {json.dumps(run)}", flush=True)
+            for sse in clients:
+                sse.close()
+            clients = []
+            leader.early_exit = None
+            leader.start(settle_s=0.2, append=True)
+            restarts += 1
+    except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
+        return {"error": str(error), "trials": runs}
+    finally:
+        for sse in clients:
+            sse.close()
+        for instance in instances:
+            instance.stop()
+        redis.stop()
+    times = [r["ms"] for r in runs if r.get("ms") is not None]
+    logs = [instance.log_summary() for instance in instances]
+    return {
+        "mode": "failover",
+        "instances": len(instances),
+        "interval_ms": FAILOVER_INTERVAL_MS,
+        "lease_ms": REDIS_LEASE_MS,
+        "trials_run": len(runs),
+        "measured": len(times),
+        "median_ms": round(statistics.median(times), 1) if times else None,
+        "min_ms": min(times) if times else None,
+        "max_ms": max(times) if times else None,
+        "no_event": sum(1 for r in runs if r.get("ms") is None),
+        "survivor_id_jumps": sum(r["survivor_id_jumps"] for r in runs),
+        "survivor_gap_notices": sum(r["survivor_gap_notices"] for r in runs),
+        "survivor_repeats": sum(r["survivor_repeats"] for r in runs),
+        "mismatches": sum(r["mismatches_before_kill"] for r in runs),
+        "restarts": restarts,
+        "trials": runs,
+        "server_log": {
+            "lines": sum(log["lines"] for log in logs),
+            "sample": [line for log in logs for line in log["sample"]][:5],
+        },
+    }
 
 
 # ---------------------------------------------------------------- the table
@@ -504,6 +1241,8 @@ def dig_list(summary: dict[str, Any], key: str, index: int, field_name: str) -> 
 def fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
+    if value == "":
+        return ""  # a row that does not apply to this server
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -572,16 +1311,18 @@ def rows_for(scenario: Scenario) -> list[Row]:
         ("failed ↓", at("failed"), ""),
         ("accept-queue overflows (kernel) ↓", at("listen.overflows"), ""),
     ]
+    shared = shared_store_rows() if REDIS in scenario.servers else []
     if key == "capacity":
         return [
             *held,
-            ("server RSS before", lambda s: mib(dig(s, "server_rss.baseline_kib")), " MiB"),
-            ("server RSS peak", lambda s: mib(dig(s, "server_rss.peak_kib")), " MiB"),
+            ("server RSS before (redis: both instances)", lambda s: mib(dig(s, "server_rss.baseline_kib")), " MiB"),
+            ("server RSS peak (redis: both instances)", lambda s: mib(dig(s, "server_rss.peak_kib")), " MiB"),
             ("server RSS per connection ↓", at("server_rss.per_connection_kib"), " KiB"),
             ("events/s ↑", at("events_per_s"), ""),
             ("latency p99 ↓", at("latency.p99_ms"), " ms"),
             *checks,
             *rate,
+            *shared,
         ]
     if key == "fanout":
         return [*held, *latency, ("events/s ↑", at("events_per_s"), ""), *checks, *rate,
@@ -598,7 +1339,7 @@ def rows_for(scenario: Scenario) -> list[Row]:
             *rate[2:],
         ]
     if key == "throughput":
-        return [*held, ("events/s delivered ↑", at("events_per_s"), ""), *latency, *checks, *rate]
+        return [*held, ("events/s delivered ↑", at("events_per_s"), ""), *latency, *checks, *rate, *shared]
     return [
         ("cycles completed ↑", at("completed"), ""),
         ("cycles failed ↓", at("failed"), ""),
@@ -620,23 +1361,76 @@ def rows_for(scenario: Scenario) -> list[Row]:
     ]
 
 
+def per_instance(path: str) -> Callable[[dict[str, Any]], Any]:
+    """`path` of each instance of a REDIS run (`servers[…]`), as "a / b"."""
+    def get(s: dict[str, Any]) -> Any:
+        servers = s.get("servers")
+        if not isinstance(servers, list) or not servers:
+            return None
+        return " / ".join(fmt(dig(server, path)) for server in servers)
+    return get
+
+
+def fenced_appends(s: dict[str, Any]) -> Any:
+    servers = s.get("servers")
+    if not isinstance(servers, list) or not servers:
+        return None
+    counts = [dig(server, "stats.fenced_appends") for server in servers]
+    return sum(counts) if all(isinstance(c, int) for c in counts) else None
+
+
+def redis_commands_per_event(s: dict[str, Any]) -> Any:
+    """Redis commands per generated event: commands/s over the events the
+    streams generated per second (each generated once, for all instances)."""
+    commands, ticks, streams = dig(s, "redis.commands_per_s"), s.get("ticks_per_stream_per_s"), s.get("streams")
+    if not commands or not ticks or not streams:
+        return None
+    return commands / (ticks * streams)
+
+
+def shared_store_rows() -> list[Row]:
+    """Rows only the REDIS runs fill: each instance, and Redis itself (blank
+    for the other servers)."""
+    both = " / ".join(REDIS_INSTANCES)
+
+    def only_redis(row: Row) -> Row:
+        label, get, unit = row
+        return label, lambda s: get(s) if s.get("label", "").endswith(f"/{REDIS}") else "", unit
+
+    return [only_redis(row) for row in [
+        (f"redis: held per instance ({both})", per_instance("held"), ""),
+        (f"redis: RSS per connection per instance ({both}) ↓", per_instance("server_rss.per_connection_kib"), " KiB"),
+        (f"redis: CPU per instance ({both})", per_instance("cpu_pct"), " %"),
+        (f"redis: streams led per instance ({both})", per_instance("stats.leading_streams"), ""),
+        (f"redis: events generated per instance ({both})", per_instance("stats.events_generated"), ""),
+        ("redis: fenced appends ↓", fenced_appends, ""),
+        ("redis: Redis CPU (100 % = 1 core)", lambda s: dig(s, "redis.cpu_pct"), " %"),
+        ("redis: Redis commands/s", lambda s: dig(s, "redis.commands_per_s"), ""),
+        ("redis: Redis commands per generated event", redis_commands_per_event, ""),
+        ("redis: Redis used memory", lambda s: mib(dig(s, "redis.used_memory_kib")), " MiB"),
+    ]]
+
+
 def table(mode: str, results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| Scenario | Metric | sse-hub (memory) | sse-hub (disk) | ratio disk ÷ memory | express "
+        "| Scenario | Metric | sse-hub (memory) | sse-hub (disk) | ratio disk ÷ memory "
+        f"| sse-hub-redis ({len(REDIS_INSTANCES)} instances, 1 Redis) | ratio redis ÷ memory | express "
         "| ratio sse-hub ÷ express | bare write loop | ratio sse-hub ÷ loop |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in scenarios(mode):
         runs = results.get(scenario.key, {})
         hub, express = runs.get("sse-hub", {}), runs.get("express", {})
         disk = runs.get(DISK, {})
+        redis = runs.get(REDIS) if REDIS in scenario.servers else None
         floor = runs.get(FLOOR) if FLOOR in scenario.servers else None
         for n, (label, get, unit) in enumerate(rows_for(scenario)):
             name = scenario.key.capitalize() if n == 0 else ""
             h, d, e = get(hub), get(disk), get(express)
             f, hf = ("", "") if floor is None else (fmt(get(floor), unit), ratio(h, get(floor)))
+            r, hr = ("", "") if redis is None else (fmt(get(redis), unit), ratio(get(redis), h))
             lines.append(
-                f"| {name} | {label} | {fmt(h, unit)} | {fmt(d, unit)} | {ratio(d, h)} "
+                f"| {name} | {label} | {fmt(h, unit)} | {fmt(d, unit)} | {ratio(d, h)} | {r} | {hr} "
                 f"| {fmt(e, unit)} | {ratio(h, e)} | {f} | {hf} |"
             )
     return "\n".join(lines)
@@ -705,6 +1499,34 @@ def targets(results: dict[str, dict[str, Any]], full_size: dict[str, int]) -> li
     out.append(("No mismatches and no gaps anywhere (mismatches / id gaps / gap notices)", detail,
                 clean if known else None))
     out.extend(disk_targets(results))
+    out.extend(redis_targets(results))
+    return out
+
+
+def redis_targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """The instances on one Redis act as one hub: every connection held, the
+    same event under each id on every instance, no gaps."""
+    runs = {key: results.get(key, {}).get(REDIS) for key in ("capacity", "throughput")}
+    runs = {key: s for key, s in runs.items() if s is not None}
+    if not runs:
+        return []
+    out: list[tuple[str, str, bool | None]] = []
+    cap = runs.get("capacity")
+    if cap is not None:
+        held, attempted, failed = cap.get("held"), cap.get("attempted"), cap.get("failed")
+        out.append((
+            f"Redis, {len(REDIS_INSTANCES)} instances: capacity all held, 0 failed",
+            f"{fmt(held)} of {fmt(attempted)} held ({per_instance('held')(cap)} per instance), {fmt(failed)} failed",
+            None if held is None else held == attempted and failed == 0,
+        ))
+    bad = {k: (s.get("mismatches"), dig(s, "totals.gaps"), dig(s, "totals.gap_notices")) for k, s in runs.items()}
+    known = [v for v in bad.values() if None not in v]
+    out.append((
+        f"Redis, {len(REDIS_INSTANCES)} instances: 0 mismatches between instances and 0 gaps "
+        "(mismatches / id gaps / gap notices)",
+        "; ".join(f"{k}: {v[0]} / {v[1]} / {v[2]}" for k, v in bad.items()),
+        (len(known) == len(bad) and all(sum(v) == 0 for v in known)) if known else None,
+    ))
     return out
 
 
@@ -787,10 +1609,30 @@ def observations(results: dict[str, dict[str, Any]]) -> list[str]:
                 sample = " / ".join(line.strip()[:160] for line in log.get("sample", [])[:2])
                 notes.append(f"{where}: the server logged {log['lines']:,} warning/error lines, e.g. {sample}")
             stats = s.get("server_stats")
-            if isinstance(stats, dict):
-                rejected = {k: v for k, v in (stats.get("rejected") or {}).items() if v}
-                if rejected:
-                    notes.append(f"{where}: /api/stats rejected counters: {rejected}")
+            instances = [(f"{where} ({srv.get('url')})", srv.get("stats")) for srv in s.get("servers") or []]
+            for at, stats in instances or [(where, stats)]:
+                if isinstance(stats, dict):
+                    rejected = {k: v for k, v in (stats.get("rejected") or {}).items() if v}
+                    if rejected:
+                        notes.append(f"{at}: /api/stats rejected counters: {rejected}")
+                    if stats.get("fenced_appends"):
+                        notes.append(f"{at}: {stats['fenced_appends']:,} fenced appends (an instance that "
+                                     "had lost a stream's lease tried to append to it)")
+                elif stats is not None:
+                    notes.append(f"{at}: /api/stats could not be read: {stats}")
+            redis = s.get("redis")
+            if isinstance(redis, dict) and redis.get("error"):
+                notes.append(f"{where}: Redis's command counters could not be read: {redis['error']}")
+            if s.get("mode") == "failover":
+                for counter, what in (
+                    ("no_event", "trials without an event above the newest id within the wait"),
+                    ("survivor_id_jumps", "id jumps on the survivors' clients"),
+                    ("survivor_gap_notices", "gap notices on the survivors' clients"),
+                    ("survivor_repeats", "repeated or reordered ids on the survivors' clients"),
+                    ("mismatches", "events that differed between the two instances' clients"),
+                ):
+                    if s.get(counter):
+                        notes.append(f"{where}: {s[counter]:,} {what}")
             totals = s.get("totals") or {}
             for counter in ("duplicates", "malformed", "wrong_stream"):
                 if totals.get(counter):
@@ -857,11 +1699,16 @@ written by `bench/run.py`. Do not edit by hand: the next run rewrites it.
 {scenario_lines}
 
 Each scenario runs sse-hub first, then the Express reference, each freshly started; the fan-out scenario
-then runs the bare write loop (`sse-floor`, see the notes) as well.
+then runs the bare write loop (`sse-floor`, see the notes) as well. The capacity and throughput scenarios also
+run against `{REDIS}`: {len(REDIS_INSTANCES)} sse-hub instances sharing one private Redis, the same connections
+split over them (see the section on it below the notes), and a failover measurement kills a stream's leader
+among them.
 
 ## Results
 
-Ratio = sse-hub ÷ express; ↑ marks metrics where higher is better, ↓ where lower is better.
+Ratio = sse-hub ÷ express (disk ÷ memory and redis ÷ memory: sse-hub with another store, or as
+{len(REDIS_INSTANCES)} instances on one Redis, against the single instance with the memory store); ↑ marks metrics
+where higher is better, ↓ where lower is better. Rows starting with "redis:" apply to the instances on Redis only.
 
 {table(mode, results)}
 
@@ -958,7 +1805,9 @@ def compare_table(mode: str, results: dict[str, dict[str, Any]], rounds: int) ->
 
     for scenario in scenarios(mode):
         runs = results.get(scenario.key, {})
-        for n, (label, get, unit) in enumerate(rows_for(scenario)):
+        # The rows of the instances on Redis do not apply to a comparison.
+        rows = [row for row in rows_for(scenario) if not row[0].startswith("redis:")]
+        for n, (label, get, unit) in enumerate(rows):
             name = scenario.key.capitalize() if n == 0 else ""
             values = [get(runs.get(column, {})) for column in columns]
             before = mean([get(runs.get(c, {})) for c in columns if c.startswith(BEFORE)])
@@ -973,7 +1822,12 @@ def main() -> int:
     parser.add_argument("mode", choices=("full", "quick"))
     parser.add_argument("--against", type=Path, help="another sse-hub binary to compare with")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of a comparison (default 2)")
-    parser.add_argument("--only", default="", help="comma-separated scenario keys (default: all)")
+    parser.add_argument(
+        "--only", default="",
+        help="comma-separated scenario keys (capacity, fanout, throughput, publish, churn, failover, restart), "
+             f"or key/server for one server of a scenario, e.g. throughput/sse-hub,throughput/{REDIS} "
+             "(default: all)",
+    )
     args = parser.parse_args()
     if args.against is not None:
         global AGAINST_BIN
@@ -1021,6 +1875,15 @@ def main() -> int:
         print(f"report written to {target.relative_to(ROOT)}")
         return 0
     results = run_all(args.mode)
+    if selected("failover"):
+        print(f"== Failover: kill -9 of a stream's leader among {len(REDIS_INSTANCES)} instances on one Redis, "
+              f"{FAILOVER_TRIALS[args.mode]} trials", flush=True)
+        try:
+            failover = failover_time(args.mode)
+        except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+            failover = {"error": str(error)}
+        print(f"    {json.dumps({k: v for k, v in failover.items() if k != 'trials'})}", flush=True)
+        results["failover"] = {REDIS: failover}
     if not ONLY or "restart" in ONLY:
         print("== Restart with a full disk store", flush=True)
         try:
@@ -1032,13 +1895,19 @@ def main() -> int:
         restart = None
     took = time.monotonic() - clock
     (OUT_DIR / f"results-{args.mode}.json").write_text(json.dumps(results, indent=2))
-    markdown = results_markdown(args.mode, results, started, took) + restart_markdown(restart)
+    shared_store = shared_store_markdown(args.mode, results)
+    # The section on the instances on Redis goes before the raw summaries.
+    markdown = results_markdown(args.mode, results, started, took).replace(
+        "\n## Raw summaries", shared_store + "\n## Raw summaries", 1,
+    ) + restart_markdown(restart)
     target = RESULTS_MD if args.mode == "full" else OUT_DIR / "RESULTS-quick.md"
     target.write_text(markdown)
     print()
     print(table(args.mode, results))
     print()
     print(targets_table(targets(results, target_sizes(args.mode))))
+    if shared_store:
+        print(shared_store)
     print(f"\n{args.mode} run took {took:.0f} s; report written to {target.relative_to(ROOT)}")
     failed_runs = [f"{k}/{n}" for k, pair in results.items() for n, s in pair.items() if s.get("error")]
     if failed_runs:

@@ -129,8 +129,8 @@ pub async fn run(args: ChurnArgs) -> Result<ChurnReport> {
         .server
         .sources
         .unwrap_or_else(|| default_sources(args.cycles * args.rounds + args.warmup));
-    let target = Arc::new(Target::new(&args.server.url, sources)?);
-    let pid = args.server.server_pid;
+    let (url, pid) = args.server.single()?;
+    let target = Arc::new(Target::new(url, sources)?);
     let cold = pid.map(rss_kib).transpose()?;
 
     if args.warmup > 0 {
@@ -225,7 +225,7 @@ async fn round(
     let sampler = pid
         .zip(baseline)
         .map(|(pid, kib)| PeakSampler::start(pid, kib));
-    let cpu_window = CpuWindow::start(pid);
+    let cpu_window = CpuWindow::start(pid.as_slice(), &[]);
     let batch = cycles(target, args, args.cycles).await?;
     let cpu = cpu_window.finish();
     let peak_kib = match (sampler, pid) {

@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
@@ -32,13 +33,17 @@ pub enum Command {
 /// Options shared by all modes.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Base URL of the server.
+    /// Base URL of the server. `hold` takes several (`--url A --url B`),
+    /// instances of one hub sharing a store: connection i joins stream
+    /// i mod S on server (i mod S + i div S) mod U, so that consecutive
+    /// connections alternate servers and every stream has clients on each.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
+    pub url: Vec<String>,
 
-    /// Process id of the server, for its resident memory (VmRSS).
+    /// Process id of the server, for its resident memory (VmRSS) and CPU.
+    /// With several `--url`s, one per URL in the same order (or none).
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
 
     /// Loopback source addresses to spread connections over (127.0.0.1,
     /// 127.0.0.2, …). Default: one per 25,000 connections.
@@ -52,6 +57,54 @@ pub struct ServerArgs {
     /// Time allowed to connect and receive the response head.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub connect_timeout: Duration,
+}
+
+impl ServerArgs {
+    /// The server's URL and process id, for the modes that take one server.
+    pub fn single(&self) -> Result<(&str, Option<u32>)> {
+        let [url] = self.url.as_slice() else {
+            bail!("this mode takes one --url, got {}", self.url.len());
+        };
+        match self.server_pid.as_slice() {
+            [] => Ok((url, None)),
+            [pid] => Ok((url, Some(*pid))),
+            more => bail!("this mode takes one --server-pid, got {}", more.len()),
+        }
+    }
+
+    /// Each server's URL with its process id, if the pids were given.
+    pub fn servers(&self) -> Result<Vec<(&str, Option<u32>)>> {
+        if self.url.is_empty() {
+            bail!("--url is required");
+        }
+        if !self.server_pid.is_empty() && self.server_pid.len() != self.url.len() {
+            bail!(
+                "give one --server-pid per --url, in the same order ({} URLs, {} pids)",
+                self.url.len(),
+                self.server_pid.len()
+            );
+        }
+        Ok(self
+            .url
+            .iter()
+            .enumerate()
+            .map(|(n, url)| (url.as_str(), self.server_pid.get(n).copied()))
+            .collect())
+    }
+}
+
+/// Parses `NAME=PID` (`--watch-pid`).
+fn name_and_pid(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=PID, got {text:?}"))?;
+    if name.is_empty() {
+        return Err(format!("expected NAME=PID, got {text:?}"));
+    }
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("{pid:?} is not a process id"))?;
+    Ok((name.to_owned(), pid))
 }
 
 /// `hold` mode.
@@ -95,6 +148,13 @@ pub struct HoldArgs {
     /// reuses a keep-alive connection that fetched the page, e.g. `/healthz`.
     #[arg(long)]
     pub first_request: Option<String>,
+
+    /// Another process of the system under test, as `NAME=PID` (e.g. the
+    /// shared store, `redis=1234`; repeatable): its CPU over the measured
+    /// window is reported as `cpu.watched.NAME` and not counted as other
+    /// processes'.
+    #[arg(long, value_parser = name_and_pid)]
+    pub watch_pid: Vec<(String, u32)>,
 }
 
 /// `churn` mode.

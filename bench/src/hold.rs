@@ -83,8 +83,39 @@ pub struct HoldReport {
     pub server_rss: Option<RssReport>,
     /// Peak resident memory of this loader, KiB.
     pub loadgen_peak_rss_kib: Option<u64>,
-    /// The `--stats-path` document at the end of the window (or the error).
+    /// The `--stats-path` document at the end of the window (or the error);
+    /// with several servers, the first one's.
     pub server_stats: Option<serde_json::Value>,
+    /// The measured window, in milliseconds since the Unix epoch (for
+    /// matching readings taken outside the loader, such as a store's
+    /// command counter).
+    pub window_start_unix_ms: u64,
+    /// The end of the measured window, likewise.
+    pub window_end_unix_ms: u64,
+    /// With several `--url`s, each server's share (empty with one; the
+    /// totals above then cover all of them: `server_rss` adds their
+    /// baselines and peaks up, `cpu.server_pct` their CPU).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerReport>,
+}
+
+/// One server of a run over several (`--url` given more than once).
+#[derive(Debug, Serialize)]
+pub struct ServerReport {
+    /// Its `--url`.
+    pub url: String,
+    /// Its `--server-pid`, if given.
+    pub pid: Option<u32>,
+    /// Connections assigned to it.
+    pub attempted: usize,
+    /// Of those, open at the end of the hold window.
+    pub held: usize,
+    /// Its memory; per connection over its own held connections.
+    pub server_rss: Option<RssReport>,
+    /// Its CPU over the measured window (100 % = one core).
+    pub cpu_pct: Option<f64>,
+    /// Its `--stats-path` document at the end of the window.
+    pub stats: Option<serde_json::Value>,
 }
 
 /// Server memory during a hold run.
@@ -98,9 +129,35 @@ pub struct RssReport {
     pub per_connection_kib: Option<f64>,
 }
 
+impl RssReport {
+    /// The report for `held` connections between these two readings.
+    fn new(baseline_kib: u64, peak_kib: u64, held: usize) -> Self {
+        Self {
+            baseline_kib,
+            peak_kib,
+            per_connection_kib: (held > 0)
+                .then(|| round3(peak_kib.saturating_sub(baseline_kib) as f64 / held as f64)),
+        }
+    }
+}
+
+/// The server (index into the `--url`s) of connection `n`, which joins
+/// stream `n % streams`: `(n % streams + n / streams) % servers`. Each run of
+/// `streams` consecutive connections alternates servers, and the next run
+/// starts one server further, so that every stream's clients are spread over
+/// every server (plain `n % servers` would put all of a stream's clients on
+/// one server whenever the server count divides the stream count).
+pub fn server_of(n: usize, streams: usize, servers: usize) -> usize {
+    let streams = streams.max(1);
+    (n % streams + n / streams) % servers.max(1)
+}
+
 /// State shared by the driver and every connection task.
 struct Shared {
-    target: Target,
+    /// One per `--url`.
+    targets: Vec<Target>,
+    /// Connections with an open stream right now, per server.
+    open_by_server: Vec<AtomicUsize>,
     connect_timeout: Duration,
     read_buffer: usize,
     /// Request path of each stream.
@@ -142,7 +199,13 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         .server
         .sources
         .unwrap_or_else(|| default_sources(args.connections));
-    let target = Target::new(&args.server.url, sources)?;
+    let servers = args.server.servers()?;
+    let targets = servers
+        .iter()
+        .map(|(url, _)| Target::new(url, sources))
+        .collect::<Result<Vec<_>>>()?;
+    // Either none or one per server (`ServerArgs::servers` checks).
+    let pids: Vec<u32> = servers.iter().filter_map(|(_, pid)| *pid).collect();
     if let Some(limit) = open_file_limit() {
         if (args.connections as u64) + OWN_FDS > limit {
             eprintln!(
@@ -159,7 +222,8 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         paths: ids.iter().map(|id| format!("/sse/{id}")).collect(),
         first_request: args.first_request.clone(),
         ids,
-        target,
+        open_by_server: targets.iter().map(|_| AtomicUsize::new(0)).collect(),
+        targets,
         connect_timeout: args.server.connect_timeout,
         read_buffer: args.read_buffer,
         measuring: AtomicBool::new(false),
@@ -170,11 +234,15 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         stop: CancellationToken::new(),
     });
 
-    let pid = args.server.server_pid;
-    let baseline = pid.map(rss_kib).transpose()?;
-    let sampler = pid
-        .zip(baseline)
-        .map(|(pid, kib)| PeakSampler::start(pid, kib));
+    let baselines = pids
+        .iter()
+        .map(|pid| rss_kib(*pid))
+        .collect::<Result<Vec<_>>>()?;
+    let samplers: Vec<PeakSampler> = pids
+        .iter()
+        .zip(&baselines)
+        .map(|(pid, kib)| PeakSampler::start(*pid, *kib))
+        .collect();
 
     // Ramp.
     let listen_before = ListenCounters::read();
@@ -191,25 +259,33 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
     let ramp_s = started.elapsed().as_secs_f64();
 
     // Measure.
-    let cpu_window = CpuWindow::start(pid);
+    let cpu_window = CpuWindow::start(&pids, &args.watch_pid);
     shared.measuring.store(true, Ordering::Relaxed);
     let window_start = Instant::now();
     let window_start_ms = now_us() / 1000;
     sleep(args.hold).await;
     let held = shared.open.load(Ordering::Relaxed);
+    let held_by_server: Vec<usize> = shared
+        .open_by_server
+        .iter()
+        .map(|open| open.load(Ordering::Relaxed))
+        .collect();
     shared.measuring.store(false, Ordering::Relaxed);
     let measured_s = window_start.elapsed().as_secs_f64();
     let window_end_ms = now_us() / 1000;
     let cpu = cpu_window.finish();
     let listen = ListenCounters::read().since(listen_before);
-    let server_stats = match &args.stats_path {
-        Some(path) => Some(fetch_json(&shared.target, path).await),
-        None => None,
-    };
-    let peak = match (sampler, pid) {
-        (Some(sampler), Some(pid)) => Some(sampler.finish(pid).await),
-        _ => None,
-    };
+    let mut stats_by_server = Vec::with_capacity(shared.targets.len());
+    for target in &shared.targets {
+        stats_by_server.push(match &args.stats_path {
+            Some(path) => Some(fetch_json(target, path).await),
+            None => None,
+        });
+    }
+    let mut peaks = Vec::with_capacity(samplers.len());
+    for (sampler, pid) in samplers.into_iter().zip(&pids) {
+        peaks.push(sampler.finish(*pid).await);
+    }
 
     // Stop.
     shared.stop.cancel();
@@ -238,14 +314,33 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         .consistency
         .ticks_between(window_start_ms, window_end_ms);
     let window_s = (window_end_ms.saturating_sub(window_start_ms)) as f64 / 1000.0;
-    let server_rss = baseline
-        .zip(peak)
-        .map(|(baseline_kib, peak_kib)| RssReport {
-            baseline_kib,
-            peak_kib,
-            per_connection_kib: (held > 0)
-                .then(|| round3(peak_kib.saturating_sub(baseline_kib) as f64 / held as f64)),
-        });
+    // With several servers: their baselines and peaks added up, over all
+    // held connections.
+    let server_rss = (!pids.is_empty())
+        .then(|| RssReport::new(baselines.iter().sum(), peaks.iter().sum(), held));
+    let server_stats = stats_by_server.first().cloned().flatten();
+    let servers = if shared.targets.len() > 1 {
+        servers
+            .iter()
+            .enumerate()
+            .map(|(index, (url, pid))| ServerReport {
+                url: (*url).to_owned(),
+                pid: *pid,
+                attempted: (0..args.connections)
+                    .filter(|n| server_of(*n, args.streams, shared.targets.len()) == index)
+                    .count(),
+                held: held_by_server[index],
+                server_rss: baselines
+                    .get(index)
+                    .zip(peaks.get(index))
+                    .map(|(base, peak)| RssReport::new(*base, *peak, held_by_server[index])),
+                cpu_pct: cpu.per_server_pct.get(index).copied().flatten(),
+                stats: stats_by_server[index].clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(HoldReport {
         mode: "hold",
         label: args.server.label,
@@ -256,7 +351,7 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         failed_by_category: by_category,
         failure_reasons: reasons,
         streams: args.streams,
-        sources: shared.target.source_count(),
+        sources: shared.targets[0].source_count(),
         ramp_per_s: args.ramp,
         ramp_s: round3(ramp_s),
         measured_s: round3(measured_s),
@@ -269,11 +364,14 @@ pub async fn run(args: HoldArgs, threads: usize) -> Result<HoldReport> {
         ),
         cpu,
         listen,
-        local_port_retries: shared.target.port_retries(),
+        local_port_retries: shared.targets.iter().map(Target::port_retries).sum(),
         totals,
         server_rss,
         loadgen_peak_rss_kib: own_peak_kib(),
         server_stats,
+        window_start_unix_ms: window_start_ms,
+        window_end_unix_ms: window_end_ms,
+        servers,
     })
 }
 
@@ -290,6 +388,7 @@ async fn fetch_json(target: &Target, path: &str) -> serde_json::Value {
 /// One connection: subscribe, read until stopped, count everything.
 async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
     let stream = n % shared.paths.len();
+    let server = server_of(n, shared.paths.len(), shared.targets.len());
     let mut buf = vec![0_u8; shared.read_buffer];
     let mut checker = EventChecker {
         latency: &shared.latency,
@@ -305,7 +404,7 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
         opened = timeout(
             shared.connect_timeout,
             Subscription::open(
-                &shared.target,
+                &shared.targets[server],
                 n,
                 shared.first_request.as_deref(),
                 &shared.paths[stream],
@@ -326,6 +425,7 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
         }
     };
     shared.open.fetch_add(1, Ordering::Relaxed);
+    shared.open_by_server[server].fetch_add(1, Ordering::Relaxed);
     let mut pending = Some((start, end));
     let failure = loop {
         let (from, to) = match pending.take() {
@@ -351,6 +451,7 @@ async fn client(shared: Arc<Shared>, n: usize) -> ClientResult {
         }
     };
     shared.open.fetch_sub(1, Ordering::Relaxed);
+    shared.open_by_server[server].fetch_sub(1, Ordering::Relaxed);
     ClientResult {
         failure,
         established: true,
@@ -370,8 +471,32 @@ pub fn human(report: &HoldReport) -> String {
         )
     });
     let pct = |pct: Option<f64>| pct.map_or("n/a".to_owned(), |pct| format!("{pct:.0}%"));
+    let watched: String = report
+        .cpu
+        .watched
+        .iter()
+        .map(|(name, share)| format!(" {name} {}", pct(*share)))
+        .collect();
+    let servers: String = report
+        .servers
+        .iter()
+        .map(|server| {
+            let per_connection = server
+                .server_rss
+                .as_ref()
+                .and_then(|rss| rss.per_connection_kib)
+                .map_or("n/a".to_owned(), |kib| format!("{kib:.2}"));
+            format!(
+                "; {}: {} of {} held, CPU {}, {per_connection} KiB/conn",
+                server.url,
+                server.held,
+                server.attempted,
+                pct(server.cpu_pct)
+            )
+        })
+        .collect();
     format!(
-        "hold {}: {} attempted, {} held, {} failed; {:.0} events/s ({:.1} ticks/stream/s); latency p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ms; {} mismatches, {} timestamp collisions, {} gaps, {} gap notices; CPU server {} loadgen {} irq {} other {}{memory}",
+        "hold {}: {} attempted, {} held, {} failed; {:.0} events/s ({:.1} ticks/stream/s); latency p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ms; {} mismatches, {} timestamp collisions, {} gaps, {} gap notices; CPU server {}{watched} loadgen {} irq {} other {}{memory}{servers}",
         report.label,
         report.attempted,
         report.held,
@@ -391,4 +516,92 @@ pub fn human(report: &HoldReport) -> String {
         pct(report.cpu.irq_pct),
         pct(report.cpu.other_pct),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Connections per (stream, server) for `n` connections.
+    fn spread(n: usize, streams: usize, servers: usize) -> Vec<Vec<usize>> {
+        let mut counts = vec![vec![0; servers]; streams];
+        for connection in 0..n {
+            counts[connection % streams][server_of(connection, streams, servers)] += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn connections_alternate_servers_and_every_stream_is_on_each() {
+        // The capacity scenario over two instances: 2 × 9,750 on 100 streams,
+        // each stream's 195 clients split 98 / 97.
+        let counts = spread(19_500, 100, 2);
+        let per_server: Vec<usize> = (0..2).map(|s| counts.iter().map(|c| c[s]).sum()).collect();
+        assert_eq!(per_server, [9_750, 9_750]);
+        assert!(
+            counts.iter().all(|c| c[0].abs_diff(c[1]) <= 1),
+            "{counts:?}"
+        );
+        // Quick size: 2 × 250, every stream on both.
+        let counts = spread(500, 100, 2);
+        assert!(
+            counts.iter().all(|c| c == &[3, 2] || c == &[2, 3]),
+            "{counts:?}"
+        );
+        // Consecutive connections alternate.
+        let first: Vec<usize> = (0..6).map(|n| server_of(n, 100, 2)).collect();
+        assert_eq!(first, [0, 1, 0, 1, 0, 1]);
+        // One stream: plain round-robin; three servers, ten streams: each
+        // stream's clients go round all three.
+        let one: Vec<usize> = (0..5).map(|n| server_of(n, 1, 2)).collect();
+        assert_eq!(one, [0, 1, 0, 1, 0]);
+        assert!(spread(300, 10, 3).iter().all(|c| c == &[10, 10, 10]));
+        // One server: everything on it.
+        assert!((0..1000).all(|n| server_of(n, 7, 1) == 0));
+    }
+
+    /// `sse-loadgen hold ARGS…` parsed.
+    fn hold_args(args: &[&str]) -> Result<HoldArgs, clap::Error> {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["sse-loadgen", "hold"].iter().chain(args))?;
+        match cli.command {
+            crate::cli::Command::Hold(args) => Ok(args),
+            other => panic!("not hold: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn several_urls_and_pids_are_taken_in_order() {
+        let (a, b) = ("http://127.0.0.1:1", "http://127.0.0.1:2");
+        let args = hold_args(&[
+            "--url",
+            a,
+            "--url",
+            b,
+            "--server-pid",
+            "11",
+            "--server-pid",
+            "22",
+            "--watch-pid",
+            "redis=33",
+        ])
+        .expect("parses");
+        let servers = args.server.servers().expect("one pid per URL");
+        assert_eq!(servers, [(a, Some(11)), (b, Some(22))]);
+        assert_eq!(args.watch_pid, [("redis".to_owned(), 33)]);
+        assert!(args.server.single().is_err(), "churn and publish take one");
+        // Without pids, or with one pid per URL only.
+        let args = hold_args(&["--url", a, "--url", b]).expect("parses");
+        assert_eq!(
+            args.server.servers().expect("no pids"),
+            [(a, None), (b, None)]
+        );
+        let args = hold_args(&["--url", a, "--url", b, "--server-pid", "11"]).expect("parses");
+        assert!(args.server.servers().is_err());
+        // The single-server defaults are unchanged.
+        let args = hold_args(&["--server-pid", "5"]).expect("parses");
+        let single = args.server.single().expect("one server");
+        assert_eq!(single, ("http://127.0.0.1:3000", Some(5)));
+        assert!(hold_args(&["--watch-pid", "7"]).is_err());
+    }
 }

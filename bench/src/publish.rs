@@ -233,7 +233,8 @@ pub async fn run(args: PublishArgs) -> Result<PublishReport> {
         .server
         .sources
         .unwrap_or_else(|| default_sources(connections));
-    let target = Target::new(&args.server.url, sources)?;
+    let (url, pid) = args.server.single()?;
+    let target = Target::new(url, sources)?;
     if let Some(limit) = open_file_limit() {
         if (connections as u64) + OWN_FDS > limit {
             eprintln!(
@@ -279,8 +280,7 @@ pub async fn run(args: PublishArgs) -> Result<PublishReport> {
     let ramp_s = ramp_started.elapsed().as_secs_f64();
 
     // Publish.
-    let pid = args.server.server_pid;
-    let cpu_window = CpuWindow::start(pid);
+    let cpu_window = CpuWindow::start(pid.as_slice(), &[]);
     shared.publishing.store(true, Ordering::Relaxed);
     let started = Instant::now();
     let stop_publishing = started + args.duration;

@@ -56,6 +56,16 @@ impl AppendWatcher for Follower {
         }
     }
 
+    fn lease_released(&self, stream: &StreamId) {
+        let Some(streams) = self.streams.upgrade() else {
+            return;
+        };
+        let known = lock(&streams).get(stream).cloned();
+        if let Some(known) = known {
+            known.lease_released.notify_one();
+        }
+    }
+
     fn resync(&self) {
         let Some(streams) = self.streams.upgrade() else {
             return;

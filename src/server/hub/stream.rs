@@ -49,6 +49,9 @@ pub(crate) struct Stream {
     follow_target: AtomicU64,
     /// A follow task runs.
     following: AtomicBool,
+    /// With a shared store: another instance released the stream's lease,
+    /// so this one (if it waits for it) claims it now.
+    pub(crate) lease_released: Notify,
 }
 
 /// The part of a stream that changes, behind its mutex.
@@ -135,6 +138,7 @@ impl Stream {
             wake: Notify::new(),
             follow_target: AtomicU64::new(0),
             following: AtomicBool::new(false),
+            lease_released: Notify::new(),
         });
         context.idle_streams.fetch_add(1, Ordering::AcqRel);
         stream

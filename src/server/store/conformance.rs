@@ -6,7 +6,7 @@
 //! shared store also runs [`run_shared`], with a factory of two instances
 //! on one backend: one log, announcements, leases and fencing.
 
-use super::{AppendWatcher, Durability, EventStore, NewEvent, Seq, StoreError};
+use super::{AppendWatcher, Claim, Durability, EventStore, NewEvent, Seq, StoreError};
 use crate::model::StreamId;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -265,10 +265,14 @@ async fn two_instances_append_to_one_log((a, b): (Box<dyn EventStore>, Box<dyn E
     assert_eq!(a.newest(&s).await.expect("newest"), Some(200));
 }
 
+/// The longest lease a pair factory may configure.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Records what a watcher is told.
 #[derive(Default)]
 struct Heard {
     appended: std::sync::Mutex<Vec<(StreamId, Seq)>>,
+    released: std::sync::Mutex<Vec<StreamId>>,
     told: tokio::sync::Notify,
 }
 
@@ -278,6 +282,11 @@ impl AppendWatcher for Heard {
             .lock()
             .expect("lock")
             .push((stream.clone(), newest));
+        self.told.notify_one();
+    }
+
+    fn lease_released(&self, stream: &StreamId) {
+        self.released.lock().expect("lock").push(stream.clone());
         self.told.notify_one();
     }
 
@@ -312,44 +321,63 @@ async fn one_instance_holds_a_lease_and_a_lost_one_is_fenced(
 ) {
     let s = id("s");
     let (shared_a, shared_b) = (a.shared().expect("shared"), b.shared().expect("shared"));
-    let lease = shared_a
-        .claim(&s, None)
-        .await
-        .expect("claim")
-        .expect("free");
+    let heard = Arc::new(Heard::default());
+    let watcher: Arc<dyn AppendWatcher> = heard.clone();
+    shared_b.watch(Arc::downgrade(&watcher));
+    let Claim::Held(lease) = shared_a.claim(&s, None).await.expect("claim") else {
+        panic!("a free lease is claimed");
+    };
     assert_eq!(lease.since_last_tick, None, "never generated");
-    assert!(
-        shared_b.claim(&s, None).await.expect("claim").is_none(),
-        "held by a"
-    );
+    match shared_b.claim(&s, None).await.expect("claim") {
+        Claim::Busy { expires_in } => assert!(
+            expires_in > std::time::Duration::ZERO && expires_in <= LEASE,
+            "held by a for at most its time to live: {expires_in:?}"
+        ),
+        Claim::Held(_) => panic!("b claimed a's lease"),
+    }
     let renewed = shared_a.claim(&s, Some(&lease)).await.expect("renew");
-    assert_eq!(renewed.map(|held| held.token), Some(lease.token.clone()));
+    assert_eq!(renewed, Claim::Held(lease.clone()));
     let stored = shared_a
         .append_generated(&s, event("tick"), &lease)
         .await
         .expect("the leader appends");
     assert_eq!(stored.seq, 1);
-    // a gives it up; b takes it; a's old lease is fenced.
-    shared_a.release(&s, lease.clone());
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    let taken = loop {
-        if let Some(taken) = shared_b.claim(&s, None).await.expect("claim") {
-            break taken;
+    // a gives it up and it is announced; b takes it; a's old lease is fenced.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut held = lease.clone();
+    loop {
+        shared_a.release(&s, held.clone());
+        let told =
+            tokio::time::timeout(std::time::Duration::from_millis(200), heard.told.notified());
+        if told.await.is_ok() && heard.released.lock().expect("lock").contains(&s) {
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the released lease is free"
+            "the release is announced"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // b's link may not have listened yet (announcements are at most
+        // once): a takes the lease again and releases it again.
+        held = loop {
+            if let Claim::Held(again) = shared_a.claim(&s, None).await.expect("claim") {
+                break again;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+    }
+    let Claim::Held(taken) = shared_b.claim(&s, None).await.expect("claim") else {
+        panic!("the released lease is free");
     };
     assert!(taken.since_last_tick.is_some(), "the cadence goes on");
     assert_eq!(
         shared_a.append_generated(&s, event("late"), &lease).await,
         Err(StoreError::Fenced)
     );
-    assert_eq!(
-        shared_a.claim(&s, Some(&lease)).await.expect("renew"),
-        None,
+    assert!(
+        matches!(
+            shared_a.claim(&s, Some(&lease)).await,
+            Ok(Claim::Busy { .. })
+        ),
         "lost"
     );
     assert_eq!(

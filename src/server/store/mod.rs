@@ -293,11 +293,27 @@ pub struct Lease {
     pub since_last_tick: Option<std::time::Duration>,
 }
 
+/// What [`SharedLog::claim`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The lease is this instance's (claimed now, or renewed).
+    Held(Lease),
+    /// Another instance holds it; it expires in this long unless renewed
+    /// (when to try again), or sooner if released (announced).
+    Busy {
+        /// Time left on the other instance's lease.
+        expires_in: std::time::Duration,
+    },
+}
+
 /// Told of appends made by any instance of a shared store.
 pub trait AppendWatcher: Send + Sync + 'static {
     /// `stream`'s log now reaches `newest` (the watcher reads what it
     /// misses from [`EventStore::after`]).
     fn appended(&self, stream: &StreamId, newest: Seq);
+    /// `stream`'s lease was released: an instance waiting for it may claim
+    /// it now rather than when it would have expired.
+    fn lease_released(&self, stream: &StreamId);
     /// Announcements may have been lost (the link to the store was down):
     /// every followed stream should be checked against the log.
     fn resync(&self);
@@ -318,7 +334,8 @@ pub trait AppendWatcher: Send + Sync + 'static {
 ///   [`SharedLog::newest_of`] now and then to catch a lost last one.
 /// - **One generator per stream.** [`SharedLog::claim`] gives a stream's
 ///   lease to one instance at a time; it expires unless renewed (the same
-///   call with the lease), and [`SharedLog::release`] gives it up.
+///   call with the lease), and [`SharedLog::release`] gives it up and
+///   announces that it did.
 /// - **Fencing.** [`SharedLog::append_generated`] is refused with
 ///   [`StoreError::Fenced`] unless the lease still holds when the append
 ///   runs, so an instance that lost its lease (paused past its expiry)
@@ -329,16 +346,14 @@ pub trait SharedLog: Send + Sync {
     fn watch(&self, watcher: std::sync::Weak<dyn AppendWatcher>);
 
     /// Claims `stream`'s lease for this instance, or with `held`, renews
-    /// it: `Some` while it is (still) this instance's, `None` while another
-    /// instance holds it.
-    fn claim<'a>(
-        &'a self,
-        stream: &'a StreamId,
-        held: Option<&'a Lease>,
-    ) -> StoreFuture<'a, Option<Lease>>;
+    /// it: [`Claim::Held`] while it is (still) this instance's,
+    /// [`Claim::Busy`] while another instance holds it.
+    fn claim<'a>(&'a self, stream: &'a StreamId, held: Option<&'a Lease>)
+        -> StoreFuture<'a, Claim>;
 
-    /// Gives `lease` up if it still holds, in the background (another
-    /// instance may take over at once).
+    /// Gives `lease` up if it still holds, in the background, and announces
+    /// it ([`AppendWatcher::lease_released`]: another instance with
+    /// subscribers takes over at once).
     fn release(&self, stream: &StreamId, lease: Lease);
 
     /// Appends a generated event if `lease` still holds (fenced).

@@ -13,7 +13,8 @@
 --          stream; when the mark is gone (Redis lost its data) numbering
 --          restarts ARGV[3] ids above it, never below an id a client saw
 -- ARGV[3]  margin above the floor
--- ARGV[4]  events kept in the log (MAXLEN)
+-- ARGV[4]  events kept in the log (at least: trimmed with MAXLEN ~, which
+--          drops whole nodes of the Stream and costs far less than exact)
 -- ARGV[5]  the log's time to live in ms (--retention-ms), from this append
 -- ARGV[6]  the mark's time to live in ms (outlives the log, so that a new
 --          life of the stream numbers on above the old one)
@@ -73,7 +74,7 @@ for i = 0, n - 1 do
     out[#out + 1] = 1
   else
     seq = seq + 1
-    redis.call('XADD', log, 'MAXLEN', history, seq .. '-0', 'e', event_type, 'd', data, 't', now)
+    redis.call('XADD', log, 'MAXLEN', '~', history, seq .. '-0', 'e', event_type, 'd', data, 't', now)
     if key then
       redis.call('SET', key, seq, 'PX', idem_ttl)
     end

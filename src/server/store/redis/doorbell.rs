@@ -10,7 +10,7 @@
 //! of its streams catches a lost last announcement that no reconnect
 //! marks.
 
-use super::reply::doorbell;
+use super::reply::{doorbell, Announcement};
 use super::{link_config, lock, Inner};
 use redis::aio::ConnectionManager;
 use redis::{PushInfo, PushKind, Value};
@@ -96,11 +96,18 @@ fn hear(inner: &Inner, push: PushInfo) {
                 Some(Value::BulkString(payload)) => doorbell(payload),
                 _ => None,
             };
-            if let Some((stream, newest)) = announced {
-                inner.saw(&stream, newest);
-                if let Some(watcher) = watcher(inner) {
+            // Not recorded as seen here: announcements come for every
+            // stream of every instance, and only the ones this instance
+            // reads (and forgets) may be remembered.
+            let watcher = watcher(inner);
+            match (announced, watcher) {
+                (Some(Announcement::Appended(stream, newest)), Some(watcher)) => {
                     watcher.appended(&stream, newest);
                 }
+                (Some(Announcement::LeaseReleased(stream)), Some(watcher)) => {
+                    watcher.lease_released(&stream);
+                }
+                _ => {}
             }
         }
         PushKind::Disconnection => {

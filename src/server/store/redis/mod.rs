@@ -40,8 +40,8 @@ mod keys;
 mod reply;
 
 use super::{
-    AppendWatcher, Appended, Durability, EventStore, Lease, NewEvent, Publish, Seq, SharedLog,
-    StoreError, StoreFuture, StoredEvent,
+    AppendWatcher, Appended, Claim, Durability, EventStore, Lease, NewEvent, Publish, Seq,
+    SharedLog, StoreError, StoreFuture, StoredEvent,
 };
 use crate::model::StreamId;
 use keys::Keys;
@@ -303,7 +303,11 @@ impl Inner {
     async fn release(&self, stream: &StreamId, token: &str) -> Result<(), StoreError> {
         let mut link = self.commands.clone();
         let mut invocation = RELEASE.prepare_invoke();
-        invocation.key(self.keys.lease(stream)).arg(token);
+        invocation
+            .key(self.keys.lease(stream))
+            .arg(token)
+            .arg(self.keys.channel())
+            .arg(stream.as_str());
         self.run("release", invocation.invoke_async::<i64>(&mut link))
             .await
             .map(|_| ())
@@ -417,7 +421,9 @@ impl EventStore for RedisStore {
     ) -> StoreFuture<'a, Vec<StoredEvent>> {
         Box::pin(async move {
             let inner = &self.inner;
-            let count = limit.min(inner.settings.history.max(1));
+            // The log holds about `--history` events (trimmed with `~`, so
+            // a little more): the oldest `limit` after the id, as asked.
+            let count = limit.min(i64::MAX as usize);
             if count == 0 {
                 return Ok(Vec::new());
             }
@@ -440,6 +446,11 @@ impl EventStore for RedisStore {
     fn forget(&self, stream: &StreamId) {
         // The log is shared: it expires in Redis by itself. This instance
         // only stops remembering the stream.
+        lock(&self.inner.seen).remove(stream);
+    }
+
+    fn release(&self, stream: &StreamId) {
+        // Asked about, then refused at --max-streams: nothing to remember.
         lock(&self.inner.seen).remove(stream);
     }
 
@@ -489,7 +500,7 @@ impl SharedLog for RedisStore {
         &'a self,
         stream: &'a StreamId,
         held: Option<&'a Lease>,
-    ) -> StoreFuture<'a, Option<Lease>> {
+    ) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let inner = &self.inner;
             let token: Arc<str> = match held {
@@ -511,19 +522,20 @@ impl SharedLog for RedisStore {
                 .run("claim", invocation.invoke_async(&mut link))
                 .await?;
             let numbers = reply::numbers(reply).map_err(malformed)?;
-            let [held_now, now, tick] = numbers[..] else {
+            let [held_now, now, tick, expires] = numbers[..] else {
                 return Err(malformed(reply::Malformed("a claim's reply".to_owned())));
             };
             if held_now != 1 {
                 if held.is_some() {
                     lock(&inner.leases).remove(stream);
                 }
-                return Ok(None);
+                let expires_in = Duration::from_millis(u64::try_from(expires).unwrap_or(0));
+                return Ok(Claim::Busy { expires_in });
             }
             lock(&inner.leases).insert(stream.clone(), Arc::clone(&token));
             let since_last_tick =
                 (tick >= 0).then(|| Duration::from_millis(u64::try_from(now - tick).unwrap_or(0)));
-            Ok(Some(Lease {
+            Ok(Claim::Held(Lease {
                 token,
                 since_last_tick,
             }))

@@ -109,11 +109,24 @@ pub(super) fn redis_time(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// A doorbell message, `<newest id> <stream id>`; `None` when it is not one.
-pub(super) fn doorbell(payload: &[u8]) -> Option<(StreamId, Seq)> {
+/// What a doorbell message announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Announcement {
+    /// `<newest id> <stream id>`: the stream's log reaches that id.
+    Appended(StreamId, Seq),
+    /// `free <stream id>`: the stream's lease was released.
+    LeaseReleased(StreamId),
+}
+
+/// A doorbell message; `None` when it is not one.
+pub(super) fn doorbell(payload: &[u8]) -> Option<Announcement> {
     let text = std::str::from_utf8(payload).ok()?;
-    let (seq, stream) = text.split_once(' ')?;
-    Some((StreamId::parse(stream).ok()?, seq.parse().ok()?))
+    let (what, stream) = text.split_once(' ')?;
+    let stream = StreamId::parse(stream).ok()?;
+    if what == "free" {
+        return Some(Announcement::LeaseReleased(stream));
+    }
+    Some(Announcement::Appended(stream, what.parse().ok()?))
 }
 
 fn bytes(value: Value) -> Result<Vec<u8>, Malformed> {
@@ -195,7 +208,11 @@ mod tests {
     #[test]
     fn reads_a_doorbell_and_ignores_anything_else() {
         let id = StreamId::parse("a-1").expect("valid");
-        assert_eq!(doorbell(b"42 a-1"), Some((id, 42)));
+        assert_eq!(
+            doorbell(b"42 a-1"),
+            Some(Announcement::Appended(id.clone(), 42))
+        );
+        assert_eq!(doorbell(b"free a-1"), Some(Announcement::LeaseReleased(id)));
         assert_eq!(doorbell(b"42"), None);
         assert_eq!(doorbell(b"x a-1"), None);
         assert_eq!(doorbell(b"1 a b"), None);

@@ -160,7 +160,9 @@ async fn a_streams_keys_share_its_hash_tag_and_expire() {
         .await
         .expect("append");
     let shared = store.shared().expect("shared");
-    let lease = shared.claim(&s, None).await.expect("claim").expect("free");
+    let Claim::Held(lease) = shared.claim(&s, None).await.expect("claim") else {
+        panic!("a free lease is claimed");
+    };
     let keys = store.keys();
     let mut link = redis.link().await;
     let mut names: Vec<String> = redis::cmd("KEYS")
@@ -271,6 +273,7 @@ struct NoWatcher;
 
 impl AppendWatcher for NoWatcher {
     fn appended(&self, _stream: &StreamId, _newest: Seq) {}
+    fn lease_released(&self, _stream: &StreamId) {}
     fn resync(&self) {}
 }
 
