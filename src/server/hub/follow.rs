@@ -3,10 +3,11 @@
 //!
 //! # Contract
 //! - Every announcement of an append ([`AppendWatcher::appended`]) for a
-//!   stream this hub knows brings it up to that id: what the log holds
-//!   after the stream's newest is read and delivered in order (see
-//!   `Stream::follow_to`). Announcements for unknown streams are ignored:
-//!   a stream created later starts where the log stands.
+//!   stream this hub knows brings it up to that id, in order: the events
+//!   announced with it are delivered as they are, anything missing between
+//!   is read from the log first (see `Stream::follow_to`). Announcements
+//!   for unknown streams are ignored: a stream created later starts where
+//!   the log stands.
 //! - Announcements are a doorbell and may be lost, so every stream is also
 //!   checked against the log every [`CHECK_EVERY`] (one round trip per
 //!   [`CHECK_BATCH`] streams) and at once when the store says the link
@@ -16,7 +17,7 @@
 use super::stream::Stream;
 use super::sync::lock;
 use crate::model::StreamId;
-use crate::server::store::{AppendWatcher, Seq};
+use crate::server::store::{AppendWatcher, Seq, StoredEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -46,12 +47,15 @@ impl Follower {
 }
 
 impl AppendWatcher for Follower {
-    fn appended(&self, stream: &StreamId, newest: Seq) {
+    fn appended(&self, stream: &StreamId, newest: Seq, event: Option<StoredEvent>) {
         let Some(streams) = self.streams.upgrade() else {
             return;
         };
         let known = lock(&streams).get(stream).cloned();
         if let Some(known) = known {
+            if let Some(event) = event {
+                known.announced(event);
+            }
             known.follow_to(newest);
         }
     }

@@ -19,7 +19,7 @@ use crate::server::store::{
     Appended, Durability, Lease, NewEvent, Publish, Seq, StoreError, StoredEvent,
 };
 use bytes::{Bytes, BytesMut};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -49,6 +49,10 @@ pub(crate) struct Stream {
     follow_target: AtomicU64,
     /// A follow task runs.
     following: AtomicBool,
+    /// With a shared store: events announced with their doorbell and not
+    /// delivered yet, by id (at most [`ANNOUNCED_MAX`]): a follow task
+    /// delivers them without reading the log.
+    announced: Mutex<BTreeMap<Seq, StoredEvent>>,
     /// With a shared store: another instance released the stream's lease,
     /// so this one (if it waits for it) claims it now.
     pub(crate) lease_released: Notify,
@@ -80,6 +84,10 @@ struct StreamState {
     /// Subscribers the producer writes to itself while they are live.
     sinks: SinkList,
 }
+
+/// Announced events a stream holds for its follow task at most; beyond
+/// it the oldest are read from the shared log instead.
+const ANNOUNCED_MAX: usize = 1024;
 
 /// A published event waiting to be appended, and its publisher's answer:
 /// its id and whether the store answered its idempotency key from before.
@@ -138,6 +146,7 @@ impl Stream {
             wake: Notify::new(),
             follow_target: AtomicU64::new(0),
             following: AtomicBool::new(false),
+            announced: Mutex::new(BTreeMap::new()),
             lease_released: Notify::new(),
         });
         context.idle_streams.fetch_add(1, Ordering::AcqRel);
@@ -412,11 +421,22 @@ impl Stream {
     }
 
     /// Delivers what the shared log holds after `from` up to `to`, under
-    /// the append lock (the caller holds it). A store that fails leaves
-    /// the rest: the next event's delivery names the hole in a gap notice.
+    /// the append lock (the caller holds it): announced events as they
+    /// are, the others read from the log. A store that fails leaves the
+    /// rest: the next event's delivery names the hole in a gap notice.
     async fn fill(&self, from: Seq, to: Seq) {
         let mut newest = from;
         while newest < to {
+            let next = {
+                let mut announced = lock(&self.announced);
+                *announced = announced.split_off(&(newest + 1));
+                announced.remove(&(newest + 1))
+            };
+            if let Some(event) = next {
+                self.publish(&event, Pace::OnTime);
+                newest = event.seq;
+                continue;
+            }
             let wanted = usize::try_from(to - newest)
                 .unwrap_or(usize::MAX)
                 .min(self.context.history);
@@ -434,6 +454,19 @@ impl Stream {
                 self.publish(event, Pace::OnTime);
             }
             newest = last;
+        }
+    }
+
+    /// With a shared store: `event` was announced with its doorbell; kept
+    /// for the follow task (see `announced`) unless delivered already.
+    pub(crate) fn announced(&self, event: StoredEvent) {
+        if event.seq <= self.newest() {
+            return;
+        }
+        let mut announced = lock(&self.announced);
+        announced.insert(event.seq, event);
+        while announced.len() > ANNOUNCED_MAX {
+            announced.pop_first();
         }
     }
 
@@ -472,6 +505,11 @@ impl Stream {
         let newest = self.newest();
         if target > newest && !self.is_retired() {
             self.fill(newest, target).await;
+        } else {
+            // Announcements of this instance's own appends can come before
+            // the append is delivered: nothing to keep of them.
+            let mut announced = lock(&self.announced);
+            *announced = announced.split_off(&(newest + 1));
         }
     }
 

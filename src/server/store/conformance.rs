@@ -277,7 +277,7 @@ struct Heard {
 }
 
 impl AppendWatcher for Heard {
-    fn appended(&self, stream: &StreamId, newest: Seq) {
+    fn appended(&self, stream: &StreamId, newest: Seq, _event: Option<super::StoredEvent>) {
         self.appended
             .lock()
             .expect("lock")

@@ -308,9 +308,10 @@ pub enum Claim {
 
 /// Told of appends made by any instance of a shared store.
 pub trait AppendWatcher: Send + Sync + 'static {
-    /// `stream`'s log now reaches `newest` (the watcher reads what it
-    /// misses from [`EventStore::after`]).
-    fn appended(&self, stream: &StreamId, newest: Seq);
+    /// `stream`'s log now reaches `newest`, whose event is `event` when the
+    /// announcement carries it (the watcher reads what it misses from
+    /// [`EventStore::after`]).
+    fn appended(&self, stream: &StreamId, newest: Seq, event: Option<StoredEvent>);
     /// `stream`'s lease was released: an instance waiting for it may claim
     /// it now rather than when it would have expired.
     fn lease_released(&self, stream: &StreamId);

@@ -28,9 +28,10 @@
 -- appended for it, seq is the first answer's id).
 --
 -- Invariant: ids of a stream only grow, each is issued once, the log holds
--- them in order, and every append rings the doorbell (PUBLISH `<seq> <id>`
--- with the newest id) in the same atomic step, so a follower that hears it
--- finds the events in the log.
+-- them in order, and every appended event rings the doorbell in the same
+-- atomic step: PUBLISH `<seq> <id>\n<time ms> <event type>\n<data>`, so
+-- that a follower that hears it has the event without reading the log,
+-- and one that missed it finds it there.
 local mark, log, lease = KEYS[1], KEYS[2], KEYS[3]
 local token = ARGV[1]
 if token ~= '' and redis.call('GET', lease) ~= token then
@@ -78,6 +79,7 @@ for i = 0, n - 1 do
     if key then
       redis.call('SET', key, seq, 'PX', idem_ttl)
     end
+    redis.call('PUBLISH', channel, seq .. ' ' .. stream .. '\n' .. now .. ' ' .. event_type .. '\n' .. data)
     out[#out + 1] = seq
     out[#out + 1] = 0
     appended = appended + 1
@@ -90,6 +92,5 @@ if appended > 0 then
   end
   redis.call('PEXPIRE', mark, mark_ttl)
   redis.call('PEXPIRE', log, retention)
-  redis.call('PUBLISH', channel, seq .. ' ' .. stream)
 end
 return out

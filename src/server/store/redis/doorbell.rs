@@ -101,8 +101,8 @@ fn hear(inner: &Inner, push: PushInfo) {
             // reads (and forgets) may be remembered.
             let watcher = watcher(inner);
             match (announced, watcher) {
-                (Some(Announcement::Appended(stream, newest)), Some(watcher)) => {
-                    watcher.appended(&stream, newest);
+                (Some(Announcement::Appended(stream, event)), Some(watcher)) => {
+                    watcher.appended(&stream, event.seq, Some(event));
                 }
                 (Some(Announcement::LeaseReleased(stream)), Some(watcher)) => {
                     watcher.lease_released(&stream);

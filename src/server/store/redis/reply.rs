@@ -112,21 +112,31 @@ pub(super) fn redis_time(ms: i64) -> SystemTime {
 /// What a doorbell message announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Announcement {
-    /// `<newest id> <stream id>`: the stream's log reaches that id.
-    Appended(StreamId, Seq),
+    /// `<id> <stream id>\n<time ms> <event type>\n<data>`: the stream's
+    /// log reaches that id, and this is its event.
+    Appended(StreamId, StoredEvent),
     /// `free <stream id>`: the stream's lease was released.
     LeaseReleased(StreamId),
 }
 
 /// A doorbell message; `None` when it is not one.
 pub(super) fn doorbell(payload: &[u8]) -> Option<Announcement> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let (what, stream) = text.split_once(' ')?;
+    let mut parts = payload.splitn(3, |byte| *byte == b'\n');
+    let head = std::str::from_utf8(parts.next()?).ok()?;
+    let (what, stream) = head.split_once(' ')?;
     let stream = StreamId::parse(stream).ok()?;
     if what == "free" {
         return Some(Announcement::LeaseReleased(stream));
     }
-    Some(Announcement::Appended(stream, what.parse().ok()?))
+    let seq = what.parse().ok()?;
+    let (at_ms, event) = std::str::from_utf8(parts.next()?).ok()?.split_once(' ')?;
+    let event = StoredEvent {
+        seq,
+        event: (!event.is_empty()).then(|| event.into()),
+        data: Bytes::copy_from_slice(parts.next()?),
+        at: UNIX_EPOCH + Duration::from_millis(at_ms.parse().ok()?),
+    };
+    Some(Announcement::Appended(stream, event))
 }
 
 fn bytes(value: Value) -> Result<Vec<u8>, Malformed> {
@@ -208,11 +218,26 @@ mod tests {
     #[test]
     fn reads_a_doorbell_and_ignores_anything_else() {
         let id = StreamId::parse("a-1").expect("valid");
+        let announced = doorbell(b"42 a-1\n1500 order\n{\"a\":\n1}");
+        let Some(Announcement::Appended(stream, event)) = announced else {
+            panic!("an append is announced");
+        };
         assert_eq!(
-            doorbell(b"42 a-1"),
-            Some(Announcement::Appended(id.clone(), 42))
+            (stream, event.seq, event.event.as_deref()),
+            (id.clone(), 42, Some("order"))
         );
+        assert_eq!(
+            event.data,
+            Bytes::from_static(b"{\"a\":\n1}"),
+            "data may hold newlines"
+        );
+        assert_eq!(event.at, UNIX_EPOCH + Duration::from_millis(1500));
+        let Some(Announcement::Appended(_, unnamed)) = doorbell(b"7 a-1\n1 \n") else {
+            panic!("an unnamed event with empty data");
+        };
+        assert_eq!((unnamed.event, unnamed.data.len()), (None, 0));
         assert_eq!(doorbell(b"free a-1"), Some(Announcement::LeaseReleased(id)));
+        assert_eq!(doorbell(b"42 a-1"), None, "no event");
         assert_eq!(doorbell(b"42"), None);
         assert_eq!(doorbell(b"x a-1"), None);
         assert_eq!(doorbell(b"1 a b"), None);

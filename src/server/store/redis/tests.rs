@@ -272,7 +272,7 @@ async fn health_follows_the_link_and_calls_time_out_when_redis_is_gone() {
 struct NoWatcher;
 
 impl AppendWatcher for NoWatcher {
-    fn appended(&self, _stream: &StreamId, _newest: Seq) {}
+    fn appended(&self, _stream: &StreamId, _newest: Seq, _event: Option<StoredEvent>) {}
     fn lease_released(&self, _stream: &StreamId) {}
     fn resync(&self) {}
 }
