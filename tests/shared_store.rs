@@ -532,3 +532,88 @@ async fn when_the_last_client_leaves_everywhere_nothing_is_left_behind() {
         .expect("a number");
     assert!(mark_ttl > 0, "the mark expires too (later): {mark_ttl}");
 }
+
+/// CPU time (user + system, in clock ticks) the process `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("comm ends")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the comm.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_finds_events_gone_from_the_log_tells_its_clients_and_goes_on() {
+    let redis = TestRedis::start().await;
+    let servers = instances(&redis, 2, &["--generate", "gen-*", "--retention-ms", "800"]).await;
+    let stream = "expiring";
+    let mut reader = open_stream(&servers[1], stream, None).await;
+    let (status, _) = publish(&servers[0], stream, "n", json!(1)).await;
+    assert_eq!(status, 201);
+    let mut seen = take(&mut reader, 1).await;
+    // b stops; its announcements are lost (its link is cut) and the log
+    // expires meanwhile; only the stream's numbering is left.
+    let pid = servers[1].child.id().expect("running");
+    signal(pid, "STOP");
+    redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    for n in 2..=4 {
+        let (status, _) = publish(&servers[0], stream, "n", json!(n)).await;
+        assert_eq!(status, 201);
+    }
+    let log = format!("sse-hub:{{{stream}}}:log");
+    until("the log expires", WAIT, || async {
+        redis.cli(&["EXISTS", &log]) == "0"
+    })
+    .await;
+    signal(pid, "CONT");
+    let notice = next_seen(&mut reader).await.expect("goes on");
+    assert_eq!(
+        (notice.id, notice.event.as_deref(), notice.data.as_str()),
+        (0, Some("gap"), r#"{"first":2,"last":4}"#)
+    );
+    let (status, _) = publish(&servers[0], stream, "n", json!(5)).await;
+    assert_eq!(status, 201);
+    seen.extend(take(&mut reader, 1).await);
+    assert_eq!((seen[1].id, seen[1].data.as_str()), (5, "5"));
+    // Nothing left spinning on b (a follow task that makes no progress
+    // must stop).
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let used = cpu_ticks(pid) - before;
+    assert!(used < 30, "b used {used} ticks in a second while idle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_loses_its_data_an_instance_raises_the_numbering_above_what_its_clients_had() {
+    let mut redis = TestRedis::start().await;
+    let servers = instances(&redis, 2, &["--generate", "gen-*"]).await;
+    let stream = "renumbered";
+    let mut reader = open_stream(&servers[0], stream, None).await;
+    for n in 1..=5 {
+        let (status, _) = publish(&servers[0], stream, "n", json!(n)).await;
+        assert_eq!(status, 201);
+    }
+    let mut seen = take(&mut reader, 5).await;
+    redis.restart_empty().await;
+    // a's check finds the numbering gone and raises it above what its
+    // client had; b, which never knew the stream, then numbers on above it.
+    until("the numbering is raised", WAIT, || async {
+        mark(&redis, stream) > 5
+    })
+    .await;
+    let (status, answer) = publish(&servers[1], stream, "n", json!(6)).await;
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["id"].as_u64().expect("an id");
+    assert!(id > 5, "a new id, above every id a's client had: {id}");
+    let mut next = next_seen(&mut reader).await.expect("goes on");
+    if next.event.as_deref() == Some("gap") {
+        next = next_seen(&mut reader).await.expect("goes on");
+    }
+    assert_eq!((next.id, next.data.as_str()), (id, "6"));
+    seen.push(next);
+    assert_identical(&[&seen]);
+}

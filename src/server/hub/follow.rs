@@ -13,6 +13,9 @@
 //!   [`CHECK_BATCH`] streams) and at once when the store says the link
 //!   was down ([`AppendWatcher::resync`]): a lost *last* announcement is
 //!   delivered within that time.
+//! - The same check finds a log whose numbering stands below an id this
+//!   instance delivered (the store lost its data) and raises it, so that no
+//!   later event reuses an id one of its clients had.
 
 use super::stream::Stream;
 use super::sync::lock;
@@ -89,6 +92,9 @@ pub(crate) async fn check_all(streams: &StreamMap) {
             return;
         };
         let ids: Vec<StreamId> = batch.iter().map(|stream| stream.id().clone()).collect();
+        // Read before the store is asked: every id delivered here was in
+        // the log first, so a log below these lost its data.
+        let delivered: Vec<Seq> = batch.iter().map(|stream| stream.newest()).collect();
         let newest = match shared.newest_of(&ids).await {
             Ok(newest) => newest,
             Err(error) => {
@@ -96,9 +102,18 @@ pub(crate) async fn check_all(streams: &StreamMap) {
                 return;
             }
         };
-        for (stream, newest) in batch.iter().zip(newest) {
-            if let Some(newest) = newest.filter(|newest| *newest > stream.newest()) {
-                stream.follow_to(newest);
+        for ((stream, newest), delivered) in batch.iter().zip(newest).zip(delivered) {
+            match newest {
+                Some(newest) if newest > stream.newest() => stream.follow_to(newest),
+                Some(newest) if newest >= delivered => {}
+                // The log stands below what this instance's clients had.
+                _ if delivered > 0 => {
+                    tracing::warn!(stream = %stream.id(), delivered, "the shared log lost its numbering: raising it");
+                    if let Err(error) = shared.raise_floor(stream.id(), delivered).await {
+                        tracing::debug!(stream = %stream.id(), %error, "cannot raise the numbering");
+                    }
+                }
+                _ => {}
             }
         }
     }

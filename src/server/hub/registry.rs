@@ -161,13 +161,14 @@ impl Hub {
     ) -> Result<Subscription, HubError> {
         let slot = ConnectionSlot::acquire(&self.shared.admission, ip)?;
         let resume_after = last_event_id.and_then(parse_event_id);
-        if let Some(after) = resume_after {
-            self.catch_up_for_resume(id, after).await;
-        }
+        let ahead = match resume_after {
+            Some(after) => self.catch_up_for_resume(id, after).await,
+            None => None,
+        };
         // Joined while the map is still locked, so that `forget_if_idle`
         // cannot remove the stream between lookup and join.
         let (stream, joined) = self
-            .with_stream(id, true, |stream| stream.join(resume_after))
+            .with_stream(id, true, |stream| stream.join(resume_after, ahead))
             .await?;
         tracing::info!(stream = %id, subscribers = joined.subscribers, client = %ip, "client connected");
         let missing = joined
@@ -183,15 +184,14 @@ impl Hub {
     /// With a shared store, a client may resume here from an id another
     /// instance sent it before this one heard of it: the stream is brought
     /// up to that id first, so that the replay is exact (no gap, no
-    /// duplicate).
-    async fn catch_up_for_resume(&self, id: &StreamId, after: Seq) {
-        if self.shared.streams_context.store.shared().is_none() {
-            return;
-        }
+    /// duplicate). When that fails (the store does not answer), returns the
+    /// client's id: it has every event up to it, and gets only later ones.
+    async fn catch_up_for_resume(&self, id: &StreamId, after: Seq) -> Option<Seq> {
+        self.shared.streams_context.store.shared()?;
         let known = lock(&self.shared.streams).get(id).cloned();
-        if let Some(stream) = known.filter(|stream| stream.newest() < after) {
-            stream.catch_up_to(after).await;
-        }
+        let stream = known.filter(|stream| stream.newest() < after)?;
+        stream.catch_up_to(after).await;
+        (stream.newest() < after && stream.log_reaches(after).await != Some(false)).then_some(after)
     }
 
     /// Appends `event` to stream `id` as the application's own event

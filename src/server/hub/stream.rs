@@ -181,7 +181,11 @@ impl Stream {
     /// process that floor is above every id a forgotten stream issued (the
     /// store cannot tell a forgotten id from one never used without keeping
     /// a record per forgotten stream), so such a client is told of a gap.
-    pub(crate) fn join(&self, resume_after: Option<Seq>) -> Joined {
+    ///
+    /// `ahead` (a shared store whose log could not be read) is an id the
+    /// client has though this instance has not delivered it yet: the
+    /// client gets only events after it, as the stream reaches them.
+    pub(crate) fn join(&self, resume_after: Option<Seq>, ahead: Option<Seq>) -> Joined {
         let mut state = lock(&self.state);
         state.subscribers += 1;
         if state.idle_since.take().is_some() {
@@ -207,7 +211,7 @@ impl Stream {
         Joined {
             receiver,
             backlog,
-            last_seq: newest,
+            last_seq: newest.max(ahead.unwrap_or(0)),
             subscribers: state.subscribers,
             missing,
         }
@@ -448,6 +452,10 @@ impl Stream {
                 }
             };
             let Some(last) = events.last().map(|event| event.seq) else {
+                // The log holds nothing after `newest` though it reaches
+                // `to`: those events are gone (the log expired or Redis lost
+                // it). Subscribers are told, and the stream stands at `to`.
+                self.skip_to(to);
                 return;
             };
             for event in events.iter().filter(|event| event.seq <= to) {
@@ -483,12 +491,21 @@ impl Stream {
         tokio::spawn(async move {
             loop {
                 let target = stream.follow_target.load(Ordering::Acquire);
+                let before = stream.newest();
                 stream.catch_up_to(target).await;
                 stream.following.store(false, Ordering::Release);
                 // A target raised after the load above, whose caller saw a
                 // task running: this one goes on (unless another started).
+                // A pass that got nowhere (the store failed, the stream was
+                // forgotten) ends it: the next announcement or the check
+                // every second tries again.
                 let behind = stream.follow_target.load(Ordering::Acquire) > stream.newest();
-                if !behind || stream.following.swap(true, Ordering::AcqRel) {
+                let progressed = stream.newest() > before;
+                if !behind
+                    || !progressed
+                    || stream.is_retired()
+                    || stream.following.swap(true, Ordering::AcqRel)
+                {
                     return;
                 }
             }
@@ -513,6 +530,21 @@ impl Stream {
         }
     }
 
+    /// With a shared store: whether its log reaches `seq` (`None`: the
+    /// store does not answer).
+    pub(crate) async fn log_reaches(&self, seq: Seq) -> Option<bool> {
+        let shared = self.context.store.shared()?;
+        let ids = [self.id.clone()];
+        let newest = shared.newest_of(&ids).await.ok()?;
+        Some(
+            newest
+                .first()
+                .copied()
+                .flatten()
+                .is_some_and(|newest| newest >= seq),
+        )
+    }
+
     /// The newest id this stream has delivered (or where its numbering
     /// stood when it was created).
     pub(crate) fn newest(&self) -> Seq {
@@ -530,10 +562,10 @@ impl Stream {
         let seq = stored.seq;
         let event = encode(stored);
         let mut state = lock(&self.state);
-        if seq <= state.newest && state.events > 0 {
+        if seq <= state.newest {
             return;
         }
-        let bytes = if state.events > 0 && seq > state.newest + 1 {
+        let bytes = if seq > state.newest + 1 {
             let mut both = BytesMut::from(
                 &gap_message(GapNotice {
                     first: state.newest + 1,
@@ -545,8 +577,22 @@ impl Stream {
         } else {
             event
         };
-        state.newest = state.newest.max(seq);
         state.events += 1;
+        self.send_message(state, seq, bytes, pace);
+        bump(&self.context.stats.events_sent);
+    }
+
+    /// Records message `bytes` as the stream's id `seq` (its newest) in the
+    /// ring and sends it to every subscriber; `state` is the stream's
+    /// locked state, let go before sinks are written.
+    fn send_message(
+        &self,
+        mut state: std::sync::MutexGuard<'_, StreamState>,
+        seq: Seq,
+        bytes: Bytes,
+        pace: Pace,
+    ) {
+        state.newest = state.newest.max(seq);
         state.ring.push(seq, bytes.clone());
         state.last_sent = Instant::now();
         let sinks = state.sinks.snapshot();
@@ -556,7 +602,6 @@ impl Stream {
             bytes: bytes.clone(),
         });
         drop(state);
-        bump(&self.context.stats.events_sent);
         match pace {
             Pace::OnTime if !sinks.is_empty() => {
                 deliver(sinks, Some(seq), (self.context.sink_framing)(&bytes));
@@ -564,6 +609,20 @@ impl Stream {
             Pace::OnTime => {}
             Pace::Late => sinks.iter().for_each(|sink| sink.hand_back(seq)),
         }
+    }
+
+    /// Records that the events after the stream's newest up to `to` are
+    /// gone, and tells subscribers with a gap notice (sent as the stream's
+    /// message for id `to`, so it is replayed and skipped like one).
+    fn skip_to(&self, to: Seq) {
+        let state = lock(&self.state);
+        if to <= state.newest {
+            return;
+        }
+        let first = state.newest + 1;
+        tracing::warn!(stream = %self.id, first, last = to, "events missing from the shared log");
+        let notice = gap_message(GapNotice { first, last: to });
+        self.send_message(state, to, notice, Pace::OnTime);
     }
 
     /// Broadcasts a keep-alive comment.

@@ -337,6 +337,10 @@ pub trait AppendWatcher: Send + Sync + 'static {
 ///   lease to one instance at a time; it expires unless renewed (the same
 ///   call with the lease), and [`SharedLog::release`] gives it up and
 ///   announces that it did.
+/// - **Losing data.** A store that loses a stream's numbering (Redis
+///   restarted empty) numbers on above the highest id the appending
+///   instance saw, and an instance that finds the numbering below an id its
+///   clients had raises it ([`SharedLog::raise_floor`]).
 /// - **Fencing.** [`SharedLog::append_generated`] is refused with
 ///   [`StoreError::Fenced`] unless the lease still holds when the append
 ///   runs, so an instance that lost its lease (paused past its expiry)
@@ -367,4 +371,10 @@ pub trait SharedLog: Send + Sync {
 
     /// The newest ids of `streams`, in order, in one round trip.
     fn newest_of<'a>(&'a self, streams: &'a [StreamId]) -> StoreFuture<'a, Vec<Option<Seq>>>;
+
+    /// `stream`'s numbering stands below `floor`, an id this instance's
+    /// clients were sent: the store lost its data (and another instance may
+    /// have numbered from 1 again). Raises it above `floor` (with a
+    /// margin), so that no later event reuses an id a client had.
+    fn raise_floor<'a>(&'a self, stream: &'a StreamId, floor: Seq) -> StoreFuture<'a, ()>;
 }

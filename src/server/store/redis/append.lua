@@ -10,8 +10,11 @@
 -- ARGV[1]  lease token: '' for a published event; otherwise the append is
 --          refused (error `FENCED`) unless KEYS[3] holds exactly this token
 -- ARGV[2]  floor: the highest id the calling instance has seen of the
---          stream; when the mark is gone (Redis lost its data) numbering
---          restarts ARGV[3] ids above it, never below an id a client saw
+--          stream; when the mark is gone or below it (Redis lost its data,
+--          and perhaps another instance numbered from 1 again) numbering
+--          goes on ARGV[3] ids above it, never below an id a client saw.
+--          With n = 0 this only raises the mark so (an instance that found
+--          it below what its clients saw)
 -- ARGV[3]  margin above the floor
 -- ARGV[4]  events kept in the log (at least: trimmed with MAXLEN ~, which
 --          drops whole nodes of the Stream and costs far less than exact)
@@ -47,14 +50,10 @@ local idem_ttl = tonumber(ARGV[9])
 local n = tonumber(ARGV[10])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local current = redis.call('HGET', mark, 'seq')
-local seq
-if current then
-  seq = tonumber(current)
-elseif floor > 0 then
+local current = tonumber(redis.call('HGET', mark, 'seq') or '0')
+local seq = current
+if floor > current then
   seq = floor + margin
-else
-  seq = 0
 end
 local out = {now}
 local next_key = 4
@@ -85,7 +84,7 @@ for i = 0, n - 1 do
     appended = appended + 1
   end
 end
-if appended > 0 then
+if appended > 0 or seq ~= current then
   redis.call('HSET', mark, 'seq', seq)
   if token ~= '' then
     redis.call('HSET', mark, 'tick', now)

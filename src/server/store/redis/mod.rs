@@ -210,6 +210,9 @@ impl Inner {
         match tokio::time::timeout(self.settings.timeout, call).await {
             Err(_) => Err(StoreError::TimedOut { operation }),
             Ok(Err(error)) if error.code() == Some("FENCED") => Err(StoreError::Fenced),
+            // The link's own response timeout (the same length) may fire
+            // first: the same answer.
+            Ok(Err(error)) if error.is_timeout() => Err(StoreError::TimedOut { operation }),
             Ok(Err(error)) => Err(StoreError::Unavailable(format!(
                 "redis {operation}: {error}"
             ))),
@@ -238,6 +241,17 @@ impl Inner {
         token: Option<&str>,
     ) -> Result<(i64, Vec<(Seq, bool)>), StoreError> {
         let floor = lock(&self.seen).get(stream).copied().unwrap_or(0);
+        self.append_above(stream, events, token, floor).await
+    }
+
+    /// [`Inner::append`] with an explicit floor (see `append.lua`).
+    async fn append_above(
+        &self,
+        stream: &StreamId,
+        events: &[Publish],
+        token: Option<&str>,
+        floor: Seq,
+    ) -> Result<(i64, Vec<(Seq, bool)>), StoreError> {
         let keys = &self.keys;
         let mut invocation = APPEND.prepare_invoke();
         invocation
@@ -581,6 +595,16 @@ impl SharedLog for RedisStore {
             Inner::stored(events, &appended, now)
                 .pop()
                 .ok_or_else(|| StoreError::Unavailable("nothing was appended".to_owned()))
+        })
+    }
+
+    fn raise_floor<'a>(&'a self, stream: &'a StreamId, floor: Seq) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.inner.saw(stream, floor);
+            self.inner
+                .append_above(stream, &[], None, floor)
+                .await
+                .map(|_| ())
         })
     }
 
