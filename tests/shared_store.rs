@@ -617,3 +617,66 @@ async fn after_redis_loses_its_data_an_instance_raises_the_numbering_above_what_
     seen.push(next);
     assert_identical(&[&seen]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_every_instance_serves_one_log() {
+    let cluster = common::redis::TestCluster::start().await;
+    let url = cluster.url();
+    let mut servers = Vec::new();
+    for name in ["a", "b"] {
+        let lease = LEASE_MS.to_string();
+        let interval = INTERVAL_MS.to_string();
+        let args = [
+            "--store",
+            &url,
+            "--instance-id",
+            name,
+            "--lease-ms",
+            &lease,
+            "--interval-ms",
+            &interval,
+            "--max-publish-rate",
+            "0",
+            "--max-connection-rate-per-ip",
+            "0",
+        ];
+        servers.push(TestServer::start_with_secret(&args).await);
+    }
+    // Streams whose keys land in different slots, so on different nodes.
+    let mut open = Vec::new();
+    for stream in ["cluster-a", "cluster-b", "cluster-c"] {
+        let mut readers = [
+            open_stream(&servers[0], stream, None).await,
+            open_stream(&servers[1], stream, None).await,
+        ];
+        let mut seen = [
+            take(&mut readers[0], 3).await,
+            take(&mut readers[1], 3).await,
+        ];
+        let (status, answer) = publish(&servers[0], stream, "note", json!({"on": stream})).await;
+        assert_eq!(status, 201, "{answer}");
+        let published = answer["id"].as_u64().expect("an id");
+        for (reader, seen) in readers.iter_mut().zip(&mut seen) {
+            while seen.last().map(|message| message.id) < Some(published + 2) {
+                seen.push(next_seen(reader).await.expect("goes on"));
+            }
+            assert_consecutive(seen, stream);
+            assert!(
+                seen.iter()
+                    .any(|message| message.id == published
+                        && message.event.as_deref() == Some("note"))
+            );
+        }
+        assert_identical(&[&seen[0], &seen[1]]);
+        // A client of a moves to b with its Last-Event-ID.
+        let last = seen[0].last().expect("seen").id;
+        let mut moved = open_stream(&servers[1], stream, Some(last)).await;
+        let resumed = take(&mut moved, 3).await;
+        assert_eq!(resumed[0].id, last + 1, "{resumed:?}");
+        assert_consecutive(&resumed, "moved to b");
+        open.push(readers);
+    }
+    let leading =
+        stat(&servers[0], "leading_streams").await + stat(&servers[1], "leading_streams").await;
+    assert_eq!(leading, 3, "one generator per stream across the instances");
+}

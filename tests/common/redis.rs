@@ -110,3 +110,72 @@ pub fn signal(pid: u32, signal: &str) {
         .expect("kill runs");
     assert!(status.success(), "kill -{signal} {pid}");
 }
+
+/// A Redis Cluster of three masters (no replicas) on free ports, each node
+/// a private `redis-server` with no persistence; killed on drop.
+pub struct TestCluster {
+    nodes: Vec<TestRedis>,
+}
+
+impl TestCluster {
+    /// Starts three nodes, joins them with `redis-cli --cluster create` and
+    /// waits until the cluster serves every slot.
+    pub async fn start() -> Self {
+        let mut nodes = Vec::new();
+        for port in cluster_ports(3) {
+            let extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"];
+            nodes.push(TestRedis::start_on(port, &extra).await);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let cluster = Self { nodes };
+        for _ in 0..400 {
+            let ready = cluster
+                .nodes
+                .iter()
+                .all(|node| node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"));
+            if ready {
+                return cluster;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the cluster did not become ready");
+    }
+
+    /// `redis+cluster://127.0.0.1:<port>,…`.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+}
+
+/// `n` ports whose cluster bus ports (+10000) are free as well.
+fn cluster_ports(n: usize) -> Vec<u16> {
+    let mut ports = Vec::new();
+    let mut candidate: u16 = 20_000 + u16::try_from(std::process::id() % 5_000).unwrap_or(0);
+    while ports.len() < n {
+        candidate += 7;
+        let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if free(candidate) && free(candidate + 10_000) {
+            ports.push(candidate);
+        }
+    }
+    ports
+}

@@ -164,7 +164,8 @@ pub struct Config {
     /// Where events are kept: a directory for the embedded durable store
     /// (created if missing; relative to the working directory), `memory`
     /// for nothing that outlives the process, or `redis://HOST:PORT[/DB]`
-    /// for a store several instances share.
+    /// (or `redis+cluster://HOST:PORT[,HOST:PORT…]`) for a store several
+    /// instances share.
     #[arg(long, env = "SSE_HUB_STORE", default_value = "data")]
     pub store: String,
 

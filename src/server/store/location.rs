@@ -9,7 +9,8 @@ pub enum StoreLocation {
     Memory,
     /// A directory holding the embedded store's file (created if missing).
     Disk(PathBuf),
-    /// `redis://HOST:PORT[/DB]`: the store several instances share.
+    /// `redis://HOST:PORT[/DB]` or `redis+cluster://HOST:PORT[,HOST:PORT…]`:
+    /// the store several instances share.
     Redis(String),
 }
 
@@ -41,7 +42,7 @@ impl StoreLocation {
         if raw == "memory" {
             return Ok(Self::Memory);
         }
-        if raw.starts_with("redis://") {
+        if raw.starts_with("redis://") || raw.starts_with("redis+cluster://") {
             return Ok(Self::Redis(raw.to_owned()));
         }
         if raw.starts_with("rediss://") {

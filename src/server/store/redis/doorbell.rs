@@ -10,9 +10,9 @@
 //! of its streams catches a lost last announcement that no reconnect
 //! marks.
 
+use super::link::Link;
 use super::reply::{doorbell, Announcement};
-use super::{link_config, lock, Inner};
-use redis::aio::ConnectionManager;
+use super::{lock, Inner};
 use redis::{PushInfo, PushKind, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,18 +36,14 @@ pub(super) fn spawn(inner: Arc<Inner>) {
 /// pings until the store closes.
 async fn listen(inner: &Inner) {
     let (pushes, mut heard) = mpsc::unbounded_channel::<PushInfo>();
-    let config = link_config(inner.settings.timeout)
-        .set_push_sender(pushes)
-        .set_automatic_resubscription();
-    let mut link =
-        match ConnectionManager::new_lazy_with_config(inner.doorbell_client.clone(), config) {
-            Ok(link) => link,
-            Err(error) => {
-                lock(&inner.trouble).doorbell = Some(error.to_string());
-                tracing::error!(%error, "the redis doorbell link cannot be set up");
-                return;
-            }
-        };
+    let mut link = match Link::open(&inner.target, inner.settings.timeout, Some(pushes)) {
+        Ok(link) => link,
+        Err(error) => {
+            lock(&inner.trouble).doorbell = Some(error.to_string());
+            tracing::error!(%error, "the redis doorbell link cannot be set up");
+            return;
+        }
+    };
     let channel = inner.keys.channel();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -73,7 +69,7 @@ async fn listen(inner: &Inner) {
 /// Subscribes to the doorbell (again). On success the link is up, and
 /// since announcements made while it was down are lost, every followed
 /// stream is checked.
-async fn subscribe(inner: &Inner, link: &mut ConnectionManager, channel: &str) {
+async fn subscribe(inner: &Inner, link: &mut Link, channel: &str) {
     let trouble = match tokio::time::timeout(inner.settings.timeout, link.subscribe(channel)).await
     {
         Ok(Ok(())) => None,
@@ -127,7 +123,7 @@ fn hear(inner: &Inner, push: PushInfo) {
 }
 
 /// Pings both links and records what they answered.
-async fn check(inner: &Inner, doorbell_link: &mut ConnectionManager) {
+async fn check(inner: &Inner, doorbell_link: &mut Link) {
     let mut commands = inner.commands.clone();
     let (commands, doorbell) = tokio::join!(ping(inner, &mut commands), ping(inner, doorbell_link));
     let mut trouble = lock(&inner.trouble);
@@ -145,7 +141,7 @@ async fn check(inner: &Inner, doorbell_link: &mut ConnectionManager) {
 }
 
 /// `None` when the link answered a `PING` in time, else why not.
-async fn ping(inner: &Inner, link: &mut ConnectionManager) -> Option<String> {
+async fn ping(inner: &Inner, link: &mut Link) -> Option<String> {
     let ping = redis::cmd("PING");
     match tokio::time::timeout(inner.settings.timeout, ping.query_async::<Value>(link)).await {
         Ok(Ok(_)) => None,

@@ -28,15 +28,19 @@
 //! expired numbers on above its old ids on whatever instance it comes back.
 //!
 //! # Links and timeouts
-//! Commands go through one `ConnectionManager` (reconnects by itself);
-//! the doorbell listens on a second one, RESP3 with automatic
-//! resubscription (`doorbell.rs`), which also pings both links every second
-//! and reports them to [`EventStore::health`]. Every call is bounded by
-//! `RedisSettings::timeout`: a Redis that stops answering gives
-//! [`StoreError::TimedOut`], never a stuck request.
+//! Commands go through one link (`link.rs`: redis-rs's `ConnectionManager`
+//! for one server, its cluster client for `redis+cluster://`; both
+//! reconnect by themselves); the doorbell listens on a second one, RESP3,
+//! resubscribed after a reconnect (`doorbell.rs`), which also pings both
+//! links every second and reports them to [`EventStore::health`]. Every
+//! call is bounded by `RedisSettings::timeout`: a Redis that stops
+//! answering gives [`StoreError::TimedOut`], never a stuck request. In a
+//! cluster every key of a stream is in one slot (its hash tag), so each
+//! script runs on that slot's node.
 
 mod doorbell;
 mod keys;
+mod link;
 mod reply;
 
 use super::{
@@ -45,7 +49,7 @@ use super::{
 };
 use crate::model::StreamId;
 use keys::Keys;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use link::{Link, Target};
 use redis::{RedisError, Script, Value};
 use std::collections::HashMap;
 use std::future::Future;
@@ -109,10 +113,10 @@ pub struct RedisStore {
 struct Inner {
     settings: RedisSettings,
     keys: Keys,
+    /// Where Redis is.
+    target: Target,
     /// The command link.
-    commands: ConnectionManager,
-    /// The client the doorbell's link is made from (RESP3).
-    doorbell_client: redis::Client,
+    commands: Link,
     /// Per stream, the highest id this instance has seen (the floor if
     /// Redis loses the stream's mark). Removed when the hub forgets it.
     seen: Mutex<HashMap<StreamId, Seq>>,
@@ -150,24 +154,14 @@ impl RedisStore {
             url: settings.url.clone(),
             reason,
         };
-        let info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
-            .map_err(|error| refused(error.to_string()))?;
-        let client =
-            redis::Client::open(info.clone()).map_err(|error| refused(error.to_string()))?;
-        let resp3 = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let doorbell_client = redis::Client::open(info.set_redis_settings(resp3))
-            .map_err(|error| refused(error.to_string()))?;
-        let config = link_config(settings.timeout);
-        let commands = ConnectionManager::new_lazy_with_config(client, config)
+        let target = Target::parse(&settings.url).map_err(refused)?;
+        let commands = Link::open(&target, settings.timeout, None)
             .map_err(|error| refused(error.to_string()))?;
         let inner = Arc::new(Inner {
             keys: Keys::new(&settings.key_prefix),
             settings,
+            target,
             commands,
-            doorbell_client,
             seen: Mutex::new(HashMap::new()),
             leases: Mutex::new(HashMap::new()),
             trouble: Mutex::new(Trouble {
@@ -186,17 +180,6 @@ impl RedisStore {
     fn keys(&self) -> &Keys {
         &self.inner.keys
     }
-}
-
-/// How a link connects and answers: every wait bounded by `timeout`, and
-/// reconnection retried with backoff up to a second apart.
-fn link_config(timeout: Duration) -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(3)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_secs(1))
 }
 
 impl Inner {
@@ -614,12 +597,24 @@ impl SharedLog for RedisStore {
                 return Ok(Vec::new());
             }
             let inner = &self.inner;
-            let mut pipe = redis::pipe();
-            for stream in streams {
-                pipe.cmd("HGET").arg(inner.keys.mark(stream)).arg("seq");
-            }
-            let mut link = inner.commands.clone();
-            let replies: Vec<Value> = inner.run("newest_of", pipe.query_async(&mut link)).await?;
+            let replies: Vec<Value> = if inner.target.is_cluster() {
+                // The marks live in many slots: one command each, at once.
+                let reads = streams.iter().map(|stream| {
+                    let mut link = inner.commands.clone();
+                    let mut read = redis::cmd("HGET");
+                    read.arg(inner.keys.mark(stream)).arg("seq");
+                    async move { read.query_async::<Value>(&mut link).await }
+                });
+                let all = futures_util::future::try_join_all(reads);
+                inner.run("newest_of", all).await?
+            } else {
+                let mut pipe = redis::pipe();
+                for stream in streams {
+                    pipe.cmd("HGET").arg(inner.keys.mark(stream)).arg("seq");
+                }
+                let mut link = inner.commands.clone();
+                inner.run("newest_of", pipe.query_async(&mut link)).await?
+            };
             if replies.len() != streams.len() {
                 return Err(malformed(reply::Malformed(
                     "a pipeline's length".to_owned(),
