@@ -142,6 +142,10 @@ pub struct StreamSummary {
     pub events_sent: u64,
     /// When the generator last started, ISO-8601 UTC.
     pub started_at: String,
+    /// Milliseconds since the stream's newest event was appended here;
+    /// `None` before its first in this life.
+    #[serde(default)]
+    pub last_event_ms_ago: Option<u64>,
 }
 
 /// Rejected requests by reason, as reported in [`HubStats`].
@@ -224,6 +228,13 @@ pub struct HubStats {
     /// had taken the stream's lease over.
     #[serde(default)]
     pub fenced_appends: u64,
+    /// Copies of events handed to clients (an event appended while its
+    /// stream had 3 subscribers counts 3).
+    #[serde(default)]
+    pub deliveries: u64,
+    /// Bytes of those copies, as SSE messages.
+    #[serde(default)]
+    pub delivered_bytes: u64,
     /// Seconds since the server started.
     pub uptime_s: u64,
 }

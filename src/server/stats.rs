@@ -46,6 +46,18 @@ pub struct Stats {
     /// Generated appends a shared store refused because the lease had
     /// passed to another instance.
     pub(crate) fenced_appends: AtomicU64,
+    /// Copies of events handed to clients: each event adds the number of
+    /// subscribers its stream had when it was appended (one add per event,
+    /// not one per subscriber).
+    pub(crate) deliveries: AtomicU64,
+    /// Bytes of those copies (the event's SSE message times its
+    /// subscribers), the same way.
+    pub(crate) delivered_bytes: AtomicU64,
+    /// `event: gap` notices sent: one per stream for a hole in its live
+    /// numbering, one per client whose resume found events gone.
+    pub(crate) gap_notices: AtomicU64,
+    /// Events replayed to clients resuming with `Last-Event-ID`.
+    pub(crate) replayed_events: AtomicU64,
 }
 
 impl Default for Stats {
@@ -76,8 +88,17 @@ impl Default for Stats {
             events_generated: AtomicU64::new(0),
             leading_streams: AtomicU64::new(0),
             fenced_appends: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
+            delivered_bytes: AtomicU64::new(0),
+            gap_notices: AtomicU64::new(0),
+            replayed_events: AtomicU64::new(0),
         }
     }
+}
+
+/// Adds `amount` to a counter.
+pub(crate) fn add(counter: &AtomicU64, amount: u64) {
+    counter.fetch_add(amount, Ordering::Relaxed);
 }
 
 /// Adds one to a counter and returns the new total, for the log line.
@@ -86,6 +107,11 @@ pub(crate) fn bump(counter: &AtomicU64) -> u64 {
 }
 
 impl Stats {
+    /// How long the process has served.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     /// A snapshot for the API; `streams` comes from the hub.
     pub fn snapshot(&self, streams: u64) -> HubStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -116,6 +142,8 @@ impl Stats {
             events_generated: read(&self.events_generated),
             leading_streams: read(&self.leading_streams),
             fenced_appends: read(&self.fenced_appends),
+            deliveries: read(&self.deliveries),
+            delivered_bytes: read(&self.delivered_bytes),
             uptime_s: self.started.elapsed().as_secs(),
         }
     }

@@ -6,6 +6,7 @@
 use super::stream::Stream;
 use crate::model::GapNotice;
 use crate::server::sse::gap_message;
+use crate::server::stats::add;
 use crate::server::store::Seq;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -34,10 +35,20 @@ pub(crate) async fn fill_from_store(
     let Some(owed) = owed(first, last, kept, stream.history()) else {
         return;
     };
+    // The ring's one notice is replaced: count what replaces it.
+    let notices = owed.iter().filter(|message| is_gap_notice(message)).count() as u64;
+    let stats = stream.stats();
+    add(&stats.replayed_events, owed.len() as u64 - notices);
+    add(&stats.gap_notices, notices.saturating_sub(1));
     backlog.pop_front();
     for message in owed.into_iter().rev() {
         backlog.push_front(message);
     }
+}
+
+/// Whether `message` is a gap notice (see `gap_message`).
+fn is_gap_notice(message: &[u8]) -> bool {
+    message.starts_with(b"event: gap\n")
 }
 
 /// What a client missing ids `first..=last` gets from `kept` (the store's

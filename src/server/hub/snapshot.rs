@@ -13,6 +13,8 @@ pub(crate) struct StreamSnapshot {
     pub(crate) events: Seq,
     /// When its producer last started.
     pub(crate) started_at: SystemTime,
+    /// When its newest event was appended in this life.
+    pub(crate) last_event_at: Option<SystemTime>,
 }
 
 impl StreamSnapshot {
@@ -23,6 +25,10 @@ impl StreamSnapshot {
             subscribers: self.subscribers,
             events_sent: self.events,
             started_at: format_timestamp(self.started_at),
+            last_event_ms_ago: self.last_event_at.map(|at| {
+                let age = SystemTime::now().duration_since(at).unwrap_or_default();
+                u64::try_from(age.as_millis()).unwrap_or(u64::MAX)
+            }),
         }
     }
 }

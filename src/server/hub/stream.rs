@@ -14,7 +14,7 @@ use super::snapshot::StreamSnapshot;
 use super::sync::lock;
 use crate::model::{GapNotice, StreamId};
 use crate::server::sse::{encode_message, gap_message, KEEP_ALIVE};
-use crate::server::stats::bump;
+use crate::server::stats::{add, bump};
 use crate::server::store::{
     Appended, Durability, Lease, NewEvent, Publish, Seq, StoreError, StoredEvent,
 };
@@ -71,6 +71,8 @@ struct StreamState {
     ring: ReplayRing,
     /// When the producer last started.
     started_at: SystemTime,
+    /// When the newest event of this life was appended here.
+    last_event_at: Option<SystemTime>,
     /// When the stream last sent anything (event or keep-alive).
     last_sent: Instant,
     /// Removed from the hub; its driver task must exit.
@@ -135,6 +137,7 @@ impl Stream {
                 events: 0,
                 ring: ReplayRing::new(context.history),
                 started_at: SystemTime::now(),
+                last_event_at: None,
                 last_sent: Instant::now(),
                 retired: false,
                 appending: false,
@@ -204,7 +207,13 @@ impl Stream {
             Some(last) => {
                 let oldest_held = state.ring.oldest().unwrap_or(newest + 1);
                 let missing = (last + 1 < oldest_held).then_some((last + 1, oldest_held - 1));
-                (state.ring.messages_after(last, newest), missing)
+                let replay = state.ring.messages_after(last, newest);
+                let stats = &self.context.stats;
+                add(&stats.replayed_events, replay.len() as u64);
+                if missing.is_some() {
+                    bump(&stats.gap_notices);
+                }
+                (replay, missing)
             }
             None => (VecDeque::new(), None),
         };
@@ -578,8 +587,15 @@ impl Stream {
             event
         };
         state.events += 1;
+        state.last_event_at = Some(SystemTime::now());
+        // Counted once per event, for every subscriber at once.
+        let subscribers = state.subscribers as u64;
+        let copy_bytes = bytes.len() as u64;
         self.send_message(state, seq, bytes, pace);
-        bump(&self.context.stats.events_sent);
+        let stats = &self.context.stats;
+        bump(&stats.events_sent);
+        add(&stats.deliveries, subscribers);
+        add(&stats.delivered_bytes, subscribers * copy_bytes);
     }
 
     /// Records message `bytes` as the stream's id `seq` (its newest) in the
@@ -623,6 +639,7 @@ impl Stream {
         tracing::warn!(stream = %self.id, first, last = to, "events missing from the shared log");
         let notice = gap_message(GapNotice { first, last: to });
         self.send_message(state, to, notice, Pace::OnTime);
+        bump(&self.context.stats.gap_notices);
     }
 
     /// Broadcasts a keep-alive comment.
@@ -730,6 +747,7 @@ impl Stream {
             subscribers: state.subscribers,
             events: state.events,
             started_at: state.started_at,
+            last_event_at: state.last_event_at,
         }
     }
 }
