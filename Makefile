@@ -47,6 +47,9 @@ setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.
 	@# config and prefix, never the system service).
 	@test -x /usr/sbin/nginx || command -v nginx >/dev/null \
 		|| { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light; }
+	@# make test lints GET /metrics with Prometheus's own promtool.
+	@command -v promtool >/dev/null \
+		|| { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
 	@echo "setup: toolchain ready (cargo-leptos $(CARGO_LEPTOS_VERSION), wasm-bindgen $(WASM_BINDGEN_VERSION), $$(wasm-opt --version))"
 
 tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json

@@ -3,7 +3,7 @@
 //! told to stop, within a grace period.
 
 use super::config::Settings;
-use super::http::{router, AppState, PublishRate};
+use super::http::{metrics_router, router, AppState, Metrics, PublishRate};
 use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
@@ -149,12 +149,15 @@ pub fn build_state_producing(
         shutdown,
         TaskTracker::new(),
     );
+    let metrics = Metrics::new(hub.clone());
     AppState {
         leptos_options,
         hub,
         http: Arc::new(settings.http.clone()),
         direct,
         publish_rate,
+        metrics,
+        public_metrics: settings.metrics_addr.is_none(),
     }
 }
 
@@ -231,6 +234,16 @@ pub async fn serve(
         &settings.transport,
         handoff,
     );
+    // Bound before anything is printed, so that a bad --metrics-addr
+    // exits 2 like a bad --addr.
+    let metrics_listener = match settings.metrics_addr {
+        Some(addr) => {
+            let listener = bind(addr, None).map_err(|source| ServeError::Bind { addr, source })?;
+            Some((listener.local_addr()?, listener))
+        }
+        None => None,
+    };
+    let metrics = state.metrics.clone();
     let app = router(state);
 
     {
@@ -238,6 +251,9 @@ pub async fn serve(
         writeln!(stdout, "listening on http://{bound}")?;
         if let Some(token) = &start_token {
             writeln!(stdout, "token: {token}")?;
+        }
+        if let Some((addr, _)) = &metrics_listener {
+            writeln!(stdout, "metrics on http://{addr}/metrics")?;
         }
         stdout.flush()?;
     }
@@ -248,6 +264,19 @@ pub async fn serve(
         stop.await;
         trigger.cancel();
     });
+    if let Some((_, listener)) = metrics_listener {
+        // A private listener for a scraper: axum's own server, stopped
+        // with the rest.
+        let stopped = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, metrics_router(metrics))
+                .with_graceful_shutdown(async move { stopped.cancelled().await })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        });
+    }
     let accepting = tokio::spawn(gateway.run());
     let axum_connections = served.serve(app, shutdown.clone());
     let everything = async {

@@ -3,7 +3,7 @@
 //! to an exit code (2 for a configuration the server cannot run with).
 
 use super::app::{serve, ServeError};
-use super::config::{Command, Config, StoreCommand, TokenArgs};
+use super::config::{Command, Config, LogFormat, StoreCommand, TokenArgs};
 use super::process;
 use super::store::{compact, figures, FILE_NAME};
 use clap::Parser;
@@ -53,11 +53,16 @@ pub fn main() -> ExitCode {
             ))
         }
     };
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Text => lines
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // Fields at the top level of each object, beside `message`.
+        LogFormat::Json => lines.json().flatten_event(true).init(),
+    }
     process::use_one_arena();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,8 +4,16 @@
 //! read together for a snapshot, where a value a few increments stale is fine.
 
 use crate::model::{HubStats, RejectionCounts};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Upper bounds of the store append latency buckets, in seconds: 100 µs
+/// (a memory append) to 1.6 s (past Redis's 1 s timeout), each 4× the
+/// last, which spans an fsync (a few ms) and a Redis round trip.
+fn append_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.000_1, 4.0, 8)
+}
 
 /// The counters; shared as `Arc<Stats>` by the hub, the handlers and the
 /// listener.
@@ -58,6 +66,13 @@ pub struct Stats {
     pub(crate) gap_notices: AtomicU64,
     /// Events replayed to clients resuming with `Last-Event-ID`.
     pub(crate) replayed_events: AtomicU64,
+    /// Appends the store refused or did not answer in time (not fenced
+    /// ones, which are the lease working).
+    pub(crate) store_errors: AtomicU64,
+    /// How long each append took the store (generated and published; a
+    /// batch of concurrent publishes is one append). A histogram from the
+    /// metrics crate: its buckets are atomics behind one lock per observe.
+    pub(crate) store_append_seconds: Histogram,
 }
 
 impl Default for Stats {
@@ -92,6 +107,8 @@ impl Default for Stats {
             delivered_bytes: AtomicU64::new(0),
             gap_notices: AtomicU64::new(0),
             replayed_events: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+            store_append_seconds: Histogram::new(append_buckets()),
         }
     }
 }
@@ -107,6 +124,48 @@ pub(crate) fn bump(counter: &AtomicU64) -> u64 {
 }
 
 impl Stats {
+    /// Every counted rejection with its error code (the `code` of its JSON
+    /// body), for the metrics' labelled family; slow clients cut off are
+    /// not a rejection and are counted apart.
+    pub fn rejections_by_code(&self) -> [(&'static str, u64); 16] {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        [
+            ("too_many_streams", read(&self.too_many_streams)),
+            ("too_many_connections", read(&self.too_many_connections)),
+            (
+                "too_many_connections_from_ip",
+                read(&self.too_many_connections_from_ip),
+            ),
+            ("invalid_stream_id", read(&self.invalid_stream_id)),
+            (
+                "too_many_sockets_from_ip",
+                read(&self.too_many_sockets_from_ip),
+            ),
+            (
+                "connection_rate_limited",
+                read(&self.connection_rate_limited),
+            ),
+            ("host_not_allowed", read(&self.host_not_allowed)),
+            ("missing_token", read(&self.missing_token)),
+            ("invalid_token", read(&self.invalid_token)),
+            ("forbidden", read(&self.forbidden)),
+            ("invalid_event", read(&self.invalid_event)),
+            ("invalid_event_type", read(&self.invalid_event_type)),
+            ("event_too_large", read(&self.event_too_large)),
+            ("unsupported_media_type", read(&self.unsupported_media_type)),
+            ("publish_rate_limited", read(&self.publish_rate_limited)),
+            (
+                "invalid_idempotency_key",
+                read(&self.invalid_idempotency_key),
+            ),
+        ]
+    }
+
+    /// Records one store append that took `took`.
+    pub(crate) fn observe_append(&self, took: Duration) {
+        self.store_append_seconds.observe(took.as_secs_f64());
+    }
+
     /// How long the process has served.
     pub fn uptime(&self) -> std::time::Duration {
         self.started.elapsed()

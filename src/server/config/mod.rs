@@ -78,6 +78,16 @@ pub struct Config {
     #[arg(long, env = "SSE_HUB_LOG", default_value = "info")]
     pub log: String,
 
+    /// Log line format on stderr: `text` (for people) or `json` (one JSON
+    /// object per line, for a log shipper).
+    #[arg(long, env = "SSE_HUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Serve `GET /metrics` on this address instead of the public one (a
+    /// private network's scraper); without it, `/metrics` is on --addr.
+    #[arg(long, env = "SSE_HUB_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Events each stream keeps for clients resuming with Last-Event-ID.
     #[arg(long, env = "SSE_HUB_HISTORY", default_value_t = 100)]
     pub history: usize,
@@ -205,6 +215,10 @@ pub struct Settings {
     pub addr: SocketAddr,
     /// Log filter.
     pub log: String,
+    /// `--log-format`.
+    pub log_format: LogFormat,
+    /// `--metrics-addr`: where `/metrics` is served when not on `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     /// What the hub needs: buffers, retention and limits.
     pub hub: HubSettings,
     /// What the random-number producer needs: its interval and range.
@@ -220,6 +234,16 @@ pub struct Settings {
     pub random_secret: bool,
     /// Where events live and how often generated ones are committed.
     pub store: StoreSettings,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// tracing's readable lines.
+    Text,
+    /// One JSON object per line: timestamp, level, target, message and
+    /// every field (stream, client, subscribers…) as its own key.
+    Json,
 }
 
 /// The store part of [`Settings`].
@@ -458,6 +482,8 @@ impl Config {
             random_secret,
             addr: self.addr,
             log: self.log.clone(),
+            log_format: self.log_format,
+            metrics_addr: self.metrics_addr,
             hub: HubSettings {
                 history: self.history,
                 retention: Duration::from_millis(self.retention_ms),

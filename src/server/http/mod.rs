@@ -16,12 +16,14 @@
 //! - `publish.rs`: `POST /api/streams/{id}/events`; `publish_rate.rs`: each
 //!   stream's publish rate, and the publish settings.
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
+//! - `metrics.rs`: [`Metrics`], `GET /metrics` for Prometheus.
 
 mod api;
 mod auth;
 mod cors;
 mod error;
 mod hosts;
+mod metrics;
 mod publish;
 mod publish_rate;
 mod router;
@@ -33,6 +35,7 @@ pub use auth::{Auth, TOKEN_PARAM};
 pub use cors::{BadOrigin, CorsPolicy};
 pub use error::AppError;
 pub use hosts::AllowedHosts;
+pub use metrics::Metrics;
 pub use publish_rate::{PublishRate, PublishSettings};
-pub use router::router;
+pub use router::{metrics_router, router};
 pub use state::{AppState, HttpSettings};

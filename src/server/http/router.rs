@@ -1,8 +1,9 @@
 //! The application's routes: API and stream routes, the Leptos pages, static
 //! files, and JSON errors for unknown API paths and wrong methods.
 
+use super::metrics::{scrape, Metrics};
 use super::state::AppState;
-use super::{api, publish, sse};
+use super::{api, metrics, publish, sse};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Version};
@@ -24,6 +25,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/streams/{id}/events", post(publish::publish_event))
         .route("/api/stats", get(api::stats))
         .route("/healthz", get(api::health))
+        .route(
+            "/metrics",
+            if state.public_metrics {
+                get(metrics::metrics)
+            } else {
+                any(api::not_found)
+            },
+        )
         // Unknown paths under the API get its JSON 404, with its CORS
         // headers and uncompressed, like every other API answer.
         .route("/api", any(api::not_found))
@@ -65,4 +74,12 @@ async fn host_guard(State(state): State<AppState>, request: Request, next: Next)
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
+}
+
+/// The router of the `--metrics-addr` listener: `/metrics` and nothing
+/// else (JSON 404 for any other path).
+pub fn metrics_router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(move || async move { scrape(&metrics) }))
+        .fallback(api::not_found)
 }

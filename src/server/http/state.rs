@@ -6,6 +6,7 @@ use super::auth::{remaining, Auth, Credentials};
 use super::cors::CorsPolicy;
 use super::error::AppError;
 use super::hosts::AllowedHosts;
+use super::metrics::Metrics;
 use super::publish_rate::{PublishRate, PublishSettings};
 use super::tokens::Access;
 use crate::model::StreamId;
@@ -49,6 +50,11 @@ pub struct AppState {
     pub direct: DirectPath,
     /// Each stream's publish rate.
     pub publish_rate: Arc<PublishRate>,
+    /// What `GET /metrics` renders.
+    pub metrics: Metrics,
+    /// Whether `/metrics` is served on the public listener (not when
+    /// `--metrics-addr` gives it a listener of its own).
+    pub public_metrics: bool,
 }
 
 impl AppState {

@@ -174,7 +174,7 @@ impl Hub {
         let missing = joined
             .missing
             .filter(|_| self.shared.streams_context.store.keeps_history());
-        let mut subscription = Subscription::new(stream, joined, slot);
+        let mut subscription = Subscription::new(stream, joined, ip, slot);
         if let Some((first, last)) = missing {
             subscription.fill_from_store(first, last).await;
         }

@@ -326,6 +326,7 @@ impl Stream {
             return Ok(None);
         };
         let store = &self.context.store;
+        let started = Instant::now();
         let stored = match mode {
             AppendMode::Local(durability) => store.append(&self.id, event, durability).await,
             AppendMode::Fenced(lease) => match store.shared() {
@@ -336,6 +337,7 @@ impl Stream {
         // Counted here, in the append's own task: a producer dropped while
         // it waited (its lease lost) does not lose the count.
         let stats = &self.context.stats;
+        stats.observe_append(started.elapsed());
         let stored = match stored {
             Ok(stored) => {
                 bump(&stats.events_generated);
@@ -345,7 +347,10 @@ impl Stream {
                 bump(&stats.fenced_appends);
                 return Err(StoreError::Fenced);
             }
-            Err(error) => return Err(error),
+            Err(error) => {
+                bump(&stats.store_errors);
+                return Err(error);
+            }
         };
         let seq = stored.seq;
         self.deliver_in_order(std::slice::from_ref(&stored), pace)
@@ -389,7 +394,13 @@ impl Stream {
             }
             return;
         };
+        let started = Instant::now();
         let appended = self.context.store.append_published(&self.id, events).await;
+        let stats = &self.context.stats;
+        stats.observe_append(started.elapsed());
+        if appended.is_err() {
+            bump(&stats.store_errors);
+        }
         match appended {
             Ok(appended) => {
                 let stored: Vec<StoredEvent> = appended

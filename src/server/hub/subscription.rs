@@ -11,6 +11,7 @@ use crate::server::sse::KEEP_ALIVE;
 use crate::server::store::Seq;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -22,16 +23,24 @@ pub struct Subscription {
     backlog: VecDeque<Bytes>,
     /// Newest sequence id delivered (or not owed) to this client.
     last_seq: Seq,
+    /// The client's address, for the disconnect log line.
+    client: IpAddr,
     _slot: ConnectionSlot,
 }
 
 impl Subscription {
-    pub(crate) fn new(stream: Arc<Stream>, joined: Joined, slot: ConnectionSlot) -> Self {
+    pub(crate) fn new(
+        stream: Arc<Stream>,
+        joined: Joined,
+        client: IpAddr,
+        slot: ConnectionSlot,
+    ) -> Self {
         Self {
             stream,
             receiver: joined.receiver,
             backlog: joined.backlog,
             last_seq: joined.last_seq,
+            client,
             _slot: slot,
         }
     }
@@ -136,7 +145,7 @@ enum Received {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let remaining = self.stream.leave();
-        tracing::info!(stream = %self.stream.id(), subscribers = remaining, "client disconnected");
+        tracing::info!(stream = %self.stream.id(), subscribers = remaining, client = %self.client, "client disconnected");
     }
 }
 
