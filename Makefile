@@ -23,12 +23,14 @@ export PATH := $(TOOLS_BIN):$(HOME)/.cargo/bin:$(PATH)
 # Run the server from the repo root: it finds its site under target/site.
 SERVER := target/release/sse-hub
 
-.PHONY: help setup build run test lint unit bench-lint e2e screenshots bench bench-quick bench-compare fuzz clean
+
+.PHONY: help setup build dist run test lint unit bench-lint e2e screenshots bench bench-quick bench-compare fuzz clean
 
 help:
 	@echo "make run    build and serve on http://127.0.0.1:3000"
 	@echo "make test   lint, Rust tests and the Playwright suite"
-	@echo "make setup | build | lint | unit | bench-lint | e2e | screenshots | bench | bench-quick | bench-compare | fuzz | clean"
+	@echo "make dist   dist/sse-hub, the one file to ship"
+	@echo "make setup | build | dist | lint | unit | bench-lint | e2e | screenshots | bench | bench-quick | bench-compare | fuzz | clean"
 
 ## setup: install whatever is missing (idempotent)
 setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.json
@@ -58,9 +60,31 @@ tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.jso
 end2end/node_modules/.package-lock.json: end2end/package.json end2end/package-lock.json
 	cd end2end && npm ci --no-audit --no-fund
 
-## build: release server binary and site (target/release/sse-hub, target/site)
-build: setup
-	cargo leptos build --release
+# The front end's inputs: everything under src/ but the server's own code
+# (src/server/ is compiled only with `ssr`), the stylesheet, public/ and
+# the manifests. When none changed since the last front-end build, `make
+# build` (and so `make run`) skips wasm-bindgen and wasm-opt.
+FRONT_INPUTS := $(shell find src -path src/server -prune -o -type f -print) \
+	$(shell find style public -type f) Cargo.toml Cargo.lock
+FRONT_STAMP := target/front-built.stamp
+
+## build: release server binary with the site inside (target/release/sse-hub)
+# The front end first, then the server: build.rs embeds target/site into the
+# binary, so the site must be complete before the server compiles
+# (`cargo leptos build` alone builds both at once).
+build: setup $(FRONT_STAMP)
+	cargo leptos build --release --server-only
+
+$(FRONT_STAMP): $(FRONT_INPUTS) | setup
+	cargo leptos build --release --frontend-only
+	@touch $@
+
+## dist: the one file to ship, stripped (dist/sse-hub)
+dist: build
+	@mkdir -p dist
+	cp target/release/sse-hub dist/sse-hub
+	strip dist/sse-hub
+	@echo "dist/sse-hub: $$(du -h dist/sse-hub | cut -f1) ($$(stat -c %s dist/sse-hub) bytes); it needs nothing beside it"
 
 ## run: build and serve with the defaults
 run: build

@@ -44,7 +44,9 @@ pub fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return fail(&error.to_string()),
     };
-    let filter = match tracing_subscriber::EnvFilter::try_new(&settings.log) {
+    // memory-serve names every embedded file at start: quiet unless asked.
+    let directives = format!("memory_serve=warn,{}", settings.log);
+    let filter = match tracing_subscriber::EnvFilter::try_new(&directives) {
         Ok(filter) => filter,
         Err(error) => {
             return fail(&format!(

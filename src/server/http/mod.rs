@@ -17,6 +17,7 @@
 //!   stream's publish rate, and the publish settings.
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
 //! - `metrics.rs`: [`Metrics`], `GET /metrics` for Prometheus.
+//! - `site.rs`: the site's static files from inside the binary.
 
 mod api;
 mod auth;
@@ -27,6 +28,7 @@ mod metrics;
 mod publish;
 mod publish_rate;
 mod router;
+mod site;
 mod sse;
 mod state;
 pub mod tokens;
@@ -38,4 +40,5 @@ pub use hosts::AllowedHosts;
 pub use metrics::Metrics;
 pub use publish_rate::{PublishRate, PublishSettings};
 pub use router::{metrics_router, router};
+pub use site::is_embedded;
 pub use state::{AppState, HttpSettings};

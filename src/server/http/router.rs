@@ -2,6 +2,7 @@
 //! files, and JSON errors for unknown API paths and wrong methods.
 
 use super::metrics::{scrape, Metrics};
+use super::site::with_files;
 use super::state::AppState;
 use super::{api, metrics, publish, sse};
 use crate::app::{shell, App};
@@ -48,7 +49,10 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     // Pages and static files (the WASM bundle above all) are compressed; the
     // API and the streams are not (an event stream must never be buffered).
-    let site = Router::new()
+    // The site's files from inside the binary (see `site.rs`); anything
+    // else falls through to Leptos (its 404 page, or a file on disk when
+    // the binary carries none).
+    let site = with_files(Router::new())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new());
