@@ -3,7 +3,7 @@
 //! told to stop, within a grace period.
 
 use super::config::Settings;
-use super::http::{metrics_router, router, AppState, Metrics, PublishRate};
+use super::http::{is_embedded, metrics_router, router, warm_up, AppState, Metrics, PublishRate};
 use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
@@ -257,7 +257,8 @@ pub async fn serve(
         }
         stdout.flush()?;
     }
-    tracing::info!(addr = %bound, "serving");
+    tracing::info!(addr = %bound, embedded_site = is_embedded(), "serving");
+    warm_up();
 
     let trigger = shutdown.clone();
     tokio::spawn(async move {

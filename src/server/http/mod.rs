@@ -40,5 +40,5 @@ pub use hosts::AllowedHosts;
 pub use metrics::Metrics;
 pub use publish_rate::{PublishRate, PublishSettings};
 pub use router::{metrics_router, router};
-pub use site::is_embedded;
+pub use site::{is_embedded, warm_up};
 pub use state::{AppState, HttpSettings};

@@ -10,9 +10,14 @@
 //! before the site existed lists none, and the site is then served from
 //! `target/site` on disk by Leptos's file handler, as the router's fallback.
 
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use memory_serve::{Asset, CacheControl, MemoryServe};
 use std::sync::OnceLock;
+use tower::ServiceExt;
 
 /// What build.rs listed: one named directory, `default`.
 static LISTED: &[(&str, &[Asset])] = include!(concat!(env!("OUT_DIR"), "/memory_serve_assets.rs"));
@@ -28,24 +33,51 @@ pub fn is_embedded() -> bool {
     files().iter().any(|file| file.bytes.is_some())
 }
 
-/// Adds a route for every listed file to `router`. memory-serve's router is
-/// built once per process (it leaks its options and decompressed files by
-/// design) and shared by every router made from it.
-pub(crate) fn with_files<S>(mut router: Router<S>) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
+/// memory-serve's router for the listed files, built on first use: it
+/// decompresses every embedded file and gzips the compressible ones (about
+/// 0.1 s for the WASM), and leaks them and its options by design, so it is
+/// built once per process and shared by every router made from it.
+fn served() -> &'static Router {
     static SERVED: OnceLock<Router> = OnceLock::new();
-    let served = SERVED.get_or_init(|| {
+    SERVED.get_or_init(|| {
         MemoryServe::new(files())
             // Pages are Leptos's; only files are served here.
             .index_file(None)
             .html_cache_control(CacheControl::NoCache)
             .cache_control(CacheControl::NoCache)
             .into_router()
-    });
+    })
+}
+
+/// Prepares the files on the blocking pool, so that starting (and the
+/// first byte a restarted server serves) does not wait for it; a file
+/// requested before it is done waits for it.
+pub fn warm_up() {
+    tokio::task::spawn_blocking(served);
+}
+
+/// Adds a route for every listed file to `router`.
+pub(crate) fn with_files<S>(mut router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     for file in files() {
-        router = router.route_service(file.route, served.clone());
+        router = router.route(file.route, get(embedded_file));
     }
     router
+}
+
+/// One listed file, answered by memory-serve.
+async fn embedded_file(request: Request) -> Response {
+    let served = match tokio::task::spawn_blocking(served).await {
+        Ok(served) => served.clone(),
+        Err(error) => {
+            tracing::error!(%error, "the embedded site could not be prepared");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    match served.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
