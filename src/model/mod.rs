@@ -28,7 +28,7 @@ pub use publish_form::{
     check_event_type, check_stream, DraftField, PublishAnswer, PublishDraft, PublishRequest,
 };
 pub use received::{read_message, PublishedEvent, GAP_TYPE, UNNAMED_TYPE};
-pub use sparkline::sparkline_points;
+pub use sparkline::{sparkline_points, Tenths};
 pub use status::ConnectionStatus;
 pub use token::{token_cookie, BearerToken, TOKEN_COOKIE, TOKEN_STORAGE_KEY};
 pub use wire::{
