@@ -16,6 +16,8 @@
 //! - `publish.rs`: `POST /api/streams/{id}/events`; `publish_rate.rs`: each
 //!   stream's publish rate, and the publish settings.
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
+//! - `stats_stream.rs`: `GET /api/stats/stream`, the dashboard's feed: one
+//!   `stats` event a second.
 
 mod api;
 mod auth;
@@ -27,6 +29,7 @@ mod publish_rate;
 mod router;
 mod sse;
 mod state;
+mod stats_stream;
 pub mod tokens;
 
 pub use auth::{Auth, TOKEN_PARAM};

@@ -2,7 +2,7 @@
 //! files, and JSON errors for unknown API paths and wrong methods.
 
 use super::state::AppState;
-use super::{api, publish, sse};
+use super::{api, publish, sse, stats_stream};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Version};
@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/streams", get(api::list_streams))
         .route("/api/streams/{id}/events", post(publish::publish_event))
         .route("/api/stats", get(api::stats))
+        .route("/api/stats/stream", get(stats_stream::stats_stream))
         .route("/healthz", get(api::health))
         // Unknown paths under the API get its JSON 404, with its CORS
         // headers and uncompressed, like every other API answer.
