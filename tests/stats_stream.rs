@@ -20,7 +20,10 @@ async fn open_feed(server: &TestServer) -> SseReader {
     let headers = response.headers();
     assert_eq!(headers["content-type"], "text/event-stream");
     assert_eq!(headers["cache-control"], "no-cache");
-    assert!(headers.get("content-encoding").is_none(), "never compressed");
+    assert!(
+        headers.get("content-encoding").is_none(),
+        "never compressed"
+    );
     SseReader::new(response)
 }
 
@@ -61,7 +64,10 @@ async fn frames_list_open_streams_and_counters_move() {
     );
     let two = next_frame(&mut feed).await;
     let gap = opened.elapsed();
-    assert!(gap >= Duration::from_millis(800), "one a second, not {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(800),
+        "one a second, not {gap:?}"
+    );
 
     for frame in [&one, &two] {
         let entry = stream_entry(frame, "watched").expect("the open stream is listed");
@@ -92,13 +98,9 @@ async fn frames_list_open_streams_and_counters_move() {
 /// streams are never listed.
 #[tokio::test]
 async fn frames_drop_streams_without_clients_and_hide_private_ones() {
-    let server = TestServer::start_with_secret(&[
-        "--interval-ms",
-        "50",
-        "--private-streams",
-        "private-*",
-    ])
-    .await;
+    let server =
+        TestServer::start_with_secret(&["--interval-ms", "50", "--private-streams", "private-*"])
+            .await;
     let http = client();
     let mut public = subscribe(&http, &server, "leaving").await;
     public.next_event().await;
@@ -124,7 +126,10 @@ async fn frames_drop_streams_without_clients_and_hide_private_ones() {
         if stream_entry(&frame, "leaving").is_none() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the stream is dropped");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream is dropped"
+        );
     }
     drop(private);
 }

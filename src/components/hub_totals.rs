@@ -56,7 +56,7 @@ pub fn HubTotals(
                     <dd class="rejections" data-testid="total-rejections">{rejections}</dd>
                 </div>
             </dl>
-            <p class="error" role="alert" data-testid="feed-error" hidden=move || feed.error.with(Option::is_none)>
+            <p class="connection-error" role="alert" data-testid="feed-error" hidden=move || feed.error.with(Option::is_none)>
                 {move || feed.error.get().unwrap_or_default()}
             </p>
         </section>

@@ -66,7 +66,7 @@ pub fn StreamsTable(
                     </tbody>
                 </table>
             </div>
-            <p class="empty" data-testid="streams-empty" hidden=move || !empty()>
+            <p class="note" data-testid="streams-empty" hidden=move || !empty()>
                 "No stream has subscribers right now."
             </p>
         </section>

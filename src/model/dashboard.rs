@@ -230,7 +230,10 @@ impl Dashboard {
                 .collect(),
         };
         let mut previous_rows: HashMap<String, StreamRow> = if interval_ms.is_some() {
-            self.rows.drain(..).map(|row| (row.id.clone(), row)).collect()
+            self.rows
+                .drain(..)
+                .map(|row| (row.id.clone(), row))
+                .collect()
         } else {
             HashMap::new()
         };
@@ -276,9 +279,9 @@ fn next_row(
     interval_ms: Option<u64>,
 ) -> StreamRow {
     let same_life = previous.filter(|row| row.started_at == summary.started_at);
-    let rate = same_life.as_ref().and_then(|row| {
-        interval_ms.and_then(|ms| milli_rate(row.events, summary.events_sent, ms))
-    });
+    let rate = same_life
+        .as_ref()
+        .and_then(|row| interval_ms.and_then(|ms| milli_rate(row.events, summary.events_sent, ms)));
     let mut trend: VecDeque<u32> = same_life.map(|row| row.trend.into()).unwrap_or_default();
     if let Some(rate) = rate {
         if trend.len() == TREND_SAMPLES {
@@ -346,7 +349,7 @@ pub fn format_count(count: u64) -> String {
     let digits = count.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -413,7 +416,11 @@ mod tests {
     fn the_trend_keeps_the_last_minute_of_rates() {
         let mut board = Dashboard::default();
         for second in 0..=70u64 {
-            board.apply(frame(second * 1_000, second, vec![summary("a", 1, second * second)]));
+            board.apply(frame(
+                second * 1_000,
+                second,
+                vec![summary("a", 1, second * second)],
+            ));
         }
         let row = &board.rows(SortOrder::default())[0];
         assert_eq!(row.trend.len(), TREND_SAMPLES);
@@ -427,7 +434,11 @@ mod tests {
     fn a_stream_that_leaves_is_dropped_and_one_that_restarts_starts_again() {
         let mut board = Dashboard::default();
         board.apply(frame(0, 0, vec![summary("a", 1, 10), summary("b", 1, 50)]));
-        board.apply(frame(1_000, 0, vec![summary("a", 1, 12), summary("b", 1, 51)]));
+        board.apply(frame(
+            1_000,
+            0,
+            vec![summary("a", 1, 12), summary("b", 1, 51)],
+        ));
         let mut restarted = summary("b", 1, 1);
         restarted.started_at = "2026-01-01T00:01:00.000Z".into();
         board.apply(frame(2_000, 0, vec![restarted]));

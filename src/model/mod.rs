@@ -21,8 +21,8 @@ mod wire;
 
 pub use consistency::{compare_panels, Consistency, PanelEvents, Tick, TickKind};
 pub use dashboard::{
-    format_age, format_count, format_rate, milli_rate, Dashboard, SortKey, SortOrder, StreamRow, Totals,
-    TREND_SAMPLES,
+    format_age, format_count, format_rate, milli_rate, Dashboard, SortKey, SortOrder, StreamRow,
+    Totals, TREND_SAMPLES,
 };
 pub use event_types::{needs_own_listener, EventTypeList};
 pub use history::{format_clock, EventHistory, HistoryRow, RowKind, HISTORY_LIMIT};
@@ -37,6 +37,6 @@ pub use sparkline::sparkline_points;
 pub use status::ConnectionStatus;
 pub use token::{token_cookie, BearerToken, TOKEN_COOKIE, TOKEN_STORAGE_KEY};
 pub use wire::{
-    ErrorBody, GapNotice, HubStats, RejectionCounts, StatsFrame, StreamEvent, StreamId, StreamIdError,
-    StreamSummary, MAX_STREAM_ID_LEN, STATS_FRAME_STREAMS,
+    ErrorBody, GapNotice, HubStats, RejectionCounts, StatsFrame, StreamEvent, StreamId,
+    StreamIdError, StreamSummary, MAX_STREAM_ID_LEN, STATS_FRAME_STREAMS,
 };

@@ -114,6 +114,8 @@ mod tests {
         assert_eq!(kept[0].id, "top");
         // Among equal subscriber counts, the one with more events first.
         assert_eq!(kept[1].id, "s146");
-        assert!(kept.windows(2).all(|pair| pair[0].subscribers >= pair[1].subscribers));
+        assert!(kept
+            .windows(2)
+            .all(|pair| pair[0].subscribers >= pair[1].subscribers));
     }
 }
