@@ -51,7 +51,9 @@ const PAGES: { name: string; open: (page: Page, guard: Guard) => Promise<void> }
   {
     name: "not found",
     open: async (page, guard) => {
+      // The page itself answers 404, which the browser also logs.
       guard.allow(/HTTP 404 for .*\/no-such-page$/);
+      guard.allow(/Failed to load resource: the server responded with a status of 404/);
       await page.goto("/no-such-page");
       await waitForHydration(page);
     },
@@ -66,6 +68,15 @@ for (const colorScheme of ["light", "dark"] as const) {
         await open(page, guard);
         const results = await new AxeBuilder({ page }).withTags(TAGS).analyze();
         const blocking = results.violations.filter((violation) => BLOCKING.has(violation.impact ?? ""));
+        console.log(
+          `${name} (${colorScheme}): ${results.passes.length} rules passed, ${results.violations.length} violated, ` +
+            `${results.incomplete.length} need review (${results.incomplete.map((rule) => rule.id).join(", ")})`,
+        );
+        for (const review of results.incomplete) {
+          for (const node of review.nodes) {
+            console.log(`  review ${review.id}: ${node.target.join(" ")}: ${node.any.map((check) => check.message).join("; ")}`);
+          }
+        }
         for (const violation of results.violations) {
           const targets = violation.nodes.map((node) => node.target.join(" ")).join(" | ");
           console.log(`${name} (${colorScheme}): ${violation.impact} ${violation.id}: ${targets}`);

@@ -65,21 +65,21 @@ test.describe("dashboard", () => {
     const names = ["Stream", "Subscribers", "Events", "Rate", "Last event", "Last minute"];
     await expect(dashboard.table.locator("thead th button")).toHaveCount(names.length);
     for (const name of names) {
-      await dashboard.page.getByRole("button", { name }).click();
+      await dashboard.page.getByRole("button", { name, exact: true }).click();
       await expect(dashboard.header(name)).toHaveAttribute("aria-sort", /^(ascending|descending)$/);
       for (const other of names.filter((n) => n !== name)) {
         await expect(dashboard.header(other)).toHaveAttribute("aria-sort", "none");
       }
     }
 
-    await dashboard.page.getByRole("button", { name: "Stream" }).click();
+    await dashboard.page.getByRole("button", { name: "Stream", exact: true }).click();
     await expect(dashboard.header("Stream")).toHaveAttribute("aria-sort", "ascending");
     await expect.poll(ours).toEqual([quiet, busy]);
-    await dashboard.page.getByRole("button", { name: "Stream" }).click();
+    await dashboard.page.getByRole("button", { name: "Stream", exact: true }).click();
     await expect(dashboard.header("Stream")).toHaveAttribute("aria-sort", "descending");
     await expect.poll(ours).toEqual([busy, quiet]);
     // From the keyboard too.
-    await dashboard.page.getByRole("button", { name: "Subscribers" }).focus();
+    await dashboard.page.getByRole("button", { name: "Subscribers", exact: true }).focus();
     await dashboard.page.keyboard.press("Enter");
     await expect(dashboard.header("Subscribers")).toHaveAttribute("aria-sort", "descending");
     await dashboard.page.keyboard.press("Enter");
@@ -100,7 +100,7 @@ test.describe("dashboard", () => {
     }));
     expect(widths.page).toBeLessThanOrEqual(widths.viewport);
     // The scroll box is reachable from the keyboard.
-    await expect(page.getByRole("region", { name: "Busiest streams" })).toHaveAttribute("tabindex", "0");
+    await expect(page.getByRole("region", { name: "Streams table", exact: true })).toHaveAttribute("tabindex", "0");
   });
 
   test("leaving the page closes its stats stream", async ({ page }) => {

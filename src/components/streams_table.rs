@@ -18,7 +18,8 @@ pub fn StreamsTable(
     let board = feed.board;
     let order = RwSignal::new(SortOrder::default());
     let rows = move || board.with(|board| board.rows(order.get()));
-    let empty = move || board.with(|board| board.rows(SortOrder::default()).is_empty());
+    // Said only once a frame has shown the hub has no stream, not before.
+    let no_streams = move || board.with(|board| board.has_data() && !board.has_streams());
     let headers = SortKey::ALL
         .into_iter()
         .map(|key| {
@@ -52,7 +53,8 @@ pub fn StreamsTable(
                 "Streams with subscribers (the " {STATS_FRAME_STREAMS}
                 " busiest; private ones are not listed), updated every second. Press a column's header to sort by it."
             </p>
-            <div class="table-scroll" role="region" aria-labelledby="streams-heading" tabindex="0">
+            // Focusable, so that keyboard users can scroll it sideways.
+            <div class="table-scroll" role="region" aria-label="Streams table" tabindex="0">
                 <table class="streams-table" data-testid="streams-table">
                     <thead>
                         <tr>{headers}</tr>
@@ -66,7 +68,7 @@ pub fn StreamsTable(
                     </tbody>
                 </table>
             </div>
-            <p class="note" data-testid="streams-empty" hidden=move || !empty()>
+            <p class="note" data-testid="streams-empty" hidden=move || !no_streams()>
                 "No stream has subscribers right now."
             </p>
         </section>

@@ -258,6 +258,11 @@ impl Dashboard {
         self.frames > 0
     }
 
+    /// Whether the last frame listed any stream.
+    pub fn has_streams(&self) -> bool {
+        !self.rows.is_empty()
+    }
+
     /// The hub-wide figures.
     pub fn totals(&self) -> &Totals {
         &self.totals
@@ -392,6 +397,7 @@ mod tests {
         assert!(!board.has_data());
         board.apply(frame(1_000, 10, vec![summary("a", 2, 10)]));
         assert!(board.has_data());
+        assert!(board.has_streams());
         assert_eq!(board.totals().connections, 3);
         assert_eq!(board.totals().events_rate, None);
         let rows = board.rows(SortOrder::default());
