@@ -24,7 +24,7 @@ pub fn StreamsTable(
         .into_iter()
         .map(|key| {
             view! {
-                <th scope="col" aria-sort=move || order.get().aria_sort(key)>
+                <th scope="col" class:num=key.is_numeric() aria-sort=move || order.get().aria_sort(key)>
                     <button
                         type="button"
                         class="sort"

@@ -101,6 +101,11 @@ impl SortKey {
         }
     }
 
+    /// Whether the column holds figures (aligned right, like its header).
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, Self::Stream | Self::Trend)
+    }
+
     /// The direction a first click sorts in: what a reader wants on top
     /// (names from A, the freshest event, otherwise the largest figure).
     fn first_descending(self) -> bool {
