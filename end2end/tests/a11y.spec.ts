@@ -19,7 +19,8 @@ const PAGES: { name: string; open: (page: Page, guard: Guard) => Promise<void> }
       const home = new HomePage(page);
       await home.open();
       await home.panel.connect("a11y-home");
-      await home.panel.waitForEvents(3);
+      // Enough rows for the history to scroll.
+      await home.panel.waitForEvents(20);
     },
   },
   {
@@ -28,7 +29,7 @@ const PAGES: { name: string; open: (page: Page, guard: Guard) => Promise<void> }
       const multi = new MultiClientPage(page);
       await multi.open();
       await multi.connectAll();
-      await multi.panel(0).waitForEvents(3);
+      await multi.panel(0).waitForEvents(20);
     },
   },
   {
