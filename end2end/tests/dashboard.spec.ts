@@ -103,6 +103,14 @@ test.describe("dashboard", () => {
     await expect(page.getByRole("region", { name: "Streams table", exact: true })).toHaveAttribute("tabindex", "0");
   });
 
+  test("counts refused requests by their error code", async ({ page }) => {
+    const refused = await page.request.get("/sse/not%20valid");
+    expect(refused.status()).toBe(400);
+    const dashboard = new DashboardPage(page);
+    await dashboard.open();
+    await expect(dashboard.rejections).toContainText(/invalid_stream_id: [1-9]/);
+  });
+
   test("leaving the page closes its stats stream", async ({ page }) => {
     const dashboard = new DashboardPage(page);
     const feed = page.waitForRequest((request) => request.url().endsWith("/api/stats/stream"));
