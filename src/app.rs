@@ -1,7 +1,7 @@
 //! The HTML shell and the router, shared by the server render and the
 //! browser's hydration.
 
-use crate::pages::{HomePage, MultiClientPage, NotFoundPage};
+use crate::pages::{DashboardPage, HomePage, MultiClientPage, NotFoundPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -27,7 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: stylesheet, title and the three routes.
+/// The application: stylesheet, title and the routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -39,6 +39,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("") view=HomePage/>
                 <Route path=StaticSegment("test-multi-client") view=MultiClientPage/>
                 <Route path=StaticSegment("test-multi-client.html") view=MultiClientPage/>
+                <Route path=StaticSegment("dashboard") view=DashboardPage/>
             </Routes>
         </Router>
     }

@@ -1,7 +1,9 @@
 //! The browser side of one stream: a hook that owns an `EventSource` and
 //! turns what it reports into signals the components render, plus the other
 //! browser-only pieces the page needs (the token's storage and cookie, and
-//! the publish request).
+//! the publish request), and the dashboard's feed ([`StatsFeed`]), which
+//! shares the `EventSource` wrapper (`event_source.rs`) with the stream
+//! client (`source.rs`).
 //!
 //! [`StreamClient`] is created during render on both sides (so the server and
 //! the browser render the same first view: disconnected, empty history), but
@@ -15,12 +17,17 @@
 //! on the open connection (no reconnect, so nothing is missed in between),
 //! and one removed from the field loses it.
 
+#[cfg(feature = "hydrate")]
+mod event_source;
 pub(crate) mod publisher;
 #[cfg(feature = "hydrate")]
 mod refusal;
 #[cfg(feature = "hydrate")]
 mod source;
+mod stats_feed;
 pub(crate) mod token_store;
+
+pub use stats_feed::StatsFeed;
 
 use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, StreamId};
 use leptos::prelude::*;

@@ -11,9 +11,10 @@
 //!   pure logic around them, unit-tested on the host.
 //! - [`app`]: the HTML shell and the router; rendered by the server and
 //!   hydrated by the browser.
-//! - `pages/` and `components/`: the two pages and the reactive pieces they
-//!   are built from.
-//! - `client`: the browser-only hook that owns an `EventSource` (`hydrate`).
+//! - `pages/` and `components/`: the pages (home, multi-client, dashboard,
+//!   not found) and the reactive pieces they are built from.
+//! - `client`: the browser side: the hooks that own an `EventSource` (a
+//!   stream client's, the dashboard's feed), opened only under `hydrate`.
 //! - `server/`: the axum server, the hub and everything else that only runs
 //!   on the host (`ssr`).
 

@@ -17,8 +17,10 @@ pub fn EventHistoryList(history: RwSignal<EventHistory>, received: RwSignal<u64>
             "History cleared. Latest and Trend keep the last numbers; new events appear here."
         }
     };
+    // Focusable: the list scrolls once it is long, and keyboard users must
+    // be able to scroll it too (axe: scrollable-region-focusable).
     view! {
-        <ol class="history" data-testid="history" aria-label="Received events, newest first">
+        <ol class="history" data-testid="history" aria-label="Received events, newest first" tabindex="0">
             <For each=rows key=|row| row.key let:row>
                 <HistoryItem row/>
             </For>

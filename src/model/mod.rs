@@ -6,6 +6,7 @@
 //! which keeps it unit-testable on the host.
 
 mod consistency;
+mod dashboard;
 mod event_types;
 mod history;
 mod json_text;
@@ -19,6 +20,10 @@ mod token;
 mod wire;
 
 pub use consistency::{compare_panels, Consistency, PanelEvents, Tick, TickKind};
+pub use dashboard::{
+    format_age, format_count, format_rate, milli_rate, Dashboard, SortKey, SortOrder, StreamRow,
+    Totals, TREND_SAMPLES,
+};
 pub use event_types::{needs_own_listener, EventTypeList};
 pub use history::{format_clock, EventHistory, HistoryRow, RowKind, HISTORY_LIMIT};
 pub use json_text::{check_json, pretty_json, FoldedJson, FOLD_CHARS, FOLD_LINES};
@@ -32,6 +37,6 @@ pub use sparkline::{sparkline_points, Tenths};
 pub use status::ConnectionStatus;
 pub use token::{token_cookie, BearerToken, TOKEN_COOKIE, TOKEN_STORAGE_KEY};
 pub use wire::{
-    ErrorBody, GapNotice, HubStats, RejectionCounts, StreamEvent, StreamId, StreamIdError,
-    StreamSummary, MAX_STREAM_ID_LEN,
+    ErrorBody, GapNotice, HubStats, RejectionCounts, StatsFrame, StreamEvent, StreamId,
+    StreamIdError, StreamSummary, MAX_STREAM_ID_LEN, STATS_FRAME_STREAMS,
 };

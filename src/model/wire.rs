@@ -239,6 +239,56 @@ pub struct HubStats {
     pub uptime_s: u64,
 }
 
+/// Most streams one [`StatsFrame`] lists: the busiest, so that a frame
+/// stays small (a few KB) however many streams the hub carries.
+pub const STATS_FRAME_STREAMS: usize = 100;
+
+/// Data of one `event: stats` message of `GET /api/stats/stream`, which
+/// feeds the dashboard: the hub's counters and its busiest public streams,
+/// taken at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsFrame {
+    /// Milliseconds since the server started, when the frame was taken:
+    /// the clock rates are computed with (the server's, so that a frame
+    /// arriving late in the browser does not make a rate jump).
+    pub elapsed_ms: u64,
+    /// The same counters as `GET /api/stats`.
+    pub hub: HubStats,
+    /// Streams with subscribers, private ones left out, busiest first (most
+    /// subscribers, then most events, then id), at most
+    /// [`STATS_FRAME_STREAMS`].
+    pub streams: Vec<StreamSummary>,
+}
+
+impl RejectionCounts {
+    /// Every counter with its error code (as in the API's JSON errors), in
+    /// a fixed order, for the places that list them all.
+    pub fn by_code(&self) -> [(&'static str, u64); 17] {
+        [
+            ("too_many_streams", self.too_many_streams),
+            ("too_many_connections", self.too_many_connections),
+            (
+                "too_many_connections_from_ip",
+                self.too_many_connections_from_ip,
+            ),
+            ("invalid_stream_id", self.invalid_stream_id),
+            ("too_many_sockets_from_ip", self.too_many_sockets_from_ip),
+            ("connection_rate_limited", self.connection_rate_limited),
+            ("host_not_allowed", self.host_not_allowed),
+            ("slow_client_disconnected", self.slow_client_disconnected),
+            ("missing_token", self.missing_token),
+            ("invalid_token", self.invalid_token),
+            ("forbidden", self.forbidden),
+            ("invalid_event", self.invalid_event),
+            ("invalid_event_type", self.invalid_event_type),
+            ("event_too_large", self.event_too_large),
+            ("unsupported_media_type", self.unsupported_media_type),
+            ("publish_rate_limited", self.publish_rate_limited),
+            ("invalid_idempotency_key", self.invalid_idempotency_key),
+        ]
+    }
+}
+
 /// The JSON body of every error response: a sentence for people and a stable
 /// code for programs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,10 @@ pub fn HomePage() -> impl IntoView {
                 <p>
                     "Type a stream id and press Connect: the server sends a new number to every client of that id at each interval."
                 </p>
-                <nav><a href="/test-multi-client">"Compare clients side by side →"</a></nav>
+                <nav class="links">
+                    <a href="/test-multi-client">"Compare clients side by side →"</a>
+                    <a href="/dashboard">"Dashboard →"</a>
+                </nav>
             </header>
             <div class="home-grid">
                 <StreamPanel client input dom_key=0 title="Stream"/>

@@ -18,6 +18,8 @@
 //! - `api.rs`: `/api/streams`, `/api/stats`, `/healthz`, JSON 404 and 405.
 //! - `metrics.rs`: [`Metrics`], `GET /metrics` for Prometheus.
 //! - `site.rs`: the site's static files from inside the binary.
+//! - `stats_stream.rs`: `GET /api/stats/stream`, the dashboard's feed: one
+//!   `stats` event a second.
 
 mod api;
 mod auth;
@@ -31,6 +33,7 @@ mod router;
 mod site;
 mod sse;
 mod state;
+mod stats_stream;
 pub mod tokens;
 
 pub use auth::{Auth, TOKEN_PARAM};

@@ -4,7 +4,7 @@
 use super::metrics::{scrape, Metrics};
 use super::site::with_files;
 use super::state::AppState;
-use super::{api, metrics, publish, sse};
+use super::{api, metrics, publish, sse, stats_stream};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Version};
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/streams", get(api::list_streams))
         .route("/api/streams/{id}/events", post(publish::publish_event))
         .route("/api/stats", get(api::stats))
+        .route("/api/stats/stream", get(stats_stream::stats_stream))
         .route("/healthz", get(api::health))
         .route(
             "/metrics",

@@ -1,0 +1,64 @@
+//! The dashboard's hub-wide figures: connections, streams, the two rates
+//! and the rejections by code.
+
+use super::status_badge::StatusBadge;
+use crate::client::StatsFeed;
+use crate::model::{format_count, format_rate};
+use leptos::prelude::*;
+
+/// The figures above the streams table, with the feed's status.
+#[component]
+pub fn HubTotals(
+    /// The feed whose board is shown.
+    feed: StatsFeed,
+) -> impl IntoView {
+    let board = feed.board;
+    let totals = move || board.with(|board| board.totals().clone());
+    let count = move |pick: fn(&crate::model::Totals) -> u64| {
+        move || format_count(board.with(|board| pick(board.totals())))
+    };
+    let rejections = move || {
+        let listed = totals().rejections;
+        if listed.is_empty() {
+            return "none".to_owned();
+        }
+        listed
+            .iter()
+            .map(|(code, count)| [*code, ": ", &format_count(*count)].concat())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    view! {
+        <section class="panel" aria-labelledby="totals-heading">
+            <div class="panel-head">
+                <h2 id="totals-heading">"Hub"</h2>
+                <StatusBadge status=feed.status panel="Dashboard"/>
+            </div>
+            <dl class="figures">
+                <div class="figure">
+                    <dt>"Connections"</dt>
+                    <dd data-testid="total-connections">{count(|totals| totals.connections)}</dd>
+                </div>
+                <div class="figure">
+                    <dt>"Streams"</dt>
+                    <dd data-testid="total-streams">{count(|totals| totals.streams)}</dd>
+                </div>
+                <div class="figure">
+                    <dt>"Events"</dt>
+                    <dd data-testid="total-events-rate">{move || format_rate(totals().events_rate)}</dd>
+                </div>
+                <div class="figure">
+                    <dt>"Deliveries"</dt>
+                    <dd data-testid="total-deliveries-rate">{move || format_rate(totals().deliveries_rate)}</dd>
+                </div>
+                <div class="figure figure-wide">
+                    <dt>"Rejections"</dt>
+                    <dd class="rejections" data-testid="total-rejections">{rejections}</dd>
+                </div>
+            </dl>
+            <p class="connection-error" role="alert" data-testid="feed-error" hidden=move || feed.error.with(Option::is_none)>
+                {move || feed.error.get().unwrap_or_default()}
+            </p>
+        </section>
+    }
+}
