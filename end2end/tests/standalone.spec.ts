@@ -1,12 +1,13 @@
 import { test, expect } from "./fixtures/guard";
-import { HomePage, MultiClientPage } from "./fixtures/stream-panel";
+import { HomePage, MultiClientPage, waitForHydration } from "./fixtures/stream-panel";
+import { DashboardPage } from "./fixtures/dashboard";
 import { OwnServer, REPO_ROOT } from "./fixtures/server";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 // The release binary carries its site: copied alone into an empty directory
-// and run from there, it serves both pages, hydrated and live, and its files
+// and run from there, it serves both pages and the dashboard, hydrated and live, and its files
 // compressed, with ETag/304 and no-cache.
 test.describe("the release binary on its own", () => {
   let dir: string;
@@ -24,7 +25,7 @@ test.describe("the release binary on its own", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("serves and hydrates both pages with nothing beside it", async ({ page }) => {
+  test("serves and hydrates both pages and the dashboard with nothing beside it", async ({ page }) => {
     expect(readdirSync(dir)).toEqual(["sse-hub"]);
     const home = new HomePage(page);
     await home.open(server.baseURL);
@@ -41,6 +42,16 @@ test.describe("the release binary on its own", () => {
       await multi.panel(index).waitForEvents(2);
     }
     await expect(multi.consistency).toHaveAttribute("data-state", "identical");
+
+    // The dashboard, in a second tab while the panels stay connected.
+    const second = await page.context().newPage();
+    const dashboard = new DashboardPage(second);
+    await second.goto(`${server.baseURL}/dashboard`);
+    await waitForHydration(second);
+    await expect(dashboard.status).toHaveText("connected");
+    await expect(dashboard.rows.first()).toBeVisible();
+    await expect(dashboard.connections).not.toHaveText("0");
+    await second.close();
     // It wrote nothing beside itself either (the memory store).
     expect(readdirSync(dir)).toEqual(["sse-hub"]);
   });

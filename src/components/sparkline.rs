@@ -1,6 +1,6 @@
 //! An inline SVG sparkline of the recent numbers.
 
-use crate::model::sparkline_points;
+use crate::model::{sparkline_points, Tenths};
 use leptos::prelude::*;
 
 const WIDTH: f64 = 240.0;
@@ -35,7 +35,7 @@ pub fn Sparkline(
         <svg
             class="sparkline"
             data-testid="sparkline"
-            viewBox=format!("-2 -2 {} {}", WIDTH + 4.0, HEIGHT + 4.0)
+            viewBox=format!("-2 -2 {} {}", Tenths::of(WIDTH + 4.0), Tenths::of(HEIGHT + 4.0))
             preserveAspectRatio="none"
             role="img"
             aria-label=label
