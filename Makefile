@@ -76,6 +76,9 @@ build: setup $(FRONT_STAMP)
 
 $(FRONT_STAMP): $(FRONT_INPUTS) | setup
 	cargo leptos build --release --frontend-only
+	@# TypeScript declarations wasm-bindgen writes: no browser needs them,
+	@# and the server would embed them.
+	rm -f target/site/pkg/*.d.ts
 	@touch $@
 
 ## dist: the one file to ship, stripped (dist/sse-hub)

@@ -217,3 +217,119 @@ async fn a_bad_log_format_exits_2_with_a_message() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("--log-format"), "{said}");
 }
+
+/// The counters of one scrape at `url`, by name (with labels).
+async fn counters(url: &str) -> BTreeMap<String, f64> {
+    scrape(url).await.1
+}
+
+#[tokio::test]
+async fn replayed_events_and_gap_notices_are_counted_exactly() {
+    let server = TestServer::start(&["--interval-ms", "20", "--history", "3"]).await;
+    let http = client();
+    let mut first = subscribe(&http, &server, "ringed").await;
+    // More than the ring holds, so that id 1 has fallen out of it.
+    while first.next_event().await.seq < 8 {}
+    let before = counters(&server.url("/metrics")).await;
+    let resumed = http
+        .get(server.url("/sse/ringed"))
+        .header("Last-Event-ID", "1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resumed.status(), 200);
+    let mut resumed = common::SseReader::new(resumed);
+    let notice = loop {
+        match resumed.next().await.expect("the resume answers") {
+            common::SseItem::Message { event, .. } => break event,
+            _ => continue,
+        }
+    };
+    assert_eq!(
+        notice.as_deref(),
+        Some("gap"),
+        "ids 2.. are gone from the ring"
+    );
+    let after = counters(&server.url("/metrics")).await;
+    let moved = |name: &str| sample(&after, name) - sample(&before, name);
+    // The ring's 3 events, not its gap notice too.
+    assert_eq!(moved("sse_hub_replayed_events_total"), 3.0);
+    assert_eq!(moved("sse_hub_gap_notices_total"), 1.0);
+}
+
+#[tokio::test]
+async fn each_host_refusal_is_counted_under_its_own_code() {
+    let server = TestServer::start(&[]).await;
+    let mut socket = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connects");
+    socket
+        .write_all(b"GET /api/stats HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("sent");
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut socket, &mut answer)
+        .await
+        .expect("answered");
+    assert!(answer.contains("\"missing_host\""), "{answer}");
+    let now = counters(&server.url("/metrics")).await;
+    assert_eq!(
+        sample(&now, "sse_hub_rejections_total{code=\"missing_host\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&now, "sse_hub_rejections_total{code=\"host_not_allowed\"}"),
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn the_metrics_listener_has_the_public_listeners_deadlines_and_answers() {
+    let mut server =
+        TestServer::start(&["--metrics-addr", "127.0.0.1:0", "--head-timeout-ms", "300"]).await;
+    let printed = async {
+        while let Some(line) = server.stdout.recv().await {
+            if let Some(url) = line.strip_prefix("metrics on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the server printed no metrics address");
+    };
+    let private = tokio::time::timeout(WAIT, printed).await.expect("printed");
+    let addr = private
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    // A head that never ends is closed after --head-timeout-ms.
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connects");
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("sent");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read_to_end(&mut slow, &mut rest),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an unfinished head was still open after {WAIT:?}"
+    );
+    // Another method gets the API's JSON 405; another host name its 421.
+    let post = client().post(&private).send().await.expect("sent");
+    assert_eq!(post.status(), 405);
+    let body: serde_json::Value = post.json().await.expect("JSON");
+    assert_eq!(body["code"], "method_not_allowed");
+    let rebound = client()
+        .get(&private)
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(rebound.status(), 421);
+    // A scraper reaching it by IP address is answered.
+    let by_address = client().get(&private).send().await.expect("sent");
+    assert_eq!(by_address.status(), 200);
+}

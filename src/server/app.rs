@@ -3,7 +3,9 @@
 //! told to stop, within a grace period.
 
 use super::config::Settings;
-use super::http::{is_embedded, metrics_router, router, warm_up, AppState, Metrics, PublishRate};
+use super::http::{
+    is_embedded, metrics_router, router, warm_up, AppState, Metrics, PublishRate, StatsFrames,
+};
 use super::hub::{Hub, HubParts, Producer};
 use super::producers::RandomNumbers;
 use super::stats::Stats;
@@ -12,7 +14,7 @@ use super::store::{
     RedisStore, StoreLocation,
 };
 use super::transport::direct::encode_chunk;
-use super::transport::{DirectPath, Gateway, Handoffs, ServedTimeouts};
+use super::transport::{accept_private, DirectPath, Gateway, Handoffs, ServedTimeouts};
 use leptos::config::LeptosOptions;
 use std::io::Write;
 use std::sync::Arc;
@@ -41,6 +43,10 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connections the gateway may have handed over before axum takes them.
 const HANDOFF_QUEUE: usize = 1024;
+
+/// Connections the metrics listener may have waiting for hyper; beyond it
+/// new ones are closed.
+const PRIVATE_QUEUE: usize = 64;
 
 /// Pending connections the kernel queues before `accept` (capped by
 /// `net.core.somaxconn`); high so that a burst of reconnecting clients after a
@@ -158,6 +164,7 @@ pub fn build_state_producing(
         publish_rate,
         metrics,
         public_metrics: settings.metrics_addr.is_none(),
+        stats_frames: StatsFrames::default(),
     }
 }
 
@@ -243,7 +250,9 @@ pub async fn serve(
         }
         None => None,
     };
-    let metrics = state.metrics.clone();
+    let metrics_app = metrics_router(state.clone());
+    let stats = Arc::clone(state.hub.stats());
+    let budget = gateway.budget();
     let app = router(state);
 
     {
@@ -266,17 +275,17 @@ pub async fn serve(
         trigger.cancel();
     });
     if let Some((_, listener)) = metrics_listener {
-        // A private listener for a scraper: axum's own server, stopped
-        // with the rest.
-        let stopped = shutdown.clone();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, metrics_router(metrics))
-                .with_graceful_shutdown(async move { stopped.cancelled().await })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "the metrics listener failed");
-            }
-        });
+        // The scraper's listener: same socket budget and connection
+        // timeouts as the public one, its own router.
+        let (private_handoff, private_handoffs) = tokio::sync::mpsc::channel(PRIVATE_QUEUE);
+        let private = Handoffs::new(private_handoffs, timeouts, Arc::clone(&stats));
+        tokio::spawn(accept_private(
+            listener,
+            budget,
+            private_handoff,
+            shutdown.clone(),
+        ));
+        tokio::spawn(private.serve(metrics_app, shutdown.clone()));
     }
     let accepting = tokio::spawn(gateway.run());
     let axum_connections = served.serve(app, shutdown.clone());

@@ -33,6 +33,12 @@ pub struct Stats {
     pub(crate) too_many_sockets_from_ip: AtomicU64,
     pub(crate) connection_rate_limited: AtomicU64,
     pub(crate) host_not_allowed: AtomicU64,
+    /// HTTP/1.1 requests with no `Host` header.
+    pub(crate) missing_host: AtomicU64,
+    /// First requests whose head passed `MAX_HEAD_BYTES` (431).
+    pub(crate) head_too_large: AtomicU64,
+    /// Publishes answered 503 because the store did not take the event.
+    pub(crate) store_unavailable: AtomicU64,
     pub(crate) slow_client_disconnected: AtomicU64,
     /// Events published through the API, over all streams.
     pub(crate) events_published: AtomicU64,
@@ -54,9 +60,9 @@ pub struct Stats {
     /// Generated appends a shared store refused because the lease had
     /// passed to another instance.
     pub(crate) fenced_appends: AtomicU64,
-    /// Copies of events handed to clients: each event adds the number of
-    /// subscribers its stream had when it was appended (one add per event,
-    /// not one per subscriber).
+    /// Copies of events owed to clients, counted at append: each event adds
+    /// the number of subscribers its stream had then (one add per event,
+    /// not one per subscriber), whether or not each copy is then written.
     pub(crate) deliveries: AtomicU64,
     /// Bytes of those copies (the event's SSE message times its
     /// subscribers), the same way.
@@ -89,6 +95,9 @@ impl Default for Stats {
             too_many_sockets_from_ip: AtomicU64::new(0),
             connection_rate_limited: AtomicU64::new(0),
             host_not_allowed: AtomicU64::new(0),
+            missing_host: AtomicU64::new(0),
+            head_too_large: AtomicU64::new(0),
+            store_unavailable: AtomicU64::new(0),
             slow_client_disconnected: AtomicU64::new(0),
             events_published: AtomicU64::new(0),
             missing_token: AtomicU64::new(0),
@@ -127,7 +136,7 @@ impl Stats {
     /// Every counted rejection with its error code (the `code` of its JSON
     /// body), for the metrics' labelled family; slow clients cut off are
     /// not a rejection and are counted apart.
-    pub fn rejections_by_code(&self) -> [(&'static str, u64); 16] {
+    pub fn rejections_by_code(&self) -> [(&'static str, u64); 19] {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         [
             ("too_many_streams", read(&self.too_many_streams)),
@@ -146,6 +155,9 @@ impl Stats {
                 read(&self.connection_rate_limited),
             ),
             ("host_not_allowed", read(&self.host_not_allowed)),
+            ("missing_host", read(&self.missing_host)),
+            ("head_too_large", read(&self.head_too_large)),
+            ("store_unavailable", read(&self.store_unavailable)),
             ("missing_token", read(&self.missing_token)),
             ("invalid_token", read(&self.invalid_token)),
             ("forbidden", read(&self.forbidden)),

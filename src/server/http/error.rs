@@ -170,6 +170,7 @@ impl AppError {
             Self::UnsupportedMediaType => &stats.unsupported_media_type,
             Self::PublishRateLimited { .. } => &stats.publish_rate_limited,
             Self::InvalidIdempotencyKey => &stats.invalid_idempotency_key,
+            Self::Limit(HubError::Store(_)) => &stats.store_unavailable,
             _ => return self,
         };
         let total = bump(counter);

@@ -67,6 +67,20 @@ impl AllowedHosts {
         }
     }
 
+    /// The same list, also answering for any IP address: for a private
+    /// listener (`--metrics-addr`) that a scraper reaches by its address.
+    /// A DNS-rebinding page always sends a name, never an address, so this
+    /// keeps the protection.
+    pub fn with_any_ip(&self) -> Self {
+        match self {
+            Self::Listed { names, .. } => Self::Listed {
+                names: names.clone(),
+                any_ip: true,
+            },
+            any => any.clone(),
+        }
+    }
+
     /// Whether a request with this `Host` header (raw bytes, `None` when
     /// absent) over HTTP/1.1 (or 1.0 when `http10`) is answered.
     pub fn check(&self, host: Option<&[u8]>, http10: bool) -> Result<(), AppError> {

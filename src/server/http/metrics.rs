@@ -61,16 +61,10 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: the text with its content type, or a 500 naming the
+/// failure (formatting into a `String` does not fail in practice).
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    scrape(&state.metrics)
-}
-
-/// The `/metrics` answer from `metrics`: the text with its content type,
-/// or a 500 naming the failure (formatting into a `String` does not fail
-/// in practice).
-pub(crate) fn scrape(metrics: &Metrics) -> Response {
-    match metrics.render() {
+    match state.metrics.render() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,
@@ -107,8 +101,8 @@ impl HubCollector {
             ("events", "Events appended to streams here, generated and published (each once, however many clients got it)", &stats.events_sent),
             ("events_generated", "Events this instance's generator appended (with a shared store: the streams it leads)", &stats.events_generated),
             ("events_published", "Events published through the API here", &stats.events_published),
-            ("deliveries", "Copies of events handed to clients (an event appended to a stream with 3 subscribers counts 3)", &stats.deliveries),
-            ("delivered_bytes", "Bytes of those copies, as SSE messages", &stats.delivered_bytes),
+            ("deliveries", "Copies of events owed to clients, counted at append: an event appended to a stream with 3 subscribers adds 3 (a client cut off before its copy was written still counts)", &stats.deliveries),
+            ("delivered_bytes", "Bytes of those copies, as SSE messages, counted at append", &stats.delivered_bytes),
             ("replayed_events", "Events replayed to clients resuming with Last-Event-ID", &stats.replayed_events),
             ("gap_notices", "event: gap notices sent (one per stream for a hole in its live numbering, one per client whose resume found events gone)", &stats.gap_notices),
             ("slow_clients_disconnected", "Clients cut off because a write made no progress for --write-timeout-ms", &stats.slow_client_disconnected),
@@ -128,7 +122,7 @@ impl Collector for HubCollector {
         let rejections = ConstCounter::new(0u64);
         let mut family = encoder.encode_descriptor(
             "rejections",
-            "Requests and connections refused, by the code of their JSON error",
+            "Requests and connections refused, by the code of their JSON error (the codes README lists for this metric)",
             None,
             rejections.metric_type(),
         )?;

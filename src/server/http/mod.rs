@@ -45,3 +45,4 @@ pub use publish_rate::{PublishRate, PublishSettings};
 pub use router::{metrics_router, router};
 pub use site::{is_embedded, warm_up};
 pub use state::{AppState, HttpSettings};
+pub use stats_stream::StatsFrames;

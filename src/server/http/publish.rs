@@ -31,6 +31,7 @@ use super::sse::parse_stream_id;
 use super::state::AppState;
 use super::tokens::Access;
 use crate::model::{EventType, Published, StreamId};
+use crate::server::hub::HubError;
 use crate::server::store::NewEvent;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -67,7 +68,13 @@ pub(crate) async fn publish_event(
     let (seq, replayed) = state
         .hub
         .publish_once(&id, key.as_deref(), event, admit)
-        .await?;
+        .await
+        // The admission's refusals are counted already; a store that did
+        // not take the event is counted here.
+        .map_err(|error: AppError| match error {
+            store @ AppError::Limit(HubError::Store(_)) => store.counted(stats),
+            other => other,
+        })?;
     let published = Published {
         stream: id.to_string(),
         id: seq,

@@ -1,9 +1,8 @@
 //! The application's routes: API and stream routes, the Leptos pages, static
 //! files, and JSON errors for unknown API paths and wrong methods.
 
-use super::metrics::{scrape, Metrics};
 use super::site::with_files;
-use super::state::AppState;
+use super::state::{count_host_refusal, AppState};
 use super::{api, metrics, publish, sse, stats_stream};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
@@ -14,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 
 /// Builds the application from `state`; separate from serving, so tests can
@@ -82,9 +82,31 @@ async fn host_guard(State(state): State<AppState>, request: Request, next: Next)
 }
 
 /// The router of the `--metrics-addr` listener: `/metrics` and nothing
-/// else (JSON 404 for any other path).
-pub fn metrics_router(metrics: Metrics) -> Router {
+/// else (JSON 404 for any other path, JSON 405 for another method), behind
+/// the same `Host` check as the public router.
+pub fn metrics_router(state: AppState) -> Router {
+    let hosts = Arc::new(state.http.allowed_hosts.with_any_ip());
+    let stats = Arc::clone(state.hub.stats());
+    let guard = move |request: Request, next: Next| {
+        let checked = hosts.check(
+            request
+                .headers()
+                .get(header::HOST)
+                .map(|value| value.as_bytes()),
+            request.version() <= Version::HTTP_10,
+        );
+        count_host_refusal(&checked, &stats);
+        async move {
+            match checked {
+                Ok(()) => next.run(request).await,
+                Err(error) => error.into_response(),
+            }
+        }
+    };
     Router::new()
-        .route("/metrics", get(move || async move { scrape(&metrics) }))
+        .route("/metrics", get(metrics::metrics))
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn(guard))
+        .with_state(state)
 }

@@ -33,12 +33,14 @@ pub fn is_embedded() -> bool {
     files().iter().any(|file| file.bytes.is_some())
 }
 
+/// memory-serve's router, once [`served`] has built it.
+static SERVED: OnceLock<Router> = OnceLock::new();
+
 /// memory-serve's router for the listed files, built on first use: it
 /// decompresses every embedded file and gzips the compressible ones (about
 /// 0.1 s for the WASM), and leaks them and its options by design, so it is
 /// built once per process and shared by every router made from it.
 fn served() -> &'static Router {
-    static SERVED: OnceLock<Router> = OnceLock::new();
     SERVED.get_or_init(|| {
         MemoryServe::new(files())
             // Pages are Leptos's; only files are served here.
@@ -69,7 +71,12 @@ where
 
 /// One listed file, answered by memory-serve.
 async fn embedded_file(request: Request) -> Response {
-    let served = match tokio::task::spawn_blocking(served).await {
+    let ready = SERVED.get();
+    let served = match ready {
+        Some(served) => Ok(served),
+        None => tokio::task::spawn_blocking(served).await,
+    };
+    let served = match served {
         Ok(served) => served.clone(),
         Err(error) => {
             tracing::error!(%error, "the embedded site could not be prepared");

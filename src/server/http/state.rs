@@ -8,10 +8,11 @@ use super::error::AppError;
 use super::hosts::AllowedHosts;
 use super::metrics::Metrics;
 use super::publish_rate::{PublishRate, PublishSettings};
+use super::stats_stream::StatsFrames;
 use super::tokens::Access;
 use crate::model::StreamId;
 use crate::server::hub::{Hub, HubError};
-use crate::server::stats::bump;
+use crate::server::stats::{bump, Stats};
 use crate::server::transport::open_sockets::Refusal;
 use crate::server::transport::request_head::StreamRequest;
 use crate::server::transport::{DirectPath, OpenedStream, StreamGate};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub direct: DirectPath,
     /// Each stream's publish rate.
     pub publish_rate: Arc<PublishRate>,
+    /// The dashboard feed's newest frame, shared by its readers.
+    pub stats_frames: StatsFrames,
     /// What `GET /metrics` renders.
     pub metrics: Metrics,
     /// Whether `/metrics` is served on the public listener (not when
@@ -62,9 +65,7 @@ impl AppState {
     /// refusal in `/api/stats`.
     pub(crate) fn check_host(&self, host: Option<&[u8]>, http10: bool) -> Result<(), AppError> {
         let checked = self.http.allowed_hosts.check(host, http10);
-        if checked.is_err() {
-            bump(&self.hub.stats().host_not_allowed);
-        }
+        count_host_refusal(&checked, self.hub.stats());
         checked
     }
 
@@ -127,6 +128,10 @@ impl StreamGate for AppState {
     }
 
     fn refuse(&self, refusal: Refusal) -> Response {
+        // The other refusals are counted where the socket budget decides.
+        if let Refusal::HeadTooLarge { .. } = refusal {
+            bump(&self.hub.stats().head_too_large);
+        }
         let error = match refusal {
             Refusal::TooManySockets { limit } => {
                 AppError::Limit(HubError::TooManyConnections { limit })
@@ -134,6 +139,20 @@ impl StreamGate for AppState {
             other => AppError::Refused(other),
         };
         with_headers(error, self.http.cors.headers(None))
+    }
+}
+
+/// Counts a refused `Host` check under its own code (`missing_host` or
+/// `host_not_allowed`).
+pub(crate) fn count_host_refusal(checked: &Result<(), AppError>, stats: &Stats) {
+    match checked {
+        Ok(()) => {}
+        Err(AppError::MissingHost) => {
+            bump(&stats.missing_host);
+        }
+        Err(_) => {
+            bump(&stats.host_not_allowed);
+        }
     }
 }
 

@@ -209,10 +209,14 @@ impl Stream {
                 let missing = (last + 1 < oldest_held).then_some((last + 1, oldest_held - 1));
                 let replay = state.ring.messages_after(last, newest);
                 let stats = &self.context.stats;
-                add(&stats.replayed_events, replay.len() as u64);
-                if missing.is_some() {
-                    bump(&stats.gap_notices);
-                }
+                // With ids missing, the ring's first message is their gap
+                // notice, not an event.
+                let notice = u64::from(missing.is_some());
+                add(
+                    &stats.replayed_events,
+                    (replay.len() as u64).saturating_sub(notice),
+                );
+                add(&stats.gap_notices, notice);
                 (replay, missing)
             }
             None => (VecDeque::new(), None),
@@ -243,10 +247,13 @@ impl Stream {
     /// sequence id they reach.
     pub(crate) fn catch_up(&self, last_seq: Seq) -> (VecDeque<Bytes>, Seq) {
         let state = lock(&self.state);
-        (
-            state.ring.messages_after(last_seq, state.newest),
-            state.newest,
-        )
+        let missed = state.ring.messages_after(last_seq, state.newest);
+        // A client that fell behind the ring gets a gap notice first.
+        let oldest = state.ring.oldest().unwrap_or(state.newest + 1);
+        if last_seq < state.newest && last_seq + 1 < oldest {
+            bump(&self.context.stats.gap_notices);
+        }
+        (missed, state.newest)
     }
 
     /// Up to `limit` events after `after` from the store, encoded: for a

@@ -40,7 +40,7 @@ const MAX_REFUSALS_ANSWERING: usize = 16;
 
 /// Pause after an accept error that is not about one connection (such as
 /// running out of file descriptors), so the loop does not spin.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+pub(crate) const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// Accepts connections until shutdown and routes each one; `G` decides what
 /// the direct path's requests mean.
@@ -95,6 +95,12 @@ impl<G: StreamGate> Gateway<G> {
             }),
             rate: ConnectionRate::new(settings.connection_rate_per_ip),
         }
+    }
+
+    /// The socket budget this gateway counts against, for another listener
+    /// of the same process to share.
+    pub fn budget(&self) -> Arc<SocketBudget> {
+        Arc::clone(&self.routes.budget)
     }
 
     /// Accepts until the shutdown token is cancelled, then closes the
@@ -292,7 +298,7 @@ async fn read_head(
 
 /// Accept errors that concern one connection only (as axum's own loop treats
 /// them): skip it and accept the next.
-fn is_connection_error(error: &io::Error) -> bool {
+pub(crate) fn is_connection_error(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::ConnectionRefused

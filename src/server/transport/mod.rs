@@ -14,6 +14,8 @@
 //! - `open_sockets.rs`: counts every client socket against the fd budget,
 //!   in all and per address.
 //! - `connection_rate.rs`: new connections per second per address.
+//! - `private_listener.rs`: [`accept_private`], a second listener (metrics)
+//!   under the same budget and timeouts.
 //! - `test_pair.rs`: a connected loopback pair for the socket tests.
 
 mod connection_rate;
@@ -21,6 +23,7 @@ pub mod direct;
 mod gate;
 mod gateway;
 pub mod open_sockets;
+mod private_listener;
 pub mod request_head;
 pub mod served;
 #[cfg(test)]
@@ -30,6 +33,7 @@ pub use direct::DirectPath;
 pub use gate::{OpenedStream, StreamGate};
 pub use gateway::Gateway;
 pub use open_sockets::Refusal;
+pub use private_listener::accept_private;
 pub use served::{Client, Handoff, Handoffs, ServedTimeouts};
 
 use std::time::Duration;
