@@ -12,7 +12,6 @@
 //! Every name and its meaning is in README's *Operating* section; a counter
 //! named `x` here is exposed as `sse_hub_x_total`.
 
-use super::state::AppState;
 use crate::server::hub::Hub;
 use crate::server::stats::Stats;
 use axum::extract::State;
@@ -63,8 +62,8 @@ impl Metrics {
 
 /// `GET /metrics`: the text with its content type, or a 500 naming the
 /// failure (formatting into a `String` does not fail in practice).
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    match state.metrics.render() {
+pub(crate) async fn metrics(State(metrics): State<Metrics>) -> Response {
+    match metrics.render() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

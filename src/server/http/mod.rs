@@ -19,7 +19,7 @@
 //! - `metrics.rs`: [`Metrics`], `GET /metrics` for Prometheus.
 //! - `site.rs`: the site's static files from inside the binary.
 //! - `stats_stream.rs`: `GET /api/stats/stream`, the dashboard's feed: one
-//!   `stats` event a second.
+//!   `stats` event a second; `stats_frames.rs`: its newest frame, shared.
 
 mod api;
 mod auth;
@@ -33,6 +33,7 @@ mod router;
 mod site;
 mod sse;
 mod state;
+mod stats_frames;
 mod stats_stream;
 pub mod tokens;
 
@@ -45,4 +46,4 @@ pub use publish_rate::{PublishRate, PublishSettings};
 pub use router::{metrics_router, router};
 pub use site::{is_embedded, warm_up};
 pub use state::{AppState, HttpSettings};
-pub use stats_stream::StatsFrames;
+pub use stats_frames::StatsFrames;

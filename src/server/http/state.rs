@@ -8,7 +8,7 @@ use super::error::AppError;
 use super::hosts::AllowedHosts;
 use super::metrics::Metrics;
 use super::publish_rate::{PublishRate, PublishSettings};
-use super::stats_stream::StatsFrames;
+use super::stats_frames::StatsFrames;
 use super::tokens::Access;
 use crate::model::StreamId;
 use crate::server::hub::{Hub, HubError};

@@ -7,7 +7,7 @@
 //! nobody's subscriber and holds no SSE connection slot (its socket counts
 //! against the socket limits like any other), and each frame is taken only
 //! when it is about to be sent (nothing is buffered for a slow reader
-//! beyond one frame). Every reader shares the newest frame ([`StatsFrames`]):
+//! beyond one frame). Every reader shares the newest frame ([`StatsFrames`](super::StatsFrames)):
 //! however many dashboards are open, the hub's streams are walked and
 //! sorted at most about twice a second.
 
@@ -21,8 +21,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 /// Time between two frames.
@@ -30,37 +29,6 @@ const FRAME_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The event type of every frame.
 const STATS_EVENT: &str = "stats";
-
-/// How old the shared frame may be and still be sent: half the interval,
-/// so that each reader's frames stay about a second apart.
-const FRAME_FRESH: Duration = Duration::from_millis(500);
-
-/// The newest encoded frame and when it was taken, shared by every reader
-/// of the feed (see the module's doc).
-#[derive(Debug, Clone, Default)]
-pub struct StatsFrames {
-    newest: Arc<Mutex<Option<(Instant, Bytes)>>>,
-}
-
-impl StatsFrames {
-    /// The shared frame if it is fresh, else a new one taken now. The lock
-    /// is held while a frame is taken, so that readers arriving together
-    /// wait for one walk of the hub instead of each making their own.
-    fn current(&self, state: &AppState) -> Bytes {
-        let mut newest = self
-            .newest
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((taken, frame)) = newest.as_ref() {
-            if taken.elapsed() < FRAME_FRESH {
-                return frame.clone();
-            }
-        }
-        let frame = stats_message(state);
-        *newest = Some((Instant::now(), frame.clone()));
-        frame
-    }
-}
 
 /// The endpoint: a `text/event-stream` of frames, the first sent at once.
 pub(crate) async fn stats_stream(State(state): State<AppState>) -> Response {
@@ -73,7 +41,7 @@ pub(crate) async fn stats_stream(State(state): State<AppState>) -> Response {
     let frames = stream::unfold((state, ticks), |(state, mut ticks)| async move {
         // The first tick completes at once.
         ticks.tick().await;
-        let message = state.stats_frames.current(&state);
+        let message = state.stats_frames.current(|| stats_message(&state));
         Some((message, (state, ticks)))
     });
     let body = stream::once(async move { retry })
