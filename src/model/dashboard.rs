@@ -193,6 +193,7 @@ impl SortOrder {
 /// The counters of the previous frame that rates are computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Baseline {
+    started_at_ms: u64,
     elapsed_ms: u64,
     events_sent: u64,
     deliveries: u64,
@@ -218,6 +219,9 @@ impl Dashboard {
         let hub = &frame.hub;
         let interval_ms = self
             .baseline
+            // Another process's counters (a restart, another instance)
+            // cannot be compared with these.
+            .filter(|previous| previous.started_at_ms == frame.started_at_ms)
             .filter(|previous| frame.elapsed_ms > previous.elapsed_ms)
             .map(|previous| (previous, frame.elapsed_ms - previous.elapsed_ms));
         self.totals = Totals {
@@ -251,6 +255,7 @@ impl Dashboard {
             })
             .collect();
         self.baseline = Some(Baseline {
+            started_at_ms: frame.started_at_ms,
             elapsed_ms: frame.elapsed_ms,
             events_sent: hub.events_sent,
             deliveries: hub.deliveries,
@@ -384,6 +389,7 @@ mod tests {
 
     fn frame(elapsed_ms: u64, events: u64, streams: Vec<StreamSummary>) -> StatsFrame {
         StatsFrame {
+            started_at_ms: 1_700_000_000_000,
             elapsed_ms,
             hub: HubStats {
                 connections: 3,
@@ -408,6 +414,24 @@ mod tests {
         let rows = board.rows(SortOrder::default());
         assert_eq!(rows[0].rate, None);
         assert!(rows[0].trend.is_empty());
+    }
+
+    #[test]
+    fn a_frame_from_another_process_shows_no_rates_until_the_next() {
+        let mut board = Dashboard::default();
+        board.apply(frame(1_000, 10, vec![summary("a", 1, 10)]));
+        // A restarted (or other) server already further on its own clock,
+        // with larger counters: nothing to compare with.
+        let mut other = frame(60_000, 5_000, vec![summary("a", 1, 4_000)]);
+        other.started_at_ms += 30_000;
+        board.apply(other.clone());
+        assert_eq!(board.totals().events_rate, None);
+        assert_eq!(board.rows(SortOrder::default())[0].rate, None);
+        // Its next frame has rates again.
+        let mut next = frame(61_000, 5_010, vec![summary("a", 1, 4_010)]);
+        next.started_at_ms = other.started_at_ms;
+        board.apply(next);
+        assert_eq!(board.totals().events_rate, Some(10_000));
     }
 
     #[test]

@@ -200,6 +200,15 @@ pub struct RejectionCounts {
     /// Publishes with an invalid `Idempotency-Key`.
     #[serde(default)]
     pub invalid_idempotency_key: u64,
+    /// HTTP/1.1 requests with no `Host` header.
+    #[serde(default)]
+    pub missing_host: u64,
+    /// First requests on a connection whose head was too large (431).
+    #[serde(default)]
+    pub head_too_large: u64,
+    /// Publishes answered 503 because the store did not take the event.
+    #[serde(default)]
+    pub store_unavailable: u64,
 }
 
 /// Body of `GET /api/stats`: a snapshot of the whole hub.
@@ -248,6 +257,12 @@ pub const STATS_FRAME_STREAMS: usize = 100;
 /// taken at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsFrame {
+    /// When the server process started, in milliseconds since the Unix
+    /// epoch: a frame with another value comes from another process (a
+    /// restart, or another instance behind a load balancer), whose
+    /// counters cannot be compared with the last frame's.
+    #[serde(default)]
+    pub started_at_ms: u64,
     /// Milliseconds since the server started, when the frame was taken:
     /// the clock rates are computed with (the server's, so that a frame
     /// arriving late in the browser does not make a rate jump).
@@ -263,7 +278,7 @@ pub struct StatsFrame {
 impl RejectionCounts {
     /// Every counter with its error code (as in the API's JSON errors), in
     /// a fixed order, for the places that list them all.
-    pub fn by_code(&self) -> [(&'static str, u64); 17] {
+    pub fn by_code(&self) -> [(&'static str, u64); 20] {
         [
             ("too_many_streams", self.too_many_streams),
             ("too_many_connections", self.too_many_connections),
@@ -285,6 +300,9 @@ impl RejectionCounts {
             ("unsupported_media_type", self.unsupported_media_type),
             ("publish_rate_limited", self.publish_rate_limited),
             ("invalid_idempotency_key", self.invalid_idempotency_key),
+            ("missing_host", self.missing_host),
+            ("head_too_large", self.head_too_large),
+            ("store_unavailable", self.store_unavailable),
         ]
     }
 }

@@ -6,7 +6,7 @@
 use crate::model::{HubStats, RejectionCounts};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Upper bounds of the store append latency buckets, in seconds: 100 µs
 /// (a memory append) to 1.6 s (past Redis's 1 s timeout), each 4× the
@@ -20,6 +20,8 @@ fn append_buckets() -> impl Iterator<Item = f64> {
 #[derive(Debug)]
 pub struct Stats {
     started: Instant,
+    /// The same moment on the wall clock, for the dashboard feed.
+    started_wall: SystemTime,
     /// Open SSE connections.
     pub(crate) connections: AtomicU64,
     /// Open client sockets of any kind (see `open_sockets`).
@@ -85,6 +87,7 @@ impl Default for Stats {
     fn default() -> Self {
         Self {
             started: Instant::now(),
+            started_wall: SystemTime::now(),
             connections: AtomicU64::new(0),
             open_sockets: AtomicU64::new(0),
             events_sent: AtomicU64::new(0),
@@ -134,48 +137,54 @@ pub(crate) fn bump(counter: &AtomicU64) -> u64 {
 
 impl Stats {
     /// Every counted rejection with its error code (the `code` of its JSON
-    /// body), for the metrics' labelled family; slow clients cut off are
-    /// not a rejection and are counted apart.
-    pub fn rejections_by_code(&self) -> [(&'static str, u64); 19] {
+    /// body), for the metrics' labelled family: `/api/stats`'s list but
+    /// slow clients cut off, which are not a refusal and are counted apart.
+    pub fn rejections_by_code(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        self.rejections()
+            .by_code()
+            .into_iter()
+            .filter(|(code, _)| *code != "slow_client_disconnected")
+    }
+
+    /// The rejection counters as the API shows them.
+    fn rejections(&self) -> RejectionCounts {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        [
-            ("too_many_streams", read(&self.too_many_streams)),
-            ("too_many_connections", read(&self.too_many_connections)),
-            (
-                "too_many_connections_from_ip",
-                read(&self.too_many_connections_from_ip),
-            ),
-            ("invalid_stream_id", read(&self.invalid_stream_id)),
-            (
-                "too_many_sockets_from_ip",
-                read(&self.too_many_sockets_from_ip),
-            ),
-            (
-                "connection_rate_limited",
-                read(&self.connection_rate_limited),
-            ),
-            ("host_not_allowed", read(&self.host_not_allowed)),
-            ("missing_host", read(&self.missing_host)),
-            ("head_too_large", read(&self.head_too_large)),
-            ("store_unavailable", read(&self.store_unavailable)),
-            ("missing_token", read(&self.missing_token)),
-            ("invalid_token", read(&self.invalid_token)),
-            ("forbidden", read(&self.forbidden)),
-            ("invalid_event", read(&self.invalid_event)),
-            ("invalid_event_type", read(&self.invalid_event_type)),
-            ("event_too_large", read(&self.event_too_large)),
-            ("unsupported_media_type", read(&self.unsupported_media_type)),
-            ("publish_rate_limited", read(&self.publish_rate_limited)),
-            (
-                "invalid_idempotency_key",
-                read(&self.invalid_idempotency_key),
-            ),
-        ]
+        RejectionCounts {
+            too_many_streams: read(&self.too_many_streams),
+            too_many_connections: read(&self.too_many_connections),
+            too_many_connections_from_ip: read(&self.too_many_connections_from_ip),
+            invalid_stream_id: read(&self.invalid_stream_id),
+            too_many_sockets_from_ip: read(&self.too_many_sockets_from_ip),
+            connection_rate_limited: read(&self.connection_rate_limited),
+            host_not_allowed: read(&self.host_not_allowed),
+            slow_client_disconnected: read(&self.slow_client_disconnected),
+            missing_token: read(&self.missing_token),
+            invalid_token: read(&self.invalid_token),
+            forbidden: read(&self.forbidden),
+            invalid_event: read(&self.invalid_event),
+            invalid_event_type: read(&self.invalid_event_type),
+            event_too_large: read(&self.event_too_large),
+            unsupported_media_type: read(&self.unsupported_media_type),
+            publish_rate_limited: read(&self.publish_rate_limited),
+            invalid_idempotency_key: read(&self.invalid_idempotency_key),
+            missing_host: read(&self.missing_host),
+            head_too_large: read(&self.head_too_large),
+            store_unavailable: read(&self.store_unavailable),
+        }
     }
 
     /// Records one store append that took `took`.
     pub(crate) fn observe_append(&self, took: Duration) {
         self.store_append_seconds.observe(took.as_secs_f64());
+    }
+
+    /// When the process started, in milliseconds since the Unix epoch:
+    /// tells one process's counters from another's.
+    pub fn started_at_ms(&self) -> u64 {
+        let since = self.started_wall.duration_since(SystemTime::UNIX_EPOCH);
+        since.map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
     }
 
     /// How long the process has served.
@@ -189,25 +198,7 @@ impl Stats {
         HubStats {
             connections: read(&self.connections),
             streams,
-            rejected: RejectionCounts {
-                too_many_streams: read(&self.too_many_streams),
-                too_many_connections: read(&self.too_many_connections),
-                too_many_connections_from_ip: read(&self.too_many_connections_from_ip),
-                invalid_stream_id: read(&self.invalid_stream_id),
-                too_many_sockets_from_ip: read(&self.too_many_sockets_from_ip),
-                connection_rate_limited: read(&self.connection_rate_limited),
-                host_not_allowed: read(&self.host_not_allowed),
-                slow_client_disconnected: read(&self.slow_client_disconnected),
-                missing_token: read(&self.missing_token),
-                invalid_token: read(&self.invalid_token),
-                forbidden: read(&self.forbidden),
-                invalid_event: read(&self.invalid_event),
-                invalid_event_type: read(&self.invalid_event_type),
-                event_too_large: read(&self.event_too_large),
-                unsupported_media_type: read(&self.unsupported_media_type),
-                publish_rate_limited: read(&self.publish_rate_limited),
-                invalid_idempotency_key: read(&self.invalid_idempotency_key),
-            },
+            rejected: self.rejections(),
             events_sent: read(&self.events_sent),
             events_published: read(&self.events_published),
             events_generated: read(&self.events_generated),

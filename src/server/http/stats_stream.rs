@@ -72,6 +72,7 @@ fn stats_frame(state: &AppState) -> StatsFrame {
     let mut streams = hub.active_streams();
     streams.retain(|summary| StreamId::parse(&summary.id).is_ok_and(|id| !auth.is_private(&id)));
     StatsFrame {
+        started_at_ms: hub.stats().started_at_ms(),
         elapsed_ms: u64::try_from(hub.stats().uptime().as_millis()).unwrap_or(u64::MAX),
         hub: hub.stats().snapshot(hub.active_stream_count()),
         streams: busiest(streams),
