@@ -112,6 +112,16 @@ class Scenario:
     servers: tuple[str, ...] = (*SERVERS, DISK)
 
 
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within 10 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def scenarios(mode: str) -> list[Scenario]:
     """The scenarios of this run (`--only`), at full or quick size."""
     every = all_scenarios(mode)
@@ -311,12 +321,7 @@ class Server:
             return
         self.early_exit = self.proc.poll()
         if self.early_exit is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            terminate(self.proc)
 
     def log_summary(self) -> dict[str, Any]:
         """Warnings and errors the server logged during the run."""
@@ -427,12 +432,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 class CommandSampler:

@@ -43,6 +43,21 @@ fn sample(samples: &BTreeMap<String, f64>, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {name} in {samples:#?}"))
 }
 
+/// The `http://…/metrics` URL the server printed for `--metrics-addr`.
+async fn metrics_url(server: &mut TestServer) -> String {
+    let printed = async {
+        while let Some(line) = server.stdout.recv().await {
+            if let Some(url) = line.strip_prefix("metrics on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the server printed no metrics address");
+    };
+    tokio::time::timeout(WAIT, printed)
+        .await
+        .expect("the metrics address is printed in time")
+}
+
 /// `promtool check metrics` on `text`: its complaints, empty when clean.
 async fn promtool(text: &str) -> String {
     let mut child = tokio::process::Command::new("promtool")
@@ -151,17 +166,7 @@ async fn metrics_pass_promtool_and_count_what_flows() {
 #[tokio::test]
 async fn metrics_addr_serves_metrics_privately_and_not_publicly() {
     let mut server = TestServer::start(&["--metrics-addr", "127.0.0.1:0"]).await;
-    let printed = async {
-        while let Some(line) = server.stdout.recv().await {
-            if let Some(url) = line.strip_prefix("metrics on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the server printed no metrics address");
-    };
-    let private = tokio::time::timeout(WAIT, printed)
-        .await
-        .expect("the metrics address is printed in time");
+    let private = metrics_url(&mut server).await;
     let (text, _) = scrape(&private).await;
     assert!(text.contains("sse_hub_connections"), "{text}");
     let public = client()
@@ -287,15 +292,7 @@ async fn each_host_refusal_is_counted_under_its_own_code() {
 async fn the_metrics_listener_has_the_public_listeners_deadlines_and_answers() {
     let mut server =
         TestServer::start(&["--metrics-addr", "127.0.0.1:0", "--head-timeout-ms", "300"]).await;
-    let printed = async {
-        while let Some(line) = server.stdout.recv().await {
-            if let Some(url) = line.strip_prefix("metrics on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the server printed no metrics address");
-    };
-    let private = tokio::time::timeout(WAIT, printed).await.expect("printed");
+    let private = metrics_url(&mut server).await;
     let addr = private
         .trim_start_matches("http://")
         .trim_end_matches("/metrics")

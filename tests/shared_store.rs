@@ -31,12 +31,16 @@ async fn instances(redis: &TestRedis, n: usize, extra: &[&str]) -> Vec<TestServe
 
 /// Starts one instance on `redis` named `name`.
 async fn instance(redis: &TestRedis, name: &str, extra: &[&str]) -> TestServer {
-    let url = redis.url();
+    instance_at(&redis.url(), name, extra).await
+}
+
+/// Starts one instance named `name` on the store at `url`.
+async fn instance_at(url: &str, name: &str, extra: &[&str]) -> TestServer {
     let lease = LEASE_MS.to_string();
     let interval = INTERVAL_MS.to_string();
     let mut args = vec![
         "--store",
-        &url,
+        url,
         "--instance-id",
         name,
         "--lease-ms",
@@ -634,23 +638,7 @@ async fn on_a_redis_cluster_every_instance_serves_one_log() {
     let url = cluster.url();
     let mut servers = Vec::new();
     for name in ["a", "b"] {
-        let lease = LEASE_MS.to_string();
-        let interval = INTERVAL_MS.to_string();
-        let args = [
-            "--store",
-            &url,
-            "--instance-id",
-            name,
-            "--lease-ms",
-            &lease,
-            "--interval-ms",
-            &interval,
-            "--max-publish-rate",
-            "0",
-            "--max-connection-rate-per-ip",
-            "0",
-        ];
-        servers.push(TestServer::start_with_secret(&args).await);
+        servers.push(instance_at(&url, name, &[]).await);
     }
     // Streams whose keys land in different slots, so on different nodes.
     let mut open = Vec::new();

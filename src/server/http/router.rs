@@ -2,7 +2,7 @@
 //! files, and JSON errors for unknown API paths and wrong methods.
 
 use super::site::with_files;
-use super::state::{count_host_refusal, AppState};
+use super::state::{check_host_counted, AppState};
 use super::{api, metrics, publish, sse, stats_stream};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
@@ -70,15 +70,21 @@ pub fn router(state: AppState) -> Router {
 /// The middleware in front of every route: requests for a host not allowed
 /// are answered with the error, and counted.
 async fn host_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|value| value.as_bytes());
-    let http10 = request.version() <= Version::HTTP_10;
+    let (host, http10) = host_of(&request);
     match state.check_host(host, http10) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
+}
+
+/// The request's `Host` header (raw) and whether it is HTTP/1.0, which
+/// need not send one.
+fn host_of(request: &Request) -> (Option<&[u8]>, bool) {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|value| value.as_bytes());
+    (host, request.version() <= Version::HTTP_10)
 }
 
 /// The router of the `--metrics-addr` listener: `/metrics` and nothing
@@ -88,14 +94,8 @@ pub fn metrics_router(state: AppState) -> Router {
     let hosts = Arc::new(state.http.allowed_hosts.with_any_ip());
     let stats = Arc::clone(state.hub.stats());
     let guard = move |request: Request, next: Next| {
-        let checked = hosts.check(
-            request
-                .headers()
-                .get(header::HOST)
-                .map(|value| value.as_bytes()),
-            request.version() <= Version::HTTP_10,
-        );
-        count_host_refusal(&checked, &stats);
+        let (host, http10) = host_of(&request);
+        let checked = check_host_counted(&hosts, host, http10, &stats);
         async move {
             match checked {
                 Ok(()) => next.run(request).await,

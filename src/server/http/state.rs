@@ -64,9 +64,7 @@ impl AppState {
     /// The `Host` check of both paths ([`AllowedHosts::check`]), counting a
     /// refusal in `/api/stats`.
     pub(crate) fn check_host(&self, host: Option<&[u8]>, http10: bool) -> Result<(), AppError> {
-        let checked = self.http.allowed_hosts.check(host, http10);
-        count_host_refusal(&checked, self.hub.stats());
-        checked
+        check_host_counted(&self.http.allowed_hosts, host, http10, self.hub.stats())
     }
 
     /// The token check of a stream request on both paths: `Ok(None)` for a
@@ -142,10 +140,16 @@ impl StreamGate for AppState {
     }
 }
 
-/// Counts a refused `Host` check under its own code (`missing_host` or
-/// `host_not_allowed`).
-pub(crate) fn count_host_refusal(checked: &Result<(), AppError>, stats: &Stats) {
-    match checked {
+/// [`AllowedHosts::check`] with a refusal counted under its own code
+/// (`missing_host` or `host_not_allowed`): the check of every listener.
+pub(crate) fn check_host_counted(
+    hosts: &AllowedHosts,
+    host: Option<&[u8]>,
+    http10: bool,
+    stats: &Stats,
+) -> Result<(), AppError> {
+    let checked = hosts.check(host, http10);
+    match &checked {
         Ok(()) => {}
         Err(AppError::MissingHost) => {
             bump(&stats.missing_host);
@@ -154,6 +158,7 @@ pub(crate) fn count_host_refusal(checked: &Result<(), AppError>, stats: &Stats) 
             bump(&stats.host_not_allowed);
         }
     }
+    checked
 }
 
 /// `error` as a response carrying `headers` too.

@@ -175,6 +175,23 @@ pub type Publish = (NewEvent, Option<Box<str>>);
 /// What a store call returns: boxed, so that the trait is object-safe.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// [`EventStore::append`] for a store that appends through
+/// [`EventStore::append_all`] (the disk and Redis stores): the one event
+/// of a one-event batch.
+pub(crate) fn append_one<'a, S: EventStore + ?Sized>(
+    store: &'a S,
+    stream: &'a StreamId,
+    event: NewEvent,
+    durability: Durability,
+) -> StoreFuture<'a, StoredEvent> {
+    Box::pin(async move {
+        let mut stored = store.append_all(stream, vec![event], durability).await?;
+        stored
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("nothing was appended".to_owned()))
+    })
+}
+
 /// Where events live. Shared as `Arc<dyn EventStore>` by the hub; the
 /// module doc states the contract every implementation keeps.
 pub trait EventStore: Send + Sync + 'static {

@@ -42,7 +42,9 @@ mod writer;
 
 pub use admin::{compact, figures, StoreFigures};
 
-use super::{Durability, EventStore, NewEvent, Seq, StoreError, StoreFuture, StoredEvent};
+use super::{
+    append_one, Durability, EventStore, NewEvent, Seq, StoreError, StoreFuture, StoredEvent,
+};
 use crate::model::StreamId;
 use numbers::{Numbers, OpenStream, Shared};
 use redb::{Database, DatabaseError, StorageError};
@@ -430,12 +432,7 @@ impl EventStore for DiskStore {
         event: NewEvent,
         durability: Durability,
     ) -> StoreFuture<'a, StoredEvent> {
-        Box::pin(async move {
-            let mut stored = self.append_events(stream, vec![event], durability).await?;
-            stored
-                .pop()
-                .ok_or_else(|| StoreError::Unavailable("nothing was appended".to_owned()))
-        })
+        append_one(self, stream, event, durability)
     }
 
     fn append_all<'a>(

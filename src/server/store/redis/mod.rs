@@ -44,8 +44,8 @@ mod link;
 mod reply;
 
 use super::{
-    AppendWatcher, Appended, Claim, Durability, EventStore, Lease, NewEvent, Publish, Seq,
-    SharedLog, StoreError, StoreFuture, StoredEvent,
+    append_one, AppendWatcher, Appended, Claim, Durability, EventStore, Lease, NewEvent, Publish,
+    Seq, SharedLog, StoreError, StoreFuture, StoredEvent,
 };
 use crate::model::StreamId;
 use keys::Keys;
@@ -361,12 +361,7 @@ impl EventStore for RedisStore {
         event: NewEvent,
         durability: Durability,
     ) -> StoreFuture<'a, StoredEvent> {
-        Box::pin(async move {
-            let mut stored = self.append_all(stream, vec![event], durability).await?;
-            stored
-                .pop()
-                .ok_or_else(|| StoreError::Unavailable("nothing was appended".to_owned()))
-        })
+        append_one(self, stream, event, durability)
     }
 
     fn append_all<'a>(
@@ -377,10 +372,16 @@ impl EventStore for RedisStore {
     ) -> StoreFuture<'a, Vec<StoredEvent>> {
         // Written by the script before it answers: as durable as Redis is.
         Box::pin(async move {
-            let publishes: Vec<Publish> = events.into_iter().map(|event| (event, None)).collect();
-            let (now, appended) = self.inner.append(stream, &publishes, None).await?;
-            let events = publishes.into_iter().map(|(event, _)| event).collect();
-            Ok(Inner::stored(events, &appended, now))
+            let publishes = events.into_iter().map(|event| (event, None)).collect();
+            let appended = self.append_published(stream, publishes).await?;
+            // Without idempotency keys nothing is replayed.
+            Ok(appended
+                .into_iter()
+                .filter_map(|appended| match appended {
+                    Appended::Stored(stored) => Some(stored),
+                    Appended::Replayed(_) => None,
+                })
+                .collect())
         })
     }
 

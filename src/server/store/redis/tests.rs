@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) struct TestRedis {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestRedis {
@@ -24,26 +24,8 @@ impl TestRedis {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (make setup installs it)");
-        let redis = Self {
-            child,
-            port,
-            _dir: dir,
-        };
+        let child = Self::start_on(port, dir.path());
+        let redis = Self { child, port, dir };
         redis.wait_until_it_answers().await;
         redis
     }
@@ -74,12 +56,13 @@ impl TestRedis {
     pub(crate) async fn restart_empty(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let restarted = Self::start_on(self.port);
+        let restarted = Self::start_on(self.port, self.dir.path());
         self.child = restarted;
         self.wait_until_it_answers().await;
     }
 
-    fn start_on(port: u16) -> Child {
+    /// A redis-server with no persistence on `port`, working in `dir`.
+    fn start_on(port: u16, dir: &std::path::Path) -> Child {
         Command::new("redis-server")
             .args([
                 "--port",
@@ -89,11 +72,12 @@ impl TestRedis {
                 "--save",
                 "",
             ])
-            .args(["--appendonly", "no"])
+            .args(["--appendonly", "no", "--dir"])
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server runs")
+            .expect("redis-server runs (make setup installs it)")
     }
 
     /// A plain connection for looking at keys.
@@ -259,7 +243,7 @@ async fn health_follows_the_link_and_calls_time_out_when_redis_is_gone() {
         started.elapsed() < Duration::from_secs(3),
         "bounded by the timeout"
     );
-    redis.child = TestRedis::start_on(redis.port);
+    redis.child = TestRedis::start_on(redis.port, redis.dir.path());
     redis.wait_until_it_answers().await;
     wait_for("healthy again", || healthy(&store)).await;
     store
