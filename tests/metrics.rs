@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{client, eventually, subscribe, TestServer, WAIT};
+use common::{client, eventually, open_stream, subscribe, TestServer, WAIT};
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
@@ -144,14 +144,7 @@ async fn metrics_pass_promtool_and_count_what_flows() {
     // A resume replays from the ring, and the gauges follow clients out.
     drop(one);
     drop(two);
-    let resumed = http
-        .get(server.url("/sse/metered"))
-        .header("Last-Event-ID", "1")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resumed.status(), 200);
-    let mut resumed = common::SseReader::new(resumed);
+    let mut resumed = open_stream(&server, "metered", Some(1)).await;
     resumed.events(1).await;
     let (_, later) = scrape(&server.url("/metrics")).await;
     assert!(sample(&later, "sse_hub_replayed_events_total") >= 1.0);
@@ -236,14 +229,7 @@ async fn replayed_events_and_gap_notices_are_counted_exactly() {
     // More than the ring holds, so that id 1 has fallen out of it.
     while first.next_event().await.seq < 8 {}
     let before = counters(&server.url("/metrics")).await;
-    let resumed = http
-        .get(server.url("/sse/ringed"))
-        .header("Last-Event-ID", "1")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resumed.status(), 200);
-    let mut resumed = common::SseReader::new(resumed);
+    let mut resumed = open_stream(&server, "ringed", Some(1)).await;
     let notice = loop {
         match resumed.next().await.expect("the resume answers") {
             common::SseItem::Message { event, .. } => break event,
