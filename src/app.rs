@@ -1,5 +1,8 @@
-//! The HTML shell and the router, shared by the server render and the
-//! browser's hydration.
+//! The HTML shell and the router. Both run only on the server: each page is
+//! a Leptos island (`#[island]` in `pages/`), and the browser hydrates the
+//! islands alone (`hydrate_islands`), so neither the router nor the meta
+//! tags' code is in the WASM bundle. Links between pages therefore load the
+//! next page.
 
 use crate::pages::{DashboardPage, HomePage, MultiClientPage, NotFoundPage};
 use leptos::prelude::*;
@@ -17,7 +20,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.ico"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>

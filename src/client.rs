@@ -29,9 +29,18 @@ pub(crate) mod token_store;
 
 pub use stats_feed::StatsFeed;
 
+/// Tells tests (and curious people) that the page's island is interactive
+/// now: sets `window.__sseHubHydrated` from an effect, which runs once the
+/// island has hydrated. Called at the top of every page island.
+pub fn mark_hydrated() {
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        let _ = js_sys::Reflect::set(&js_sys::global(), &"__sseHubHydrated".into(), &true.into());
+    });
+}
+
 use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, StreamId};
 use leptos::prelude::*;
-use std::collections::BTreeSet;
 
 /// Signals describing one stream connection, plus the connection itself.
 ///
@@ -54,8 +63,9 @@ pub struct StreamClient {
     pub stream_id: RwSignal<Option<String>>,
     /// The valid types of the panel's "Event types" field.
     typed_types: RwSignal<Vec<String>>,
-    /// Types published from this page, listened for from then on.
-    published_types: RwSignal<BTreeSet<String>>,
+    /// Types published from this page, listened for from then on, each
+    /// once.
+    published_types: RwSignal<Vec<String>>,
     /// The page's token field, when the page has one: written to the
     /// token cookie before every connect, so that private streams open.
     token: Option<RwSignal<String>>,
@@ -84,7 +94,7 @@ impl StreamClient {
             received: RwSignal::new(0),
             stream_id: RwSignal::new(None),
             typed_types: RwSignal::new(Vec::new()),
-            published_types: RwSignal::new(BTreeSet::new()),
+            published_types: RwSignal::new(Vec::new()),
             token: None,
             generation: StoredValue::new(0),
             connection: StoredValue::new(None),
@@ -172,7 +182,13 @@ impl StreamClient {
     pub fn listen_for_published(self, event_type: &EventType) {
         let added = self
             .published_types
-            .try_update(|types| types.insert(event_type.as_str().to_owned()))
+            .try_update(|types| {
+                let new = !types.iter().any(|known| known == event_type.as_str());
+                if new {
+                    types.push(event_type.as_str().to_owned());
+                }
+                new
+            })
             .unwrap_or(false);
         if added {
             self.sync_listeners();
@@ -181,9 +197,11 @@ impl StreamClient {
 
     /// Every named type listened for, sorted (reactive, for display).
     pub fn listened_types(self) -> Vec<String> {
-        let mut types: BTreeSet<String> = self.typed_types.get().into_iter().collect();
+        let mut types = self.typed_types.get();
         types.extend(self.published_types.get());
-        types.into_iter().collect()
+        types.sort_unstable();
+        types.dedup();
+        types
     }
 
     /// [`Self::listened_types`] without subscribing to them.

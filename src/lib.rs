@@ -9,8 +9,8 @@
 //!
 //! - [`model`]: the types both sides share (stream ids, events, stats) and the
 //!   pure logic around them, unit-tested on the host.
-//! - [`app`]: the HTML shell and the router; rendered by the server and
-//!   hydrated by the browser.
+//! - [`app`]: the HTML shell and the router, which run on the server only;
+//!   each page is an island the browser hydrates.
 //! - `pages/` and `components/`: the pages (home, multi-client, dashboard,
 //!   not found) and the reactive pieces they are built from.
 //! - `client`: the browser side: the hooks that own an `EventSource` (a
@@ -31,8 +31,9 @@ mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the WASM bundle: attaches the reactive app to the HTML the
-/// server rendered.
+/// Entry point of the WASM bundle, called by Leptos' island loader before
+/// it hydrates each island on the page (the pages are islands: see
+/// `app.rs`).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -40,7 +41,5 @@ pub fn hydrate() {
     // (panic = abort) leaves the hook and its formatting code out.
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // Lets tests (and curious people) know the page is interactive now.
-    let _ = js_sys::Reflect::set(&js_sys::global(), &"__sseHubHydrated".into(), &true.into());
+    leptos::mount::hydrate_islands();
 }

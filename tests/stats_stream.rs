@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{client, subscribe, SseItem, SseReader, TestServer, WAIT};
+use common::{client, eventually, subscribe, SseItem, SseReader, TestServer, WAIT};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -162,4 +162,32 @@ async fn the_feed_ends_when_the_server_shuts_down() {
         .expect("the server exits")
         .expect("exit status");
     assert!(exit.success(), "{exit:?}");
+}
+
+/// Each open feed is counted in the hub's stats while it is open, and no
+/// longer once its reader has gone (the dashboard's page test relies on
+/// this to see the page's feed close).
+#[tokio::test]
+async fn open_feeds_are_counted_until_their_reader_goes() {
+    let server = TestServer::start(&[]).await;
+    let server = &server;
+    let feeds =
+        move || async move { server.get_json("/api/stats").await["dashboard_feeds"].as_u64() };
+    assert_eq!(feeds().await, Some(0));
+    let mut first = open_feed(server).await;
+    let mut second = open_feed(server).await;
+    let frame = next_frame(&mut first).await;
+    next_frame(&mut second).await;
+    assert!(
+        frame["hub"]["dashboard_feeds"].as_u64() >= Some(1),
+        "{frame}"
+    );
+    assert_eq!(feeds().await, Some(2));
+    drop(first);
+    eventually("the dropped feed is no longer counted", || async {
+        feeds().await == Some(1)
+    })
+    .await;
+    drop(second);
+    eventually("no feed is counted", || async { feeds().await == Some(0) }).await;
 }

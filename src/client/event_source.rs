@@ -3,7 +3,6 @@
 //! ([`super::source`]) and the dashboard's feed ([`super::stats_feed`]).
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, EventSource};
@@ -17,8 +16,9 @@ pub(crate) struct OpenSource {
     /// (one listener per name, the same closure).
     on_message: Closure<dyn FnMut(Event)>,
     on_error: Closure<dyn FnMut(Event)>,
-    /// The named types `on_message` listens to now.
-    named: RefCell<BTreeSet<String>>,
+    /// The named types `on_message` listens to now (a `Vec`: a handful at
+    /// most, and a B-tree would add its code to the bundle for them).
+    named: RefCell<Vec<String>>,
 }
 
 impl OpenSource {
@@ -38,7 +38,7 @@ impl OpenSource {
             on_open: Closure::new(on_open),
             on_message: Closure::new(on_message),
             on_error: Closure::new(on_error),
-            named: RefCell::new(BTreeSet::new()),
+            named: RefCell::new(Vec::new()),
         };
         open.source
             .set_onopen(Some(open.on_open.as_ref().unchecked_ref()));
@@ -52,20 +52,26 @@ impl OpenSource {
     /// Hands exactly the messages named in `wanted` (besides unnamed ones)
     /// to the message callback from now on: adds the listeners that are
     /// missing, removes those no longer wanted.
-    pub(crate) fn listen_exactly(&self, wanted: &BTreeSet<String>) -> Result<(), String> {
+    pub(crate) fn listen_exactly(&self, wanted: &[String]) -> Result<(), String> {
         let mut named = self.named.borrow_mut();
         let callback = self.on_message.as_ref().unchecked_ref();
-        for gone in named.difference(wanted).cloned().collect::<Vec<_>>() {
-            let _ = self
-                .source
-                .remove_event_listener_with_callback(&gone, callback);
-            named.remove(&gone);
-        }
-        for new in wanted.difference(&named).cloned().collect::<Vec<_>>() {
+        named.retain(|kind| {
+            let keep = wanted.contains(kind);
+            if !keep {
+                let _ = self
+                    .source
+                    .remove_event_listener_with_callback(kind, callback);
+            }
+            keep
+        });
+        for new in wanted {
+            if named.contains(new) {
+                continue;
+            }
             self.source
-                .add_event_listener_with_callback(&new, callback)
+                .add_event_listener_with_callback(new, callback)
                 .map_err(|error| format!("cannot listen for {new} events: {error:?}"))?;
-            named.insert(new);
+            named.push(new.clone());
         }
         Ok(())
     }

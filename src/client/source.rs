@@ -8,7 +8,6 @@ use crate::model::{
 };
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
-use std::collections::BTreeSet;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, MessageEvent};
 
@@ -78,7 +77,7 @@ impl Connection {
 
 /// The named types a stream client listens for: those of `types` that
 /// need a listener of their own, and gap notices.
-fn wanted_types(types: &[String]) -> BTreeSet<String> {
+fn wanted_types(types: &[String]) -> Vec<String> {
     types
         .iter()
         .filter(|kind| needs_own_listener(kind))

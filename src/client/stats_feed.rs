@@ -68,7 +68,6 @@ mod browser {
     use crate::model::{ConnectionStatus, StatsFrame};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
-    use std::collections::BTreeSet;
     use wasm_bindgen::JsCast;
     use web_sys::{Event, MessageEvent};
 
@@ -118,7 +117,7 @@ mod browser {
                 let _ = feed.status.try_set(status);
             };
             let live = OpenSource::open(STATS_STREAM_URL, on_open, on_message, on_error)?;
-            live.listen_exactly(&BTreeSet::from([STATS_EVENT.to_owned()]))?;
+            live.listen_exactly(&[STATS_EVENT.to_owned()])?;
             Ok(Self {
                 _live: SendWrapper::new(live),
             })

@@ -41,7 +41,7 @@ pub fn StreamPanel(
     let latest = Memo::new(move |_| client.history.with(EventHistory::latest_number));
     let numbers = Memo::new(move |_| client.history.with(EventHistory::recent_numbers));
     let announcement = announcement(client, title.clone());
-    let remove_label = format!("Remove {}", title.to_lowercase());
+    let remove_label = format!("Remove {}", title.to_ascii_lowercase());
     view! {
         <section class="panel" data-testid="panel" aria-label=title.clone()>
             <header class="panel-head">

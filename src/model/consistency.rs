@@ -1,7 +1,7 @@
 //! Whether panels watching the same stream saw the same events: the same
 //! generated numbers, and the same published events (type and data).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// One received event as the check compares it: which event of the stream
 /// it is and what it carried.
@@ -91,7 +91,9 @@ pub enum Consistency {
 /// number; a published event is matched by its `id:` and must carry the same
 /// type and data.
 pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
-    let mut by_stream: BTreeMap<&str, Vec<&PanelEvents>> = BTreeMap::new();
+    // Grouped by stream id in a HashMap and Vecs (a page has a handful of
+    // panels; B-trees would add their code to the WASM bundle).
+    let mut by_stream: HashMap<&str, Vec<&PanelEvents>> = HashMap::new();
     for panel in panels {
         by_stream
             .entry(panel.stream_id.as_str())
@@ -106,19 +108,23 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
     for group in shared {
         // For each event, what each panel received (a panel's own repeat of
         // an event is not a second panel).
-        let mut seen: HashMap<Identity<'_>, BTreeMap<usize, &TickKind>> = HashMap::new();
+        // The panels are read one after the other, so a panel's entry for
+        // an event, when it has one, is the last one.
+        let mut seen: HashMap<Identity<'_>, Vec<(usize, &TickKind)>> = HashMap::new();
         for (panel_index, panel) in group.iter().enumerate() {
             for tick in &panel.ticks {
                 if let Some(identity) = tick.identity() {
-                    seen.entry(identity)
-                        .or_default()
-                        .insert(panel_index, &tick.kind);
+                    let by_panel = seen.entry(identity).or_default();
+                    match by_panel.last_mut() {
+                        Some(last) if last.0 == panel_index => last.1 = &tick.kind,
+                        _ => by_panel.push((panel_index, &tick.kind)),
+                    }
                 }
             }
         }
         for contents in seen.values().filter(|by_panel| by_panel.len() >= 2) {
             compared += 1;
-            let mut contents = contents.values();
+            let mut contents = contents.iter().map(|(_, kind)| kind);
             let first = contents.next();
             if contents.any(|kind| Some(kind) != first) {
                 differences += 1;

@@ -5,7 +5,6 @@
 
 use super::publish::EventType;
 use super::received::{GAP_TYPE, UNNAMED_TYPE};
-use std::collections::BTreeSet;
 
 /// What the "Event types" field holds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -21,7 +20,7 @@ impl EventTypeList {
     /// `message` (unnamed messages are always shown); an invalid entry is
     /// left out and named in [`Self::error`], the others still count.
     pub fn parse(raw: &str) -> Self {
-        let mut types = BTreeSet::new();
+        let mut types = Vec::new();
         let mut refused = Vec::new();
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if entry == UNNAMED_TYPE {
@@ -29,7 +28,7 @@ impl EventTypeList {
             }
             match EventType::parse(entry) {
                 Ok(kind) => {
-                    types.insert(kind.as_str().to_owned());
+                    types.push(kind.as_str().to_owned());
                 }
                 Err(reason) => refused.push((entry, reason)),
             }
@@ -42,10 +41,9 @@ impl EventTypeList {
             };
             format!("Not listening for {entry:?}: {reason}{more}.")
         });
-        Self {
-            types: types.into_iter().collect(),
-            error,
-        }
+        types.sort_unstable();
+        types.dedup();
+        Self { types, error }
     }
 }
 

@@ -187,7 +187,7 @@ impl PublishAnswer {
 fn capitalise(sentence: &str) -> String {
     let mut chars = sentence.chars();
     match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        Some(first) => format!("{}{}.", first.to_ascii_uppercase(), chars.as_str()),
         None => String::new(),
     }
 }

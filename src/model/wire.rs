@@ -244,6 +244,10 @@ pub struct HubStats {
     /// Bytes of those copies, as SSE messages.
     #[serde(default)]
     pub delivered_bytes: u64,
+    /// Open dashboard feeds (`GET /api/stats/stream` readers): none of
+    /// them is an SSE connection of a stream.
+    #[serde(default)]
+    pub dashboard_feeds: u64,
     /// Seconds since the server started.
     pub uptime_s: u64,
 }

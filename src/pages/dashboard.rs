@@ -6,8 +6,9 @@ use crate::components::{HubTotals, StreamsTable};
 use leptos::prelude::*;
 
 /// The dashboard page: hub-wide figures, then the busiest streams.
-#[component]
+#[island]
 pub fn DashboardPage() -> impl IntoView {
+    crate::client::mark_hydrated();
     let feed = StatsFeed::while_mounted();
     view! {
         <main class="page page-dashboard">

@@ -10,8 +10,9 @@ const FIRST_STREAM: &str = "test1";
 
 /// The home page. Its one token (typed in the Publish card) serves both
 /// the card and the stream client.
-#[component]
+#[island]
 pub fn HomePage() -> impl IntoView {
+    crate::client::mark_hydrated();
     let token = RwSignal::new(String::new());
     let client = StreamClient::with_token(token);
     let input = RwSignal::new(FIRST_STREAM.to_owned());

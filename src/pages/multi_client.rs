@@ -41,8 +41,9 @@ impl PanelSlot {
 }
 
 /// The multi-client page.
-#[component]
+#[island]
 pub fn MultiClientPage() -> impl IntoView {
+    crate::client::mark_hydrated();
     let page = Owner::current();
     let (first, first_owner) = PanelSlot::create(page.as_ref(), 0, false);
     let (second, second_owner) = PanelSlot::create(page.as_ref(), 1, false);

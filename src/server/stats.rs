@@ -26,6 +26,8 @@ pub struct Stats {
     pub(crate) connections: AtomicU64,
     /// Open client sockets of any kind (see `open_sockets`).
     pub(crate) open_sockets: AtomicU64,
+    /// Open dashboard feeds (`GET /api/stats/stream`).
+    pub(crate) dashboard_feeds: AtomicU64,
     /// Events generated over all streams.
     pub(crate) events_sent: AtomicU64,
     pub(crate) too_many_streams: AtomicU64,
@@ -90,6 +92,7 @@ impl Default for Stats {
             started_wall: SystemTime::now(),
             connections: AtomicU64::new(0),
             open_sockets: AtomicU64::new(0),
+            dashboard_feeds: AtomicU64::new(0),
             events_sent: AtomicU64::new(0),
             too_many_streams: AtomicU64::new(0),
             too_many_connections: AtomicU64::new(0),
@@ -206,6 +209,7 @@ impl Stats {
             fenced_appends: read(&self.fenced_appends),
             deliveries: read(&self.deliveries),
             delivered_bytes: read(&self.delivered_bytes),
+            dashboard_feeds: read(&self.dashboard_feeds),
             uptime_s: self.started.elapsed().as_secs(),
         }
     }

@@ -143,6 +143,12 @@ impl Collector for HubCollector {
         )?;
         gauge(
             &mut encoder,
+            "dashboard_feeds",
+            "Open dashboard feeds (GET /api/stats/stream)",
+            count(read(&stats.dashboard_feeds)),
+        )?;
+        gauge(
+            &mut encoder,
             "streams",
             "Streams with at least one subscriber here",
             count(self.hub.active_stream_count()),

@@ -14,6 +14,7 @@
 use super::state::AppState;
 use crate::model::{StatsFrame, StreamId, StreamSummary, STATS_FRAME_STREAMS};
 use crate::server::sse::{encode_message, retry_frame, STREAM_HEADERS};
+use crate::server::stats::Stats;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
@@ -21,6 +22,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
@@ -30,20 +33,41 @@ const FRAME_INTERVAL: Duration = Duration::from_secs(1);
 /// The event type of every frame.
 const STATS_EVENT: &str = "stats";
 
+/// Counts one open feed in the hub's stats for as long as it lives: it is
+/// part of the response body, which is dropped when the reader goes away.
+struct OpenFeed(Arc<Stats>);
+
+impl OpenFeed {
+    fn new(stats: &Arc<Stats>) -> Self {
+        stats.dashboard_feeds.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(stats))
+    }
+}
+
+impl Drop for OpenFeed {
+    fn drop(&mut self) {
+        self.0.dashboard_feeds.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The endpoint: a `text/event-stream` of frames, the first sent at once.
 pub(crate) async fn stats_stream(State(state): State<AppState>) -> Response {
     let retry = retry_frame(state.http.retry);
     let shutdown = state.hub.shutdown_token().clone();
+    let feed = OpenFeed::new(state.hub.stats());
     let mut ticks = tokio::time::interval(FRAME_INTERVAL);
     // A reader that fell behind gets the next frame a second after the
     // late one, not a burst of stale ones.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let frames = stream::unfold((state, ticks), |(state, mut ticks)| async move {
-        // The first tick completes at once.
-        ticks.tick().await;
-        let message = state.stats_frames.current(|| stats_message(&state));
-        Some((message, (state, ticks)))
-    });
+    let frames = stream::unfold(
+        (state, ticks, feed),
+        |(state, mut ticks, feed)| async move {
+            // The first tick completes at once.
+            ticks.tick().await;
+            let message = state.stats_frames.current(|| stats_message(&state));
+            Some((message, (state, ticks, feed)))
+        },
+    );
     let body = stream::once(async move { retry })
         .chain(frames)
         .take_until(async move { shutdown.cancelled().await })
