@@ -2,6 +2,7 @@
 
 use super::published_item::PublishedItem;
 use crate::model::{EventHistory, HistoryRow, RowKind};
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 /// Lists the rows of `history`; a row is highlighted briefly when it appears.
@@ -32,14 +33,15 @@ pub fn EventHistoryList(history: RwSignal<EventHistory>, received: RwSignal<u64>
 }
 
 /// One row: a generated or published event, a gap notice or an unreadable
-/// message.
+/// message. An `EitherOf4` rather than `into_any()`: an erased view keeps a
+/// table of functions (async hydration included) in the WASM bundle.
 #[component]
 fn HistoryItem(row: HistoryRow) -> impl IntoView {
     let received = row.received_at;
     match row.kind {
         RowKind::Event { seq, event } => {
             let stream = event.id.clone();
-            view! {
+            EitherOf4::A(view! {
             <li class="row row-event" data-testid="event" data-stream=stream data-seq=seq.map(|s| s.to_string())>
                 <span class="row-number" data-testid="event-number">{event.number}</span>
                 <span class="row-meta">
@@ -48,11 +50,12 @@ fn HistoryItem(row: HistoryRow) -> impl IntoView {
                 </span>
                 <span class="row-id">{event.id}</span>
             </li>
-            }
-            .into_any()
+            })
         }
-        RowKind::Published(event) => view! { <PublishedItem event received_at=received/> }.into_any(),
-        RowKind::Gap(gap) => view! {
+        RowKind::Published(event) => {
+            EitherOf4::B(view! { <PublishedItem event received_at=received/> })
+        }
+        RowKind::Gap(gap) => EitherOf4::C(view! {
             <li class="row row-gap" data-testid="gap-row">
                 <span class="row-number" aria-hidden="true">"…"</span>
                 <span class="row-meta">
@@ -60,9 +63,8 @@ fn HistoryItem(row: HistoryRow) -> impl IntoView {
                     <span class="row-received">"received " {received}</span>
                 </span>
             </li>
-        }
-        .into_any(),
-        RowKind::Malformed { reason } => view! {
+        }),
+        RowKind::Malformed { reason } => EitherOf4::D(view! {
             <li class="row row-error" data-testid="error-row">
                 <span class="row-number" aria-hidden="true">"!"</span>
                 <span class="row-meta">
@@ -70,7 +72,6 @@ fn HistoryItem(row: HistoryRow) -> impl IntoView {
                     <span class="row-received">"received " {received}</span>
                 </span>
             </li>
-        }
-        .into_any(),
+        }),
     }
 }

@@ -91,16 +91,19 @@ pub enum Consistency {
 /// number; a published event is matched by its `id:` and must carry the same
 /// type and data.
 pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
-    // Grouped by stream id in a HashMap and Vecs (a page has a handful of
-    // panels; B-trees would add their code to the WASM bundle).
-    let mut by_stream: HashMap<&str, Vec<&PanelEvents>> = HashMap::new();
+    // Grouped by stream id in plain `Vec`s: a page has a handful of panels,
+    // and a map type of its own would add its code to the WASM bundle.
+    let mut by_stream: Vec<Vec<&PanelEvents>> = Vec::new();
     for panel in panels {
-        by_stream
-            .entry(panel.stream_id.as_str())
-            .or_default()
-            .push(panel);
+        match by_stream
+            .iter_mut()
+            .find(|group| group[0].stream_id == panel.stream_id)
+        {
+            Some(group) => group.push(panel),
+            None => by_stream.push(vec![panel]),
+        }
     }
-    let shared: Vec<&Vec<&PanelEvents>> = by_stream.values().filter(|p| p.len() >= 2).collect();
+    let shared: Vec<&Vec<&PanelEvents>> = by_stream.iter().filter(|p| p.len() >= 2).collect();
     if shared.is_empty() {
         return Consistency::NothingToCompare;
     }

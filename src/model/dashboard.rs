@@ -9,7 +9,7 @@
 
 use super::wire::{StatsFrame, StreamSummary};
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Samples of a stream's rate kept for its sparkline: one a frame, and the
 /// server sends one frame a second, so a minute.
@@ -238,19 +238,21 @@ impl Dashboard {
                 .filter(|(_, count)| *count > 0)
                 .collect(),
         };
-        let mut previous_rows: HashMap<String, StreamRow> = if interval_ms.is_some() {
-            self.rows
-                .drain(..)
-                .map(|row| (row.id.clone(), row))
-                .collect()
+        // A `Vec` searched by id: at most `STATS_FRAME_STREAMS` rows, and a
+        // map type of its own would add its code to the WASM bundle.
+        let mut previous_rows: Vec<StreamRow> = if interval_ms.is_some() {
+            std::mem::take(&mut self.rows)
         } else {
-            HashMap::new()
+            Vec::new()
         };
         self.rows = frame
             .streams
             .into_iter()
             .map(|summary| {
-                let previous = previous_rows.remove(&summary.id);
+                let previous = previous_rows
+                    .iter()
+                    .position(|row| row.id == summary.id)
+                    .map(|at| previous_rows.swap_remove(at));
                 next_row(summary, previous, interval_ms.map(|(_, ms)| ms))
             })
             .collect();
