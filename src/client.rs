@@ -8,7 +8,9 @@
 //! [`StreamClient`] is created during render on both sides (so the server and
 //! the browser render the same first view: disconnected, empty history), but
 //! an `EventSource` is only ever opened from an event handler in the browser,
-//! and closed on Disconnect, on switching streams and on unmount.
+//! and closed on Disconnect, on switching streams, when its panel is removed
+//! and when the page is hidden (`pagehide`: a page's island is never
+//! unmounted, see `page_life.rs`).
 //!
 //! Named event types: an `EventSource` hands a named event only to a
 //! listener for its name. The client listens for unnamed messages, `gap`,
@@ -19,6 +21,7 @@
 
 #[cfg(feature = "hydrate")]
 mod event_source;
+mod page_life;
 pub(crate) mod publisher;
 #[cfg(feature = "hydrate")]
 mod refusal;
@@ -29,6 +32,9 @@ pub(crate) mod token_store;
 
 pub use stats_feed::StatsFeed;
 
+use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, StreamId};
+use leptos::prelude::*;
+
 /// Tells tests (and curious people) that the page's island is interactive
 /// now: sets `window.__sseHubHydrated` from an effect, which runs once the
 /// island has hydrated. Called at the top of every page island.
@@ -38,9 +44,6 @@ pub fn mark_hydrated() {
         let _ = js_sys::Reflect::set(&js_sys::global(), &"__sseHubHydrated".into(), &true.into());
     });
 }
-
-use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, StreamId};
-use leptos::prelude::*;
 
 /// Signals describing one stream connection, plus the connection itself.
 ///
@@ -164,9 +167,26 @@ impl StreamClient {
         self.error.set(None);
     }
 
-    /// Closes the `EventSource` when the calling component unmounts.
+    /// Closes the `EventSource` when the calling component unmounts (a
+    /// panel removed from the multi-client page) and when the page is
+    /// hidden (`pagehide`: the user leaves, or the page goes into the
+    /// back/forward cache, which would otherwise keep the stream open). A
+    /// page restored from that cache shows its open panels `disconnected`,
+    /// history kept, until Connect is clicked.
     pub fn close_on_cleanup(self) {
         on_cleanup(move || self.close());
+        page_life::on_page_hide_and_restore(
+            move || {
+                let open = self
+                    .connection
+                    .try_with_value(Option::is_some)
+                    .unwrap_or(false);
+                if open {
+                    self.disconnect();
+                }
+            },
+            || {},
+        );
     }
 
     /// Listens for `types` (the valid entries of the panel's "Event types"
@@ -282,5 +302,34 @@ mod browser {
         pub(crate) fn listen_for(&self, _: &[String]) -> Result<(), String> {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_type(raw: &str) -> EventType {
+        EventType::parse(raw).expect("a valid event type")
+    }
+
+    #[test]
+    fn typed_and_published_types_are_listened_for_once_each_in_order() {
+        Owner::new().with(listened_types_are_sorted_and_unique);
+    }
+
+    fn listened_types_are_sorted_and_unique() {
+        let client = StreamClient::new();
+        client.listen_for_typed(vec!["order.paid".into(), "alert".into()]);
+        client.listen_for_published(&event_type("alert"));
+        client.listen_for_published(&event_type("zebra"));
+        client.listen_for_published(&event_type("zebra"));
+        assert_eq!(client.listened_types(), ["alert", "order.paid", "zebra"]);
+        // A type removed from the field stays while it is published from
+        // the page; the others go.
+        client.listen_for_typed(vec!["alert".into()]);
+        assert_eq!(client.listened_types(), ["alert", "zebra"]);
+        client.listen_for_typed(Vec::new());
+        assert_eq!(client.listened_types(), ["alert", "zebra"]);
     }
 }

@@ -31,8 +31,8 @@ mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the WASM bundle, called by Leptos' island loader before
-/// it hydrates each island on the page (the pages are islands: see
+/// Entry point of the WASM bundle, called once by Leptos' island loader;
+/// it hydrates every island on the page (the pages are islands: see
 /// `app.rs`).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

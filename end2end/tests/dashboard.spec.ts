@@ -124,6 +124,22 @@ test.describe("dashboard", () => {
     await expect.poll(feeds).toBe(0);
   });
 
+  test("hidden into the back/forward cache, the page closes its feed and opens it again when restored", async ({ page }) => {
+    // Playwright's Chromium keeps no back/forward cache, so the page gets the
+    // events a browser sends when it puts a page there and restores it.
+    const feeds = async () => (await (await page.request.get("/api/stats")).json()).dashboard_feeds;
+    const dashboard = new DashboardPage(page);
+    await dashboard.open();
+    await expect(dashboard.status).toHaveText("connected");
+    await expect.poll(feeds).toBe(1);
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+    await expect.poll(feeds).toBe(0);
+    await expect(dashboard.status).toHaveText("disconnected");
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+    await expect(dashboard.status).toHaveText("connected");
+    await expect.poll(feeds).toBe(1);
+  });
+
   test("the home page links to the dashboard", async ({ page }) => {
     const home = new HomePage(page);
     await home.open();

@@ -318,6 +318,28 @@ test.describe("home page", () => {
     expect(documents).toHaveLength(3);
   });
 
+  test("a page hidden into the back/forward cache closes its stream, and comes back disconnected", async ({ page }) => {
+    // Playwright's Chromium keeps no back/forward cache, so the page gets the
+    // events a browser sends when it puts a page there and restores it.
+    const home = new HomePage(page);
+    await home.open();
+    await home.panel.connect("e2e-bfcache");
+    await home.panel.waitForEvents(1);
+    await expect.poll(() => subscribers(page.request, "e2e-bfcache")).toBe(1);
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+    await expect.poll(() => subscribers(page.request, "e2e-bfcache")).toBe(0);
+    await expect(home.panel.status).toHaveText("disconnected");
+    const kept = await home.panel.events.count();
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+    await expect(home.panel.status).toHaveText("disconnected");
+    expect(await home.panel.events.count()).toBe(kept);
+    expect(kept).toBeGreaterThan(0);
+    // Connect opens it again.
+    await home.panel.connectButton.click();
+    await expect(home.panel.status).toHaveText("connected");
+    await expect.poll(() => subscribers(page.request, "e2e-bfcache")).toBe(1);
+  });
+
   test("renders in dark mode with the dark palette and no console errors", async ({ page }) => {
     await page.emulateMedia({ colorScheme: "dark" });
     const home = new HomePage(page);

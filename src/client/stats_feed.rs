@@ -4,8 +4,9 @@
 //! Like a stream client, it is created during render on both sides (the
 //! server renders the dashboard empty, and so does the browser's first
 //! render), opened only in the browser (from an effect, after hydration),
-//! and closed when the page unmounts, so that leaving the page ends the
-//! request like every other stream.
+//! and closed when the page is hidden (`pagehide`), so that leaving the page
+//! ends the request like every other stream; a page restored from the
+//! back/forward cache opens it again.
 
 use crate::model::{ConnectionStatus, Dashboard};
 use leptos::prelude::*;
@@ -25,8 +26,9 @@ pub struct StatsFeed {
 }
 
 impl StatsFeed {
-    /// A feed that opens once the page runs in the browser and closes when
-    /// the calling component unmounts.
+    /// A feed that opens once the page runs in the browser, closes when the
+    /// calling component unmounts or the page is hidden, and opens again
+    /// when the page comes back from the back/forward cache.
     pub fn while_mounted() -> Self {
         let feed = Self {
             status: RwSignal::new(ConnectionStatus::Connecting),
@@ -37,6 +39,16 @@ impl StatsFeed {
         // Effects run only in the browser, after hydration.
         Effect::new(move |_| feed.open());
         on_cleanup(move || feed.close());
+        super::page_life::on_page_hide_and_restore(
+            move || {
+                feed.close();
+                let _ = feed.status.try_set(ConnectionStatus::Disconnected);
+            },
+            move || {
+                let _ = feed.status.try_set(ConnectionStatus::Connecting);
+                feed.open();
+            },
+        );
         feed
     }
 

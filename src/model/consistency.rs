@@ -201,6 +201,51 @@ mod tests {
     }
 
     #[test]
+    fn panels_of_one_stream_are_grouped_wherever_they_sit() {
+        // a, b, a, b: each stream's two panels are compared with each other
+        // only; b's disagree, a's agree.
+        let verdict = compare_panels(&[
+            panel("a", &[("t1", 5)]),
+            panel("b", &[("t1", 7)]),
+            panel("a", &[("t1", 5)]),
+            panel("b", &[("t1", 8)]),
+        ]);
+        assert_eq!(
+            verdict,
+            Consistency::Compared {
+                compared: 2,
+                differences: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_panel_that_received_an_event_twice_is_compared_by_its_last_copy() {
+        let agrees_last = compare_panels(&[
+            panel("a", &[("t1", 1), ("t1", 2)]),
+            panel("a", &[("t1", 2)]),
+        ]);
+        assert_eq!(
+            agrees_last,
+            Consistency::Compared {
+                compared: 1,
+                differences: 0
+            }
+        );
+        let differs_last = compare_panels(&[
+            panel("a", &[("t1", 2), ("t1", 1)]),
+            panel("a", &[("t1", 2)]),
+        ]);
+        assert_eq!(
+            differs_last,
+            Consistency::Compared {
+                compared: 1,
+                differences: 1
+            }
+        );
+    }
+
+    #[test]
     fn one_panel_receiving_an_event_twice_is_not_a_comparison() {
         assert_eq!(
             compare_panels(&[panel("a", &[("t1", 1), ("t1", 1)]), panel("a", &[])]),

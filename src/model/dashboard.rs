@@ -487,6 +487,39 @@ mod tests {
     }
 
     #[test]
+    fn each_stream_is_matched_with_its_own_previous_row_in_any_order() {
+        let mut board = Dashboard::default();
+        board.apply(frame(
+            0,
+            0,
+            vec![
+                summary("a", 1, 10),
+                summary("b", 1, 100),
+                summary("c", 1, 0),
+            ],
+        ));
+        // The next frame lists them the other way round.
+        board.apply(frame(
+            1_000,
+            0,
+            vec![
+                summary("c", 1, 5),
+                summary("b", 1, 120),
+                summary("a", 1, 11),
+            ],
+        ));
+        let rows = board.rows(SortOrder::default());
+        let rate_of = |id: &str| {
+            rows.iter()
+                .find(|row| row.id == id)
+                .and_then(|row| row.rate)
+        };
+        assert_eq!(rate_of("a"), Some(1_000));
+        assert_eq!(rate_of("b"), Some(20_000));
+        assert_eq!(rate_of("c"), Some(5_000));
+    }
+
+    #[test]
     fn a_restarted_server_becomes_the_new_baseline() {
         let mut board = Dashboard::default();
         board.apply(frame(50_000, 900, vec![summary("a", 1, 900)]));
