@@ -175,18 +175,15 @@ impl StreamClient {
     /// history kept, until Connect is clicked.
     pub fn close_on_cleanup(self) {
         on_cleanup(move || self.close());
-        page_life::on_page_hide_and_restore(
-            move || {
-                let open = self
-                    .connection
-                    .try_with_value(Option::is_some)
-                    .unwrap_or(false);
-                if open {
-                    self.disconnect();
-                }
-            },
-            || {},
-        );
+        page_life::on_page_hide(move || {
+            let open = self
+                .connection
+                .try_with_value(Option::is_some)
+                .unwrap_or(false);
+            if open {
+                self.disconnect();
+            }
+        });
     }
 
     /// Listens for `types` (the valid entries of the panel's "Event types"
@@ -315,21 +312,20 @@ mod tests {
 
     #[test]
     fn typed_and_published_types_are_listened_for_once_each_in_order() {
-        Owner::new().with(listened_types_are_sorted_and_unique);
-    }
-
-    fn listened_types_are_sorted_and_unique() {
-        let client = StreamClient::new();
-        client.listen_for_typed(vec!["order.paid".into(), "alert".into()]);
-        client.listen_for_published(&event_type("alert"));
-        client.listen_for_published(&event_type("zebra"));
-        client.listen_for_published(&event_type("zebra"));
-        assert_eq!(client.listened_types(), ["alert", "order.paid", "zebra"]);
-        // A type removed from the field stays while it is published from
-        // the page; the others go.
-        client.listen_for_typed(vec!["alert".into()]);
-        assert_eq!(client.listened_types(), ["alert", "zebra"]);
-        client.listen_for_typed(Vec::new());
-        assert_eq!(client.listened_types(), ["alert", "zebra"]);
+        // Signals live in an owner's arena.
+        Owner::new().with(|| {
+            let client = StreamClient::new();
+            client.listen_for_typed(vec!["order.paid".into(), "alert".into()]);
+            client.listen_for_published(&event_type("alert"));
+            client.listen_for_published(&event_type("zebra"));
+            client.listen_for_published(&event_type("zebra"));
+            assert_eq!(client.listened_types(), ["alert", "order.paid", "zebra"]);
+            // A type removed from the field stays while it is published
+            // from the page; the others go.
+            client.listen_for_typed(vec!["alert".into()]);
+            assert_eq!(client.listened_types(), ["alert", "zebra"]);
+            client.listen_for_typed(Vec::new());
+            assert_eq!(client.listened_types(), ["alert", "zebra"]);
+        });
     }
 }

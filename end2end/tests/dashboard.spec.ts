@@ -1,5 +1,6 @@
 import { test, expect } from "./fixtures/guard";
-import { HomePage } from "./fixtures/stream-panel";
+import { HomePage, pageTransition } from "./fixtures/stream-panel";
+import { dashboardFeeds } from "./fixtures/server";
 import { DashboardPage } from "./fixtures/dashboard";
 import type { BrowserContext } from "@playwright/test";
 import type { Guard } from "./fixtures/guard";
@@ -114,7 +115,7 @@ test.describe("dashboard", () => {
   test("leaving the page closes its stats stream", async ({ page }) => {
     // The server counts the open feeds (one test runs at a time, so the
     // count is this page's).
-    const feeds = async () => (await (await page.request.get("/api/stats")).json()).dashboard_feeds;
+    const feeds = () => dashboardFeeds(page.request);
     const dashboard = new DashboardPage(page);
     await dashboard.open();
     await expect(dashboard.status).toHaveText("connected");
@@ -125,17 +126,15 @@ test.describe("dashboard", () => {
   });
 
   test("hidden into the back/forward cache, the page closes its feed and opens it again when restored", async ({ page }) => {
-    // Playwright's Chromium keeps no back/forward cache, so the page gets the
-    // events a browser sends when it puts a page there and restores it.
-    const feeds = async () => (await (await page.request.get("/api/stats")).json()).dashboard_feeds;
+    const feeds = () => dashboardFeeds(page.request);
     const dashboard = new DashboardPage(page);
     await dashboard.open();
     await expect(dashboard.status).toHaveText("connected");
     await expect.poll(feeds).toBe(1);
-    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+    await pageTransition(page, "pagehide");
     await expect.poll(feeds).toBe(0);
     await expect(dashboard.status).toHaveText("disconnected");
-    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+    await pageTransition(page, "pageshow");
     await expect(dashboard.status).toHaveText("connected");
     await expect.poll(feeds).toBe(1);
   });

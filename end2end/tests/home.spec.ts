@@ -1,5 +1,5 @@
 import { test, expect } from "./fixtures/guard";
-import { countMutations, HomePage, MultiClientPage } from "./fixtures/stream-panel";
+import { countMutations, HomePage, MultiClientPage, pageTransition } from "./fixtures/stream-panel";
 import { activeStreams, OwnServer, subscribers } from "./fixtures/server";
 import { ControlStream } from "./fixtures/control-stream";
 import type { Page } from "@playwright/test";
@@ -319,18 +319,16 @@ test.describe("home page", () => {
   });
 
   test("a page hidden into the back/forward cache closes its stream, and comes back disconnected", async ({ page }) => {
-    // Playwright's Chromium keeps no back/forward cache, so the page gets the
-    // events a browser sends when it puts a page there and restores it.
     const home = new HomePage(page);
     await home.open();
     await home.panel.connect("e2e-bfcache");
     await home.panel.waitForEvents(1);
     await expect.poll(() => subscribers(page.request, "e2e-bfcache")).toBe(1);
-    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+    await pageTransition(page, "pagehide");
     await expect.poll(() => subscribers(page.request, "e2e-bfcache")).toBe(0);
     await expect(home.panel.status).toHaveText("disconnected");
     const kept = await home.panel.events.count();
-    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+    await pageTransition(page, "pageshow");
     await expect(home.panel.status).toHaveText("disconnected");
     expect(await home.panel.events.count()).toBe(kept);
     expect(kept).toBeGreaterThan(0);

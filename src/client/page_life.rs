@@ -7,31 +7,37 @@
 //! back/forward cache), and `pageshow` with `persisted` says the page came
 //! back from that cache with its state.
 
-/// Calls `on_hide` whenever the page is hidden (`pagehide`) and `on_restore`
-/// whenever it is shown again from the back/forward cache, until the calling
-/// owner is cleaned up (a panel removed from the page). Does nothing on the
-/// server.
-pub(crate) fn on_page_hide_and_restore(
-    on_hide: impl Fn() + 'static,
-    on_restore: impl Fn() + 'static,
-) {
+/// Calls `on_hide` whenever the page is hidden (`pagehide`), until the
+/// calling owner is cleaned up (a panel removed from the page). Does nothing
+/// on the server.
+pub(crate) fn on_page_hide(on_hide: impl Fn() + 'static) {
     #[cfg(feature = "hydrate")]
-    {
-        use leptos::prelude::*;
-        let hide = window_event_listener_untyped("pagehide", move |_| on_hide());
-        let show = window_event_listener_untyped("pageshow", move |event| {
-            let persisted = js_sys::Reflect::get(&event, &"persisted".into())
-                .ok()
-                .and_then(|value| value.as_bool());
-            if persisted == Some(true) {
-                on_restore();
-            }
-        });
-        on_cleanup(move || {
-            hide.remove();
-            show.remove();
-        });
-    }
+    until_cleanup("pagehide", move |_| on_hide());
     #[cfg(not(feature = "hydrate"))]
-    let _ = (on_hide, on_restore);
+    let _ = on_hide;
+}
+
+/// Calls `on_restore` whenever the page is shown again from the
+/// back/forward cache (`pageshow` with `persisted`), until the calling
+/// owner is cleaned up. Does nothing on the server.
+pub(crate) fn on_page_restore(on_restore: impl Fn() + 'static) {
+    #[cfg(feature = "hydrate")]
+    until_cleanup("pageshow", move |event| {
+        let persisted = js_sys::Reflect::get(&event, &"persisted".into())
+            .ok()
+            .and_then(|value| value.as_bool());
+        if persisted == Some(true) {
+            on_restore();
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = on_restore;
+}
+
+/// Listens for `event` on the window until the calling owner is cleaned up.
+#[cfg(feature = "hydrate")]
+fn until_cleanup(event: &str, listener: impl Fn(web_sys::Event) + 'static) {
+    use leptos::prelude::*;
+    let handle = window_event_listener_untyped(event, listener);
+    on_cleanup(move || handle.remove());
 }

@@ -39,16 +39,14 @@ impl StatsFeed {
         // Effects run only in the browser, after hydration.
         Effect::new(move |_| feed.open());
         on_cleanup(move || feed.close());
-        super::page_life::on_page_hide_and_restore(
-            move || {
-                feed.close();
-                let _ = feed.status.try_set(ConnectionStatus::Disconnected);
-            },
-            move || {
-                let _ = feed.status.try_set(ConnectionStatus::Connecting);
-                feed.open();
-            },
-        );
+        super::page_life::on_page_hide(move || {
+            feed.close();
+            let _ = feed.status.try_set(ConnectionStatus::Disconnected);
+        });
+        super::page_life::on_page_restore(move || {
+            let _ = feed.status.try_set(ConnectionStatus::Connecting);
+            feed.open();
+        });
         feed
     }
 

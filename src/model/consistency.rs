@@ -148,6 +148,13 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
 mod tests {
     use super::*;
 
+    fn compared(compared: usize, differences: usize) -> Consistency {
+        Consistency::Compared {
+            compared,
+            differences,
+        }
+    }
+
     fn panel(id: &str, events: &[(&str, u32)]) -> PanelEvents {
         PanelEvents {
             stream_id: id.into(),
@@ -164,13 +171,7 @@ mod tests {
             panel("a", &[("t1", 5), ("t2", 6)]),
             panel("a", &[("t2", 6), ("t3", 7)]),
         ]);
-        assert_eq!(
-            verdict,
-            Consistency::Compared {
-                compared: 1,
-                differences: 0
-            }
-        );
+        assert_eq!(verdict, compared(1, 0));
     }
 
     #[test]
@@ -179,13 +180,7 @@ mod tests {
             panel("a", &[("t1", 5), ("t2", 6)]),
             panel("a", &[("t1", 5), ("t2", 9)]),
         ]);
-        assert_eq!(
-            verdict,
-            Consistency::Compared {
-                compared: 2,
-                differences: 1
-            }
-        );
+        assert_eq!(verdict, compared(2, 1));
     }
 
     #[test]
@@ -210,13 +205,7 @@ mod tests {
             panel("a", &[("t1", 5)]),
             panel("b", &[("t1", 8)]),
         ]);
-        assert_eq!(
-            verdict,
-            Consistency::Compared {
-                compared: 2,
-                differences: 1
-            }
-        );
+        assert_eq!(verdict, compared(2, 1));
     }
 
     #[test]
@@ -225,24 +214,12 @@ mod tests {
             panel("a", &[("t1", 1), ("t1", 2)]),
             panel("a", &[("t1", 2)]),
         ]);
-        assert_eq!(
-            agrees_last,
-            Consistency::Compared {
-                compared: 1,
-                differences: 0
-            }
-        );
+        assert_eq!(agrees_last, compared(1, 0));
         let differs_last = compare_panels(&[
             panel("a", &[("t1", 2), ("t1", 1)]),
             panel("a", &[("t1", 2)]),
         ]);
-        assert_eq!(
-            differs_last,
-            Consistency::Compared {
-                compared: 1,
-                differences: 1
-            }
-        );
+        assert_eq!(differs_last, compared(1, 1));
     }
 
     #[test]
@@ -260,13 +237,7 @@ mod tests {
             stream_id: "a".into(),
             ticks: vec![tick(1, 10), tick(2, 20)],
         };
-        assert_eq!(
-            compare_panels(&[both.clone(), both]),
-            Consistency::Compared {
-                compared: 2,
-                differences: 0
-            }
-        );
+        assert_eq!(compare_panels(&[both.clone(), both]), compared(2, 0));
     }
 
     fn published(seq: Option<u64>, fingerprint: u64) -> Tick {
@@ -287,21 +258,9 @@ mod tests {
     fn published_events_are_compared_by_id_and_content() {
         let a = panel_of(vec![Tick::number(Some(1), "t1", 5), published(Some(2), 77)]);
         let same = panel_of(vec![Tick::number(Some(1), "t1", 5), published(Some(2), 77)]);
-        assert_eq!(
-            compare_panels(&[a.clone(), same]),
-            Consistency::Compared {
-                compared: 2,
-                differences: 0
-            }
-        );
+        assert_eq!(compare_panels(&[a.clone(), same]), compared(2, 0));
         let other_data = panel_of(vec![Tick::number(Some(1), "t1", 5), published(Some(2), 78)]);
-        assert_eq!(
-            compare_panels(&[a, other_data]),
-            Consistency::Compared {
-                compared: 2,
-                differences: 1
-            }
-        );
+        assert_eq!(compare_panels(&[a, other_data]), compared(2, 1));
     }
 
     #[test]
