@@ -115,7 +115,7 @@ bench-lint:
 # The hydrate bundle's ceiling, gzip, in KiB: `make test` fails above it so
 # that the page cannot grow unnoticed. The issue asks for 160 (goal 150); what the
 # bundle weighs today and why is in README (Performance, The page's weight).
-BUNDLE_GZIP_MAX_KIB := 220
+BUNDLE_GZIP_MAX_KIB := 190
 
 e2e: build
 	node tools/bundle-size.mjs target/site/pkg/sse-hub.wasm $(BUNDLE_GZIP_MAX_KIB)

@@ -3,7 +3,7 @@
 //! only.
 
 use super::StreamClient;
-use crate::model::ErrorBody;
+use crate::model::{read_json, ErrorBody};
 use leptos::prelude::*;
 
 /// How long the question "why was the stream refused?" may take.
@@ -34,7 +34,7 @@ pub(crate) fn explain_refusal(client: StreamClient, generation: u64, url: String
             Ok(response) => {
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
-                match serde_json::from_str::<ErrorBody>(&body) {
+                match read_json::<ErrorBody>(&body) {
                     Ok(ErrorBody { error, code }) => format!("{error} ({code}, HTTP {status})"),
                     Err(_) => format!("the server answered HTTP {status}"),
                 }

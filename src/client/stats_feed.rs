@@ -75,7 +75,7 @@ mod browser {
 
     use super::StatsFeed;
     use crate::client::event_source::{source_closed, OpenSource};
-    use crate::model::{ConnectionStatus, StatsFrame};
+    use crate::model::{read_json, ConnectionStatus, StatsFrame};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use wasm_bindgen::JsCast;
@@ -104,7 +104,7 @@ mod browser {
                     return;
                 };
                 let data = message.data().as_string().unwrap_or_default();
-                match serde_json::from_str::<StatsFrame>(&data) {
+                match read_json::<StatsFrame>(&data) {
                     Ok(frame) => {
                         let _ = feed.board.try_update(|board| board.apply(frame));
                     }

@@ -7,7 +7,7 @@
 //! members in the order the publisher wrote them, and numbers exactly as
 //! they were sent.
 
-use serde::de::IgnoredAny;
+use super::json_value::check_json_syntax;
 use std::sync::Arc;
 
 /// Levels laid out one member per line; deeper containers stay on their
@@ -165,10 +165,7 @@ pub fn check_json(raw: &str) -> Result<(), String> {
     if raw.trim().is_empty() {
         return Err("The data is empty: give a JSON value, such as {} or \"text\".".to_owned());
     }
-    // `IgnoredAny` checks the syntax without building the value.
-    serde_json::from_str::<IgnoredAny>(raw)
-        .map(|_| ())
-        .map_err(|error| format!("The data is not valid JSON: {error}."))
+    check_json_syntax(raw).map_err(|error| format!("The data is not valid JSON: {error}."))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! reason beside the field instead.
 
 use super::json_text::check_json;
+use super::json_value::read_json;
 use super::publish::{EventType, Published};
 use super::token::BearerToken;
 use super::wire::{ErrorBody, StreamId};
@@ -128,7 +129,7 @@ impl PublishAnswer {
     /// Reads the server's answer: `status` and the body's text.
     pub fn from_response(status: u16, body: &str) -> Self {
         if (200..300).contains(&status) {
-            return match serde_json::from_str::<Published>(body) {
+            return match read_json::<Published>(body) {
                 Ok(published) => Self::Published(published),
                 Err(error) => Self::Failed {
                     reason: format!(
@@ -137,7 +138,7 @@ impl PublishAnswer {
                 },
             };
         }
-        match serde_json::from_str::<ErrorBody>(body) {
+        match read_json::<ErrorBody>(body) {
             Ok(ErrorBody { error, code }) => Self::Refused {
                 status,
                 error,

@@ -12,8 +12,9 @@
 
 use super::history::RowKind;
 use super::json_text::FoldedJson;
+use super::json_value::{check_json_syntax, parse_json, JsonError, JsonValue, ReadJson};
 use super::wire::{GapNotice, StreamEvent};
-use serde::de::IgnoredAny;
+use super::wire_read::has_generator_shape;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// The SSE type of unnamed messages.
@@ -43,7 +44,7 @@ pub struct PublishedEvent {
 pub fn read_message(event_type: &str, last_event_id: &str, data: &str) -> RowKind {
     let seq = last_event_id.parse().ok();
     match event_type {
-        GAP_TYPE => match serde_json::from_str::<GapNotice>(data) {
+        GAP_TYPE => match parse_json(data).and_then(|value| GapNotice::read_json(&value)) {
             Ok(gap) => RowKind::Gap(gap),
             Err(error) => RowKind::Malformed {
                 reason: format!("could not read gap notice ({error})"),
@@ -56,52 +57,33 @@ pub fn read_message(event_type: &str, last_event_id: &str, data: &str) -> RowKin
 
 /// An unnamed message: a generated event, or one published without a type.
 fn read_unnamed(seq: Option<u64>, data: &str) -> RowKind {
-    // The generator sends objects; a derived struct would also read an
-    // array of its fields in order, which is published data.
-    let object = data.trim_start().starts_with('{');
-    match serde_json::from_str::<StreamEvent>(data) {
-        Ok(event) if object => RowKind::Event { seq, event },
-        Err(error) if object && claims_to_be_generated(data) => malformed_event(&error),
-        Err(error) => match read_published(seq, None, data) {
-            published @ RowKind::Published(_) => published,
-            _ => malformed_event(&error),
-        },
-        Ok(_) => read_published(seq, None, data),
+    let value = match parse_json(data) {
+        Ok(value) => value,
+        Err(error) => return malformed_event(&error),
+    };
+    // Only an object is a generated event (serde's derive would also read
+    // an array of its fields in order, which is published data).
+    match &value {
+        JsonValue::Object(_) if has_generator_shape(&value) => {
+            match StreamEvent::read_json(&value) {
+                Ok(event) => RowKind::Event { seq, event },
+                Err(error) => malformed_event(&error),
+            }
+        }
+        _ => published_row(seq, None, data),
     }
 }
 
 /// The error row of an unnamed message that is not readable.
-fn malformed_event(error: &serde_json::Error) -> RowKind {
+fn malformed_event(error: &JsonError) -> RowKind {
     RowKind::Malformed {
         reason: format!("could not read event data ({error})"),
     }
 }
 
-/// An object with a `number` and no field the generator does not send,
-/// whatever their values. Read with `IgnoredAny` rather than as a
-/// `serde_json::Value`, which would add a JSON tree and float parsing to
-/// the WASM bundle for this one check.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GeneratorShape {
-    #[serde(rename = "number")]
-    _number: IgnoredAny,
-    #[serde(default, rename = "timestamp")]
-    _timestamp: Option<IgnoredAny>,
-    #[serde(default, rename = "id")]
-    _id: Option<IgnoredAny>,
-}
-
-/// Whether `data` has the generator's shape but did not parse as a
-/// generated event: a generated event gone wrong rather than published data.
-/// Only asked about objects (a derived struct also reads an array).
-fn claims_to_be_generated(data: &str) -> bool {
-    serde_json::from_str::<GeneratorShape>(data).is_ok()
-}
-
 /// A published event, or an error row when its data is not JSON.
 fn read_published(seq: Option<u64>, event_type: Option<&str>, data: &str) -> RowKind {
-    if let Err(error) = serde_json::from_str::<IgnoredAny>(data) {
+    if let Err(error) = check_json_syntax(data) {
         return RowKind::Malformed {
             reason: format!(
                 "could not read the data of a '{}' event ({error})",
@@ -109,6 +91,11 @@ fn read_published(seq: Option<u64>, event_type: Option<&str>, data: &str) -> Row
             ),
         };
     }
+    published_row(seq, event_type, data)
+}
+
+/// The row of a published event whose data is JSON.
+fn published_row(seq: Option<u64>, event_type: Option<&str>, data: &str) -> RowKind {
     RowKind::Published(PublishedEvent {
         seq,
         event_type: event_type.map(str::to_owned),
