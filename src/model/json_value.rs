@@ -9,23 +9,21 @@
 //! unexpected floats) into the WASM bundle: reading with `JSON.parse`
 //! instead took it from 517.5 to 457.7 KiB, 209.4 to 180.9 KiB gzipped
 //! (README: The page's weight). In the browser [`parse_json`] is
-//! `JSON.parse` (whose messages say where the text is wrong, with line and
-//! column); on the host, where the model is unit-tested, it is
-//! `serde_json`. Either way the result is a [`JsonValue`], and the readers
+//! `JSON.parse`, whose messages say what is wrong (Chromium's often with
+//! line and column, not for every mistake: `Unexpected token ']'` quotes
+//! the text around it instead); on the host, where the model is
+//! unit-tested, it is `serde_json`. Either way the result is a [`JsonValue`], and the readers
 //! ([`ReadJson`]) are the same code on both sides, so the tests cover what
 //! the page runs.
 //!
 //! The server keeps serde (the derives on the wire types are what it
-//! writes); the readers here accept what it writes, and every field of a
-//! frame that a newer or older server may not send reads as 0.
+//! writes); `wire_read` holds the readers to the derives' answers.
+//!
+//! A copy is only as deep as its reader looks ([`ReadJson::LEVELS`]): an
+//! event's data may be tens of kilobytes, and every value copied out of
+//! `JSON.parse`'s result is a call across the WASM boundary.
 
 use std::fmt;
-
-/// Containers nested deeper than this are kept as [`JsonValue::Deep`]
-/// rather than read: nothing the page reads is deeper, and a published
-/// event may nest thousands of levels (reading them recursively would
-/// exhaust the WASM stack).
-pub const READ_DEPTH: usize = 8;
 
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,9 +38,10 @@ pub enum JsonValue {
     String(String),
     /// An array.
     Array(Vec<JsonValue>),
-    /// An object's members in order; a repeated name's last value counts.
+    /// An object's members (in the browser, integer-like names first, as
+    /// `Object.entries` lists them); a repeated name's last value counts.
     Object(Vec<(String, JsonValue)>),
-    /// An array or object deeper than [`READ_DEPTH`], not read.
+    /// An array or object deeper than what was asked for, not read.
     Deep,
 }
 
@@ -64,9 +63,11 @@ impl fmt::Display for JsonError {
     }
 }
 
-/// Parses `text` as one JSON value (surrounding whitespace allowed).
-pub fn parse_json(text: &str) -> Result<JsonValue, JsonError> {
-    platform::parse(text)
+/// Parses `text` as one JSON value (surrounding whitespace allowed),
+/// copying the arrays and objects of its first `levels` levels (the
+/// outermost value is level 0); deeper ones are [`JsonValue::Deep`].
+pub fn parse_json(text: &str, levels: usize) -> Result<JsonValue, JsonError> {
+    platform::parse(text, levels)
 }
 
 /// Checks that `text` is one JSON value, without keeping it: what the
@@ -77,13 +78,17 @@ pub fn check_json_syntax(text: &str) -> Result<(), JsonError> {
 
 /// A type read from a [`JsonValue`]: a wire type the page receives.
 pub trait ReadJson: Sized {
+    /// Levels of arrays and objects the reader looks into (see
+    /// [`parse_json`]).
+    const LEVELS: usize;
+
     /// Reads `value`, or says what is wrong with it.
     fn read_json(value: &JsonValue) -> Result<Self, JsonError>;
 }
 
 /// Parses `text` and reads a `T` from it.
 pub fn read_json<T: ReadJson>(text: &str) -> Result<T, JsonError> {
-    T::read_json(&parse_json(text)?)
+    T::read_json(&parse_json(text, T::LEVELS)?)
 }
 
 impl JsonValue {
@@ -99,7 +104,8 @@ impl JsonValue {
         }
     }
 
-    /// The object's members, or an error naming what was expected.
+    /// The object's members, or an error saying that `what` (a phrase
+    /// such as "the frame" or "field `hub`") is not an object.
     pub fn members(&self, what: &str) -> Result<&[(String, JsonValue)], JsonError> {
         match self {
             Self::Object(members) => Ok(members),
@@ -131,33 +137,34 @@ impl JsonValue {
         }
     }
 
-    /// This value as a whole number from 0 to 2^53 (the integers a double
-    /// holds exactly); `name` says whose it is in the error.
+    /// This value as a whole number from 0 to 2^53 - 1 (the integers a
+    /// double tells apart from their neighbours); `name` says whose it is
+    /// in the error.
     pub fn count(&self, name: &str) -> Result<u64, JsonError> {
-        const EXACT: f64 = 9_007_199_254_740_992.0;
+        const EXACT: f64 = 9_007_199_254_740_991.0;
         match self {
             Self::Number(n) if n.fract() == 0.0 && (0.0..=EXACT).contains(n) => {
                 // Whole and in range: the conversion is exact.
                 Ok(*n as u64)
             }
             _ => Err(JsonError(format!(
-                "field `{name}` is not a whole number from 0 to 2^53"
+                "field `{name}` is not a whole number from 0 to 2^53 - 1"
             ))),
         }
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
 mod platform {
     //! The browser's `JSON.parse`.
 
-    use super::{JsonError, JsonValue, READ_DEPTH};
+    use super::{JsonError, JsonValue};
     use wasm_bindgen::{JsCast, JsValue};
 
     /// Parses with `JSON.parse`, keeping its message.
-    pub(super) fn parse(text: &str) -> Result<JsonValue, JsonError> {
+    pub(super) fn parse(text: &str, levels: usize) -> Result<JsonValue, JsonError> {
         js_sys::JSON::parse(text)
-            .map(|value| convert(&value, 0))
+            .map(|value| convert(&value, 0, levels))
             .map_err(message)
     }
 
@@ -176,8 +183,8 @@ mod platform {
         )
     }
 
-    /// Copies what `JSON.parse` built, to [`READ_DEPTH`].
-    fn convert(value: &JsValue, depth: usize) -> JsonValue {
+    /// Copies what `JSON.parse` built, `depth` levels down, to `levels`.
+    fn convert(value: &JsValue, depth: usize, levels: usize) -> JsonValue {
         if value.is_null() {
             return JsonValue::Null;
         }
@@ -190,11 +197,16 @@ mod platform {
         if let Some(text) = value.as_string() {
             return JsonValue::String(text);
         }
-        if depth >= READ_DEPTH {
+        if depth >= levels {
             return JsonValue::Deep;
         }
         if let Some(items) = value.dyn_ref::<js_sys::Array>() {
-            return JsonValue::Array(items.iter().map(|item| convert(&item, depth + 1)).collect());
+            return JsonValue::Array(
+                items
+                    .iter()
+                    .map(|item| convert(&item, depth + 1, levels))
+                    .collect(),
+            );
         }
         // What is left of JSON.parse's output is a plain object.
         let entries = js_sys::Object::entries(value.unchecked_ref());
@@ -204,24 +216,24 @@ mod platform {
                 .map(|entry| {
                     let pair: js_sys::Array = entry.unchecked_into();
                     let key = pair.get(0).as_string().unwrap_or_default();
-                    (key, convert(&pair.get(1), depth + 1))
+                    (key, convert(&pair.get(1), depth + 1, levels))
                 })
                 .collect(),
         )
     }
 }
 
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
 mod platform {
     //! `serde_json`, where there is no browser (unit tests, the server).
 
-    use super::{JsonError, JsonValue, READ_DEPTH};
+    use super::{JsonError, JsonValue};
     use serde_json::Value;
 
     /// Parses with `serde_json`, keeping its message.
-    pub(super) fn parse(text: &str) -> Result<JsonValue, JsonError> {
+    pub(super) fn parse(text: &str, levels: usize) -> Result<JsonValue, JsonError> {
         serde_json::from_str::<Value>(text)
-            .map(|value| convert(&value, 0))
+            .map(|value| convert(&value, 0, levels))
             .map_err(|error| JsonError(error.to_string()))
     }
 
@@ -232,21 +244,24 @@ mod platform {
             .map_err(|error| JsonError(error.to_string()))
     }
 
-    /// Copies `value`, to [`READ_DEPTH`].
-    fn convert(value: &Value, depth: usize) -> JsonValue {
+    /// Copies `value`, `depth` levels down, to `levels`.
+    fn convert(value: &Value, depth: usize, levels: usize) -> JsonValue {
         match value {
             Value::Null => JsonValue::Null,
             Value::Bool(flag) => JsonValue::Bool(*flag),
             Value::Number(number) => JsonValue::Number(number.as_f64().unwrap_or(f64::NAN)),
             Value::String(text) => JsonValue::String(text.clone()),
-            Value::Array(_) | Value::Object(_) if depth >= READ_DEPTH => JsonValue::Deep,
-            Value::Array(items) => {
-                JsonValue::Array(items.iter().map(|item| convert(item, depth + 1)).collect())
-            }
+            Value::Array(_) | Value::Object(_) if depth >= levels => JsonValue::Deep,
+            Value::Array(items) => JsonValue::Array(
+                items
+                    .iter()
+                    .map(|item| convert(item, depth + 1, levels))
+                    .collect(),
+            ),
             Value::Object(members) => JsonValue::Object(
                 members
                     .iter()
-                    .map(|(key, value)| (key.clone(), convert(value, depth + 1)))
+                    .map(|(key, value)| (key.clone(), convert(value, depth + 1, levels)))
                     .collect(),
             ),
         }
@@ -260,7 +275,7 @@ mod tests {
     #[test]
     fn values_keep_their_kind_and_order() {
         let value =
-            parse_json(r#" {"b": [1, 2.5, null], "a": {"t": true}, "s": "x"} "#).expect("JSON");
+            parse_json(r#" {"b": [1, 2.5, null], "a": {"t": true}, "s": "x"} "#, 2).expect("JSON");
         let members = value.members("the test value").expect("object");
         let names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["b", "a", "s"]);
@@ -281,19 +296,19 @@ mod tests {
 
     #[test]
     fn not_json_is_an_error_that_says_where() {
-        let error = parse_json(r#"{"order": 42,"#).expect_err("not JSON");
+        let error = parse_json(r#"{"order": 42,"#, 1).expect_err("not JSON");
         assert!(error.to_string().contains("line 1 column"), "{error}");
-        assert!(parse_json("").is_err());
-        assert!(parse_json("1 2").is_err());
+        assert!(parse_json("", 1).is_err());
+        assert!(parse_json("1 2", 1).is_err());
     }
 
     #[test]
     fn counts_are_whole_numbers_a_double_holds_exactly() {
-        let value = parse_json(r#"{"n": 7, "big": 9007199254740992, "neg": -1, "half": 0.5, "huge": 1e300, "text": "7"}"#)
+        let value = parse_json(r#"{"n": 7, "big": 9007199254740991, "bigger": 9007199254740992, "neg": -1, "half": 0.5, "huge": 1e300, "text": "7"}"#, 1)
             .expect("JSON");
         assert_eq!(value.required_count("n"), Ok(7));
-        assert_eq!(value.required_count("big"), Ok(1 << 53));
-        for bad in ["neg", "half", "huge", "text"] {
+        assert_eq!(value.required_count("big"), Ok((1 << 53) - 1));
+        for bad in ["bigger", "neg", "half", "huge", "text"] {
             let error = value.required_count(bad).expect_err(bad);
             assert!(error.to_string().contains(bad), "{error}");
         }
@@ -304,20 +319,28 @@ mod tests {
 
     #[test]
     fn a_repeated_member_reads_as_its_last_value() {
-        let value = parse_json(r#"{"n": 1, "n": 2}"#).expect("JSON");
+        let value = parse_json(r#"{"n": 1, "n": 2}"#, 1).expect("JSON");
         assert_eq!(value.required_count("n"), Ok(2));
     }
 
     #[test]
-    fn containers_past_the_read_depth_are_not_read() {
+    fn only_the_levels_asked_for_are_copied() {
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        let mut value = &parse_json(&deep).expect("JSON");
-        let mut levels = 0;
-        while let JsonValue::Array(items) = value {
-            value = &items[0];
-            levels += 1;
+        for asked in [0, 1, 3] {
+            let mut value = &parse_json(&deep, asked).expect("JSON");
+            let mut levels = 0;
+            while let JsonValue::Array(items) = value {
+                value = &items[0];
+                levels += 1;
+            }
+            assert_eq!(levels, asked);
+            assert_eq!(value, &JsonValue::Deep);
         }
-        assert_eq!(levels, READ_DEPTH);
-        assert_eq!(value, &JsonValue::Deep);
+        // Scalars are values at any level.
+        assert_eq!(
+            parse_json("[1]", 1),
+            Ok(JsonValue::Array(vec![JsonValue::Number(1.0)]))
+        );
+        assert_eq!(parse_json("\"x\"", 0), Ok(JsonValue::String("x".into())));
     }
 }

@@ -5,14 +5,15 @@
 //! published events without a type both arrive as `message`. The data
 //! decides: the generator's `{"number","timestamp","id"}` shape is a
 //! generated event; an object with only those field names and a `number`
-//! that does not parse as one is a broken generated event (an error row);
+//! that is not a whole number from 0 to 2^32 - 1 is a broken generated
+//! event (an error row; `5.0` is the number 5, see `wire_read`);
 //! any other JSON is a published event. A publisher that sends the
 //! generator's exact shape without a type is therefore shown as a number;
 //! giving the event a type keeps it apart.
 
 use super::history::RowKind;
 use super::json_text::FoldedJson;
-use super::json_value::{check_json_syntax, parse_json, JsonError, JsonValue, ReadJson};
+use super::json_value::{check_json_syntax, parse_json, read_json, JsonError, ReadJson};
 use super::wire::{GapNotice, StreamEvent};
 use super::wire_read::has_generator_shape;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -44,7 +45,7 @@ pub struct PublishedEvent {
 pub fn read_message(event_type: &str, last_event_id: &str, data: &str) -> RowKind {
     let seq = last_event_id.parse().ok();
     match event_type {
-        GAP_TYPE => match parse_json(data).and_then(|value| GapNotice::read_json(&value)) {
+        GAP_TYPE => match read_json::<GapNotice>(data) {
             Ok(gap) => RowKind::Gap(gap),
             Err(error) => RowKind::Malformed {
                 reason: format!("could not read gap notice ({error})"),
@@ -57,20 +58,25 @@ pub fn read_message(event_type: &str, last_event_id: &str, data: &str) -> RowKin
 
 /// An unnamed message: a generated event, or one published without a type.
 fn read_unnamed(seq: Option<u64>, data: &str) -> RowKind {
-    let value = match parse_json(data) {
+    // Only an object is a generated event (an array of its fields in
+    // order is published data); anything else is only checked, not copied
+    // out of the browser's parser.
+    if !data.trim_start().starts_with('{') {
+        return match check_json_syntax(data) {
+            Ok(()) => published_row(seq, None, data),
+            Err(error) => malformed_event(&error),
+        };
+    }
+    let value = match parse_json(data, StreamEvent::LEVELS) {
         Ok(value) => value,
         Err(error) => return malformed_event(&error),
     };
-    // Only an object is a generated event (serde's derive would also read
-    // an array of its fields in order, which is published data).
-    match &value {
-        JsonValue::Object(_) if has_generator_shape(&value) => {
-            match StreamEvent::read_json(&value) {
-                Ok(event) => RowKind::Event { seq, event },
-                Err(error) => malformed_event(&error),
-            }
-        }
-        _ => published_row(seq, None, data),
+    if !has_generator_shape(&value) {
+        return published_row(seq, None, data);
+    }
+    match StreamEvent::read_json(&value) {
+        Ok(event) => RowKind::Event { seq, event },
+        Err(error) => malformed_event(&error),
     }
 }
 
@@ -133,6 +139,20 @@ mod tests {
         );
         assert!(
             matches!(row, RowKind::Event { seq: Some(7), ref event } if event.number == 5),
+            "{row:?}"
+        );
+    }
+
+    #[test]
+    fn a_whole_number_written_as_a_float_is_still_the_number() {
+        // JSON.parse cannot tell 5.0 from 5 (wire_read's doc).
+        let row = read_message(
+            "message",
+            "7",
+            r#"{"number":5.0,"timestamp":"2026-01-01T00:00:00.000Z","id":"s"}"#,
+        );
+        assert!(
+            matches!(row, RowKind::Event { ref event, .. } if event.number == 5),
             "{row:?}"
         );
     }

@@ -1,15 +1,22 @@
 //! How the page reads the wire types it receives, without serde (see
 //! `json_value` for why).
 //!
-//! Each reader answers as the type's serde derive does, field for field: a
-//! field the derive requires is required here, one it defaults
-//! (`#[serde(default)]`) reads as 0 when missing, and unknown fields are
-//! ignored, except by [`StreamEvent`], which the derive denies them too (it
-//! is how a generated event is told from published data). The tests below
-//! hold the two to the same answers. Where the browser cannot tell, they
-//! differ: `5.0` is the whole number 5 to `JSON.parse` (serde refuses it
-//! for a count), and a repeated field's last value counts (serde refuses
-//! it); the server writes neither.
+//! Each reader answers as the type's serde derive does for the objects the
+//! server writes, field for field: a field the derive requires is required
+//! here, one it defaults (`#[serde(default)]`) reads as 0 when missing, and
+//! unknown fields are ignored, except by [`StreamEvent`], which the derive
+//! denies them too (it is how a generated event is told from published
+//! data). The tests below hold the two to the same answers.
+//!
+//! Where they differ, the server never sends the input: serde also reads a
+//! struct from an array of its fields in order (the readers want objects), and
+//! refuses a repeated field (here its last value counts). One difference
+//! reaches the page, through published data, which the server writes back
+//! as it parsed it: `JSON.parse` cannot tell `5.0` from `5`, so an unnamed
+//! published `{"number": 5.0, "timestamp": "…", "id": "…"}` shows as the
+//! generated number 5 (serde refused it as a count). A publisher can send
+//! the generator's exact shape anyway (`received.rs` says how to keep such
+//! events apart: give them a type).
 
 use super::json_value::{JsonError, JsonValue, ReadJson};
 use super::publish::Published;
@@ -37,6 +44,8 @@ pub fn has_generator_shape(value: &JsonValue) -> bool {
 }
 
 impl ReadJson for StreamEvent {
+    const LEVELS: usize = 1;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
         for (name, _) in value.members("the event")? {
             if !GENERATED_FIELDS.contains(&name.as_str()) {
@@ -54,6 +63,8 @@ impl ReadJson for StreamEvent {
 }
 
 impl ReadJson for GapNotice {
+    const LEVELS: usize = 1;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
         value.members("the gap notice")?;
         Ok(Self {
@@ -64,6 +75,8 @@ impl ReadJson for GapNotice {
 }
 
 impl ReadJson for ErrorBody {
+    const LEVELS: usize = 1;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
         value.members("the error")?;
         Ok(Self {
@@ -74,6 +87,8 @@ impl ReadJson for ErrorBody {
 }
 
 impl ReadJson for Published {
+    const LEVELS: usize = 1;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
         value.members("the answer")?;
         Ok(Self {
@@ -84,8 +99,10 @@ impl ReadJson for Published {
 }
 
 impl ReadJson for StreamSummary {
+    const LEVELS: usize = 1;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
-        value.members("a stream")?;
+        value.members("an item of field `streams`")?;
         let subscribers = usize::try_from(value.required_count("subscribers")?)
             .map_err(|_| JsonError::new("field `subscribers` is out of range"))?;
         let last_event_ms_ago = match value.get("last_event_ms_ago") {
@@ -103,8 +120,10 @@ impl ReadJson for StreamSummary {
 }
 
 impl ReadJson for RejectionCounts {
+    const LEVELS: usize = 1;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
-        value.members("the rejections")?;
+        value.members("field `rejected`")?;
         let required = |name| value.required_count(name);
         let optional = |name| value.count_or_zero(name);
         Ok(Self {
@@ -133,8 +152,10 @@ impl ReadJson for RejectionCounts {
 }
 
 impl ReadJson for HubStats {
+    const LEVELS: usize = 2;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
-        value.members("the hub's counters")?;
+        value.members("field `hub`")?;
         let required = |name| value.required_count(name);
         let optional = |name| value.count_or_zero(name);
         Ok(Self {
@@ -155,6 +176,8 @@ impl ReadJson for HubStats {
 }
 
 impl ReadJson for StatsFrame {
+    const LEVELS: usize = 3;
+
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
         value.members("the frame")?;
         let streams = match value.required("streams")? {
@@ -373,7 +396,7 @@ mod tests {
     #[test]
     fn the_generator_shape_is_its_fields_with_a_number() {
         let shape = |text: &str| {
-            has_generator_shape(&crate::model::json_value::parse_json(text).expect("JSON"))
+            has_generator_shape(&crate::model::json_value::parse_json(text, 1).expect("JSON"))
         };
         assert!(shape(r#"{"number": "x"}"#));
         assert!(shape(r#"{"number": 1, "id": "s"}"#));
