@@ -75,7 +75,12 @@ build: setup $(FRONT_STAMP)
 	cargo leptos build --release --server-only
 
 $(FRONT_STAMP): $(FRONT_INPUTS) | setup
-	cargo leptos build --release --frontend-only
+	@# A split build names its chunks anew each time: start from an empty
+	@# pkg/ so that no old chunk is embedded in the server.
+	rm -rf target/site/pkg
+	@# --split: each page's island is a chunk of its own, loaded only on
+	@# that page (README: The page's weight).
+	cargo leptos build --release --frontend-only --split
 	@# TypeScript declarations wasm-bindgen writes: no browser needs them,
 	@# and the server would embed them.
 	rm -f target/site/pkg/*.d.ts
@@ -112,19 +117,20 @@ unit:
 bench-lint:
 	$(MAKE) -C bench lint
 
-# The hydrate bundle's ceiling, gzip, in KiB: `make test` fails above it so
-# that the page cannot grow unnoticed. The issue asks for 160 (goal 150); what the
-# bundle weighs today and why is in README (Performance, The page's weight).
-BUNDLE_GZIP_MAX_KIB := 190
+# The ceiling of the WASM one page downloads, gzip, in KiB: `make test`
+# fails when a page passes it, so that no page grows unnoticed. The issue
+# asks for 160 (goal 150); what the pages weigh today and why is in README
+# (Performance, The page's weight).
+BUNDLE_GZIP_MAX_KIB := 170
 
 e2e: build
-	node tools/bundle-size.mjs target/site/pkg/sse-hub.wasm $(BUNDLE_GZIP_MAX_KIB)
+	node tools/bundle-size.mjs target/site/pkg $(BUNDLE_GZIP_MAX_KIB)
 	cd end2end && npx playwright test
 
-## bundle-report: the bundle's sizes and its 40 biggest items (twiggy, installed when missing)
+## bundle-report: what each page downloads and the 40 biggest items of the unsplit WASM (twiggy, installed when missing)
 bundle-report: build
 	@command -v twiggy >/dev/null || cargo install twiggy@0.8.0 --locked
-	node tools/bundle-size.mjs target/site/pkg/sse-hub.wasm $(BUNDLE_GZIP_MAX_KIB)
+	node tools/bundle-size.mjs target/site/pkg $(BUNDLE_GZIP_MAX_KIB)
 	twiggy top -n 40 target/front/wasm32-unknown-unknown/wasm-release/sse_hub.wasm
 
 ## screenshots: PNGs of both pages with live data, into docs/

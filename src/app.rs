@@ -1,8 +1,10 @@
 //! The HTML shell and the router. Both run only on the server: each page is
-//! a Leptos island (`#[island]` in `pages/`), and the browser hydrates the
-//! islands alone (`hydrate_islands`), so neither the router nor the meta
-//! tags' code is in the WASM bundle. Links between pages therefore load the
-//! next page.
+//! a Leptos island (`#[island(lazy)]` in `pages/`), and the browser hydrates
+//! the islands alone (`hydrate_islands`), so neither the router nor the meta
+//! tags' code is in the WASM. Links between pages therefore load the next
+//! page. The islands are lazy and the front end a split build (`cargo
+//! leptos build --split`): a page fetches the main module, then only its
+//! own island's chunks.
 
 use crate::pages::{DashboardPage, HomePage, MultiClientPage, NotFoundPage};
 use leptos::prelude::*;

@@ -1,8 +1,6 @@
 //! Whether panels watching the same stream saw the same events: the same
 //! generated numbers, and the same published events (type and data).
 
-use std::collections::HashMap;
-
 /// One received event as the check compares it: which event of the stream
 /// it is and what it carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,12 +110,23 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
         // For each event, what each panel received (a panel's own repeat of
         // an event is not a second panel).
         // The panels are read one after the other, so a panel's entry for
-        // an event, when it has one, is the last one.
-        let mut seen: HashMap<Identity<'_>, Vec<(usize, &TickKind)>> = HashMap::new();
+        // an event, when it has one, is the last one. A `Vec` searched
+        // linearly rather than a hash map, whose code would be the
+        // multi-client page's alone (1.9 KiB of its gzipped WASM): at most
+        // 4 panels × HISTORY_LIMIT (100) events, some 80,000 comparisons
+        // in the worst case, well under a millisecond.
+        let mut seen: Vec<(Identity<'_>, Vec<(usize, &TickKind)>)> = Vec::new();
         for (panel_index, panel) in group.iter().enumerate() {
             for tick in &panel.ticks {
                 if let Some(identity) = tick.identity() {
-                    let by_panel = seen.entry(identity).or_default();
+                    let at = match seen.iter().position(|(known, _)| *known == identity) {
+                        Some(at) => at,
+                        None => {
+                            seen.push((identity, Vec::new()));
+                            seen.len() - 1
+                        }
+                    };
+                    let by_panel = &mut seen[at].1;
                     match by_panel.last_mut() {
                         Some(last) if last.0 == panel_index => last.1 = &tick.kind,
                         _ => by_panel.push((panel_index, &tick.kind)),
@@ -125,7 +134,7 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
                 }
             }
         }
-        for contents in seen.values().filter(|by_panel| by_panel.len() >= 2) {
+        for (_, contents) in seen.iter().filter(|(_, by_panel)| by_panel.len() >= 2) {
             compared += 1;
             let mut contents = contents.iter().map(|(_, kind)| kind);
             let first = contents.next();

@@ -6,7 +6,8 @@ use crate::components::{HubTotals, StreamsTable};
 use leptos::prelude::*;
 
 /// The dashboard page: hub-wide figures, then the busiest streams.
-#[island]
+// Lazy: its code is a chunk of its own, fetched only by this page.
+#[island(lazy)]
 pub fn DashboardPage() -> impl IntoView {
     crate::client::mark_hydrated();
     let feed = StatsFeed::while_mounted();

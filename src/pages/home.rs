@@ -10,7 +10,8 @@ const FIRST_STREAM: &str = "test1";
 
 /// The home page. Its one token (typed in the Publish card) serves both
 /// the card and the stream client.
-#[island]
+// Lazy: its code is a chunk of its own, fetched only by this page.
+#[island(lazy)]
 pub fn HomePage() -> impl IntoView {
     crate::client::mark_hydrated();
     let token = RwSignal::new(String::new());

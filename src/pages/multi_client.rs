@@ -41,7 +41,8 @@ impl PanelSlot {
 }
 
 /// The multi-client page.
-#[island]
+// Lazy: its code is a chunk of its own, fetched only by this page.
+#[island(lazy)]
 pub fn MultiClientPage() -> impl IntoView {
     crate::client::mark_hydrated();
     let page = Owner::current();
