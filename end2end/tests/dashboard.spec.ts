@@ -2,8 +2,22 @@ import { test, expect } from "./fixtures/guard";
 import { HomePage, pageTransition } from "./fixtures/stream-panel";
 import { dashboardFeeds } from "./fixtures/server";
 import { DashboardPage } from "./fixtures/dashboard";
-import type { BrowserContext } from "@playwright/test";
+import type { BrowserContext, Page } from "@playwright/test";
 import type { Guard } from "./fixtures/guard";
+
+/**
+ * Opens the dashboard in `page` and waits until its feed is connected and
+ * counted by the server (one test runs at a time, so the count is this
+ * page's); returns the page object and a reader of that count.
+ */
+async function openWithFeed(page: Page): Promise<{ dashboard: DashboardPage; feeds: () => Promise<number> }> {
+  const feeds = () => dashboardFeeds(page.request);
+  const dashboard = new DashboardPage(page);
+  await dashboard.open();
+  await expect(dashboard.status).toHaveText("connected");
+  await expect.poll(feeds).toBe(1);
+  return { dashboard, feeds };
+}
 
 /** A new page of `context`, guarded, connected to stream `id` from the home page. */
 async function streamPage(context: BrowserContext, guard: Guard, id: string): Promise<HomePage> {
@@ -113,24 +127,14 @@ test.describe("dashboard", () => {
   });
 
   test("leaving the page closes its stats stream", async ({ page }) => {
-    // The server counts the open feeds (one test runs at a time, so the
-    // count is this page's).
-    const feeds = () => dashboardFeeds(page.request);
-    const dashboard = new DashboardPage(page);
-    await dashboard.open();
-    await expect(dashboard.status).toHaveText("connected");
-    await expect.poll(feeds).toBe(1);
+    const { feeds } = await openWithFeed(page);
     await page.getByRole("link", { name: "← Single client" }).click();
     await expect(page).toHaveURL(/\/$/);
     await expect.poll(feeds).toBe(0);
   });
 
   test("hidden into the back/forward cache, the page closes its feed and opens it again when restored", async ({ page }) => {
-    const feeds = () => dashboardFeeds(page.request);
-    const dashboard = new DashboardPage(page);
-    await dashboard.open();
-    await expect(dashboard.status).toHaveText("connected");
-    await expect.poll(feeds).toBe(1);
+    const { dashboard, feeds } = await openWithFeed(page);
     await pageTransition(page, "pagehide");
     await expect.poll(feeds).toBe(0);
     await expect(dashboard.status).toHaveText("disconnected");

@@ -89,19 +89,15 @@ pub enum Consistency {
 /// number; a published event is matched by its `id:` and must carry the same
 /// type and data.
 pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
-    // Grouped by stream id in plain `Vec`s: a page has a handful of panels,
-    // and a map type of its own would add its code to the WASM bundle.
-    let mut by_stream: Vec<Vec<&PanelEvents>> = Vec::new();
+    let mut by_stream: Vec<(&str, Vec<&PanelEvents>)> = Vec::new();
     for panel in panels {
-        match by_stream
-            .iter_mut()
-            .find(|group| group[0].stream_id == panel.stream_id)
-        {
-            Some(group) => group.push(panel),
-            None => by_stream.push(vec![panel]),
-        }
+        entry(&mut by_stream, panel.stream_id.as_str()).push(panel);
     }
-    let shared: Vec<&Vec<&PanelEvents>> = by_stream.iter().filter(|p| p.len() >= 2).collect();
+    let shared: Vec<&Vec<&PanelEvents>> = by_stream
+        .iter()
+        .map(|(_, group)| group)
+        .filter(|group| group.len() >= 2)
+        .collect();
     if shared.is_empty() {
         return Consistency::NothingToCompare;
     }
@@ -110,23 +106,12 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
         // For each event, what each panel received (a panel's own repeat of
         // an event is not a second panel).
         // The panels are read one after the other, so a panel's entry for
-        // an event, when it has one, is the last one. A `Vec` searched
-        // linearly rather than a hash map, whose code would be the
-        // multi-client page's alone (1.9 KiB of its gzipped WASM): at most
-        // 4 panels × HISTORY_LIMIT (100) events, some 80,000 comparisons
-        // in the worst case, well under a millisecond.
+        // an event, when it has one, is the last one.
         let mut seen: Vec<(Identity<'_>, Vec<(usize, &TickKind)>)> = Vec::new();
         for (panel_index, panel) in group.iter().enumerate() {
             for tick in &panel.ticks {
                 if let Some(identity) = tick.identity() {
-                    let at = match seen.iter().position(|(known, _)| *known == identity) {
-                        Some(at) => at,
-                        None => {
-                            seen.push((identity, Vec::new()));
-                            seen.len() - 1
-                        }
-                    };
-                    let by_panel = &mut seen[at].1;
+                    let by_panel = entry(&mut seen, identity);
                     match by_panel.last_mut() {
                         Some(last) if last.0 == panel_index => last.1 = &tick.kind,
                         _ => by_panel.push((panel_index, &tick.kind)),
@@ -151,6 +136,23 @@ pub fn compare_panels(panels: &[PanelEvents]) -> Consistency {
             differences,
         }
     }
+}
+
+/// The values kept under `key` in `list`, added empty when there are none.
+///
+/// A `Vec` searched linearly rather than a hash map, whose code would be the
+/// multi-client page's alone (1.9 KiB of its gzipped WASM): a page has at
+/// most 4 panels of HISTORY_LIMIT (100) events, some 80,000 comparisons in
+/// the worst case, well under a millisecond.
+fn entry<K: PartialEq, V>(list: &mut Vec<(K, Vec<V>)>, key: K) -> &mut Vec<V> {
+    let at = match list.iter().position(|(known, _)| *known == key) {
+        Some(at) => at,
+        None => {
+            list.push((key, Vec::new()));
+            list.len() - 1
+        }
+    };
+    &mut list[at].1
 }
 
 #[cfg(test)]

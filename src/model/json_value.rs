@@ -119,9 +119,11 @@ impl JsonValue {
             .ok_or_else(|| JsonError(format!("missing field `{name}`")))
     }
 
-    /// The whole number in member `name`, which must be there.
-    pub fn required_count(&self, name: &str) -> Result<u64, JsonError> {
-        self.required(name)?.count(name)
+    /// The whole number in member `name`, which must be there and fit in
+    /// `T` (`u64`, or a narrower field such as a `u32`).
+    pub fn required_count<T: TryFrom<u64>>(&self, name: &str) -> Result<T, JsonError> {
+        T::try_from(self.required(name)?.count(name)?)
+            .map_err(|_| JsonError(format!("field `{name}` is out of range")))
     }
 
     /// The whole number in member `name`, 0 when it is missing.
@@ -306,13 +308,13 @@ mod tests {
     fn counts_are_whole_numbers_a_double_holds_exactly() {
         let value = parse_json(r#"{"n": 7, "big": 9007199254740991, "bigger": 9007199254740992, "neg": -1, "half": 0.5, "huge": 1e300, "text": "7"}"#, 1)
             .expect("JSON");
-        assert_eq!(value.required_count("n"), Ok(7));
-        assert_eq!(value.required_count("big"), Ok((1 << 53) - 1));
+        assert_eq!(value.required_count::<u64>("n"), Ok(7));
+        assert_eq!(value.required_count::<u64>("big"), Ok((1 << 53) - 1));
         for bad in ["bigger", "neg", "half", "huge", "text"] {
-            let error = value.required_count(bad).expect_err(bad);
+            let error = value.required_count::<u64>(bad).expect_err(bad);
             assert!(error.to_string().contains(bad), "{error}");
         }
-        assert!(value.required_count("absent").is_err());
+        assert!(value.required_count::<u64>("absent").is_err());
         assert_eq!(value.count_or_zero("absent"), Ok(0));
         assert!(value.count_or_zero("text").is_err());
     }
@@ -320,7 +322,7 @@ mod tests {
     #[test]
     fn a_repeated_member_reads_as_its_last_value() {
         let value = parse_json(r#"{"n": 1, "n": 2}"#, 1).expect("JSON");
-        assert_eq!(value.required_count("n"), Ok(2));
+        assert_eq!(value.required_count::<u64>("n"), Ok(2));
     }
 
     #[test]

@@ -52,10 +52,8 @@ impl ReadJson for StreamEvent {
                 return Err(JsonError::new(format!("unknown field `{name}`")));
             }
         }
-        let number = u32::try_from(value.required_count("number")?)
-            .map_err(|_| JsonError::new("field `number` is out of range"))?;
         Ok(Self {
-            number,
+            number: value.required_count("number")?,
             timestamp: value.required_string("timestamp")?,
             id: value.required_string("id")?,
         })
@@ -103,15 +101,13 @@ impl ReadJson for StreamSummary {
 
     fn read_json(value: &JsonValue) -> Result<Self, JsonError> {
         value.members("an item of field `streams`")?;
-        let subscribers = usize::try_from(value.required_count("subscribers")?)
-            .map_err(|_| JsonError::new("field `subscribers` is out of range"))?;
         let last_event_ms_ago = match value.get("last_event_ms_ago") {
             None | Some(JsonValue::Null) => None,
             Some(age) => Some(age.count("last_event_ms_ago")?),
         };
         Ok(Self {
             id: value.required_string("id")?,
-            subscribers,
+            subscribers: value.required_count("subscribers")?,
             events_sent: value.required_count("events_sent")?,
             started_at: value.required_string("started_at")?,
             last_event_ms_ago,
