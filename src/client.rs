@@ -167,6 +167,18 @@ impl StreamClient {
         self.error.set(None);
     }
 
+    /// Closes the connection and forgets everything it received and every
+    /// type published from the page: the client is as [`Self::new`] made
+    /// it (a removed panel of the multi-client page, kept for reuse).
+    pub fn reset(self) {
+        self.disconnect();
+        self.input_error.set(None);
+        self.history.update(EventHistory::reset);
+        self.received.set(0);
+        self.stream_id.set(None);
+        self.published_types.set(Vec::new());
+    }
+
     /// Closes the `EventSource` when the calling component unmounts (a
     /// panel removed from the multi-client page) and when the page is
     /// hidden (`pagehide`: the user leaves, or the page goes into the
@@ -326,6 +338,28 @@ mod tests {
             assert_eq!(client.listened_types(), ["alert", "zebra"]);
             client.listen_for_typed(Vec::new());
             assert_eq!(client.listened_types(), ["alert", "zebra"]);
+        });
+    }
+
+    #[test]
+    fn reset_forgets_what_the_client_received_and_published() {
+        Owner::new().with(|| {
+            let client = StreamClient::new();
+            client.connect("reset-me");
+            client.listen_for_published(&event_type("alert"));
+            client.received.set(3);
+            client.input_error.set(Some("a refused id".into()));
+            client.reset();
+            assert_eq!(
+                client.status.get_untracked(),
+                ConnectionStatus::Disconnected
+            );
+            assert_eq!(client.stream_id.get_untracked(), None);
+            assert_eq!(client.received.get_untracked(), 0);
+            assert_eq!(client.error.get_untracked(), None);
+            assert_eq!(client.input_error.get_untracked(), None);
+            assert!(client.history.with_untracked(EventHistory::is_empty));
+            assert!(client.listened_types().is_empty());
         });
     }
 }

@@ -195,11 +195,36 @@ test.describe("multi-client page", () => {
     // The last panel cannot be removed, and the button says so by being disabled.
     await expect(multi.panel(0).removeButton).toBeDisabled();
     await expect(multi.panel(0).removeButton).toHaveAttribute("aria-label", "Remove client 1");
-    // A new panel makes both removable again.
+    // A new panel (the removed one's place, shown again) makes both
+    // removable again.
     await multi.addPanel();
     await expect(multi.panels).toHaveCount(2);
-    await expect(page.getByRole("button", { name: "Remove client 3" })).toBeEnabled();
+    await expect(page.getByRole("button", { name: "Remove client 2" })).toBeEnabled();
     await expect(multi.panel(0).removeButton).toBeEnabled();
+  });
+
+  test("a panel added after one was removed starts as a new panel", async ({ page }) => {
+    const multi = new MultiClientPage(page);
+    await multi.open();
+    const second = multi.panel(1);
+    await second.eventTypes.fill("e2e.kind");
+    await second.connect("e2e-reused");
+    await second.waitForEvents(1);
+    await second.removeButton.click();
+    await expect(multi.panels).toHaveCount(1);
+    await expect.poll(async () => (await activeStreams(page.request)).map((s) => s.id)).not.toContain("e2e-reused");
+    await multi.addPanel();
+    await expect(multi.panels).toHaveCount(2);
+    const added = multi.panel(1);
+    await expect(added.input).toBeFocused();
+    await expect(added.input).toHaveValue("demo");
+    await expect(added.status).toHaveText("disconnected");
+    await expect(added.count).toHaveText("0");
+    await expect(added.latest).toHaveText("–");
+    await expect(added.events).toHaveCount(0);
+    await expect(added.eventTypes).toHaveValue("");
+    await expect(added.listenedTypes).toHaveText(/unnamed messages only/);
+    await expect(added.announcer).toHaveText("");
   });
 
   for (const width of [360, 375]) {

@@ -11,10 +11,9 @@ pub fn ConnectForm(
     client: StreamClient,
     input: RwSignal<String>,
     dom_key: usize,
-    /// Puts keyboard focus in the input once it is on the page (for a panel
-    /// the user just added).
+    /// The input, for a page that moves keyboard focus into it.
     #[prop(optional)]
-    focus_on_mount: bool,
+    input_ref: NodeRef<leptos::html::Input>,
 ) -> impl IntoView {
     let input_id = format!("stream-id-{dom_key}");
     let error_id = format!("stream-id-error-{dom_key}");
@@ -36,14 +35,6 @@ pub fn ConnectForm(
     // browser enables it once the app runs (effects run only there).
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let input_field = NodeRef::<leptos::html::Input>::new();
-    if focus_on_mount {
-        Effect::new(move |_| {
-            if let Some(field) = input_field.get() {
-                let _ = field.focus();
-            }
-        });
-    }
     let has_error = move || client.input_error.with(Option::is_some);
     // The message is about what was submitted; once the user edits the id it
     // no longer applies (it comes back on the next submit if still true).
@@ -69,7 +60,7 @@ pub fn ConnectForm(
                     aria-invalid=move || has_error().to_string()
                     aria-describedby=error_id.clone()
                     bind:value=input
-                    node_ref=input_field
+                    node_ref=input_ref
                 />
                 <button
                     type="submit"

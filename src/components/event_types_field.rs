@@ -8,10 +8,14 @@ use leptos::prelude::*;
 /// A comma-separated list of event types; `client` listens for its valid
 /// entries as they are typed (on an open connection too), and the line
 /// below says what is listened for, including the types published from the
-/// page. `dom_key` keeps element ids unique on pages with several panels.
+/// page. `raw` holds the field's text. `dom_key` keeps element ids unique
+/// on pages with several panels.
 #[component]
-pub fn EventTypesField(client: StreamClient, dom_key: usize) -> impl IntoView {
-    let raw = RwSignal::new(String::new());
+pub fn EventTypesField(
+    client: StreamClient,
+    raw: RwSignal<String>,
+    dom_key: usize,
+) -> impl IntoView {
     let list = Memo::new(move |_| raw.with(|raw| EventTypeList::parse(raw)));
     Effect::new(move |_| client.listen_for_typed(list.with(|list| list.types.clone())));
     let input_id = format!("event-types-{dom_key}");

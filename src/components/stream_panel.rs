@@ -29,12 +29,19 @@ pub fn StreamPanel(
     /// Whether the Remove button is disabled (e.g. for the last panel).
     #[prop(optional, into)]
     remove_disabled: Signal<bool>,
-    /// Puts keyboard focus in the stream id input once the panel is on the
-    /// page (a panel the user just added).
+    /// Hides the panel (a spare slot of the multi-client page).
+    #[prop(optional, into)]
+    hidden: Signal<bool>,
+    /// The "Event types" field's text, when the page needs to reset it;
+    /// otherwise the panel keeps its own.
     #[prop(optional)]
-    focus_on_mount: bool,
+    event_types: Option<RwSignal<String>>,
+    /// The stream id input, for a page that moves keyboard focus into it.
+    #[prop(optional)]
+    input_ref: NodeRef<leptos::html::Input>,
 ) -> impl IntoView {
     client.close_on_cleanup();
+    let event_types = event_types.unwrap_or_else(|| RwSignal::new(String::new()));
     // Kept by the history apart from its rows: Clear leaves them as they are.
     // Memos, so that a Clear (which changes the history but not these) does
     // not touch the DOM.
@@ -43,7 +50,7 @@ pub fn StreamPanel(
     let announcement = announcement(client, title.clone());
     let remove_label = format!("Remove {}", title.to_ascii_lowercase());
     view! {
-        <section class="panel" data-testid="panel" aria-label=title.clone()>
+        <section class="panel" data-testid="panel" aria-label=title.clone() hidden=move || hidden.get()>
             <header class="panel-head">
                 <h2>{title.clone()}</h2>
                 <StatusBadge status=client.status panel=title.clone()/>
@@ -60,7 +67,7 @@ pub fn StreamPanel(
                     </button>
                 })}
             </header>
-            <ConnectForm client input dom_key focus_on_mount/>
+            <ConnectForm client input dom_key input_ref/>
             <p class="connection-error" data-testid="error" role="alert" hidden=move || client.error.with(Option::is_none)>
                 {move || client.error.get().unwrap_or_default()}
             </p>
@@ -79,7 +86,7 @@ pub fn StreamPanel(
                 </div>
             </div>
             <p class="sr-only" aria-live="polite" data-testid="announcer">{move || announcement.get()}</p>
-            <EventTypesField client dom_key/>
+            <EventTypesField client raw=event_types dom_key/>
             <div class="history-head">
                 <h3>"History" <span class="muted">{move || format!(" ({} shown, newest first)", client.history.with(EventHistory::len))}</span></h3>
                 <button
@@ -99,7 +106,7 @@ pub fn StreamPanel(
 /// What the panel's polite live region says about the newest row: named
 /// after the panel (a page may have several) and unique per event, so that
 /// two events in a row with the same number are both announced. A Clear
-/// leaves it as it was.
+/// leaves it as it was; a new connection (or a reset) empties it.
 fn announcement(client: StreamClient, title: String) -> Memo<String> {
     Memo::new(move |previous: Option<&String>| {
         let said = client.history.with(|history| {
@@ -120,6 +127,10 @@ fn announcement(client: StreamClient, title: String) -> Memo<String> {
                 RowKind::Malformed { .. } => format!("{title}: could not read an event"),
             })
         });
-        said.or_else(|| previous.cloned()).unwrap_or_default()
+        // Nothing received since connecting (or since a reset): nothing
+        // to say yet. After a Clear, the last announcement stands.
+        let fresh = client.received.get() == 0;
+        said.or_else(|| (!fresh).then(|| previous.cloned()).flatten())
+            .unwrap_or_default()
     })
 }
