@@ -121,7 +121,7 @@ bench-lint:
 # fails when a page passes it, so that no page grows unnoticed. The issue
 # asks for 160 (goal 150); what the pages weigh today and why is in README
 # (Performance, The page's weight).
-BUNDLE_GZIP_MAX_KIB := 170
+BUNDLE_GZIP_MAX_KIB := 160
 
 e2e: build
 	node tools/bundle-size.mjs target/site/pkg $(BUNDLE_GZIP_MAX_KIB)

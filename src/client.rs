@@ -168,8 +168,10 @@ impl StreamClient {
     }
 
     /// Closes the connection and forgets everything it received and every
-    /// type published from the page: the client is as [`Self::new`] made
-    /// it (a removed panel of the multi-client page, kept for reuse).
+    /// type published from the page (a removed panel of the multi-client
+    /// page, kept for reuse). The types typed into the panel's field stay
+    /// until the field changes: they follow the field, so the page empties
+    /// the field.
     pub fn reset(self) {
         self.disconnect();
         self.input_error.set(None);
@@ -179,8 +181,8 @@ impl StreamClient {
         self.published_types.set(Vec::new());
     }
 
-    /// Closes the `EventSource` when the calling component unmounts (a
-    /// panel removed from the multi-client page) and when the page is
+    /// Closes the `EventSource` when the calling component unmounts and
+    /// when the page is
     /// hidden (`pagehide`: the user leaves, or the page goes into the
     /// back/forward cache, which would otherwise keep the stream open). A
     /// page restored from that cache shows its open panels `disconnected`,

@@ -1,6 +1,6 @@
 import { test, expect } from "./fixtures/guard";
 import { countMutations, MultiClientPage } from "./fixtures/stream-panel";
-import { activeStreams } from "./fixtures/server";
+import { activeStreams, subscribers } from "./fixtures/server";
 
 test.describe("multi-client page", () => {
   test("starts with two disconnected panels and explains the panel limit", async ({ page }) => {
@@ -171,8 +171,7 @@ test.describe("multi-client page", () => {
       await added.waitForEvents(1);
       await added.removeButton.click();
       await expect(multi.panels).toHaveCount(2);
-      // Its stream closed with it (the guard fails the test on any error,
-      // such as a removed panel's freed state being read).
+      // Its stream closed with it (the guard fails the test on any error).
       await expect
         .poll(async () => (await activeStreams(page.request)).map((s) => s.id))
         .not.toContain(`e2e-cycle-${round}`);
@@ -210,9 +209,18 @@ test.describe("multi-client page", () => {
     await second.eventTypes.fill("e2e.kind");
     await second.connect("e2e-reused");
     await second.waitForEvents(1);
+    // Both on one stream: a verdict the removed panel takes part in.
+    await multi.panel(0).connect("e2e-reused");
+    await expect(multi.consistency).toHaveAttribute("data-state", "identical");
+    // An id the panel refuses, so that there is an error to forget.
+    await second.input.fill("bad id!");
+    await second.connectButton.click();
+    await expect(second.idError).toBeVisible();
     await second.removeButton.click();
     await expect(multi.panels).toHaveCount(1);
-    await expect.poll(async () => (await activeStreams(page.request)).map((s) => s.id)).not.toContain("e2e-reused");
+    await expect(multi.consistency).toHaveAttribute("data-state", "idle");
+    // The removed panel's connection closed; the first panel's stays.
+    await expect.poll(() => subscribers(page.request, "e2e-reused")).toBe(1);
     await multi.addPanel();
     await expect(multi.panels).toHaveCount(2);
     const added = multi.panel(1);
@@ -225,6 +233,8 @@ test.describe("multi-client page", () => {
     await expect(added.eventTypes).toHaveValue("");
     await expect(added.listenedTypes).toHaveText(/unnamed messages only/);
     await expect(added.announcer).toHaveText("");
+    await expect(added.idError).toBeHidden();
+    await expect(added.input).toHaveAttribute("aria-invalid", "false");
   });
 
   for (const width of [360, 375]) {

@@ -2,7 +2,7 @@
 
 use super::published_item::PublishedItem;
 use crate::model::{EventHistory, HistoryRow, RowKind};
-use leptos::either::EitherOf4;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 /// Lists the rows of `history`; a row is highlighted briefly when it appears.
@@ -33,15 +33,17 @@ pub fn EventHistoryList(history: RwSignal<EventHistory>, received: RwSignal<u64>
 }
 
 /// One row: a generated or published event, a gap notice or an unreadable
-/// message. An `EitherOf4` rather than `into_any()`: an erased view keeps a
-/// table of functions (async hydration included) in the WASM bundle.
+/// message. An `EitherOf3` rather than `into_any()`: an erased view keeps a
+/// table of functions (async hydration included) in the WASM bundle. Gap
+/// notices and unreadable messages share one view ([`NoticeRow`]): every
+/// distinct row view adds its own code to the bundle.
 #[component]
 fn HistoryItem(row: HistoryRow) -> impl IntoView {
     let received = row.received_at;
     match row.kind {
         RowKind::Event { seq, event } => {
             let stream = event.id.clone();
-            EitherOf4::A(view! {
+            EitherOf3::A(view! {
             <li class="row row-event" data-testid="event" data-stream=stream data-seq=seq.map(|s| s.to_string())>
                 <span class="row-number" data-testid="event-number">{event.number}</span>
                 <span class="row-meta">
@@ -53,25 +55,45 @@ fn HistoryItem(row: HistoryRow) -> impl IntoView {
             })
         }
         RowKind::Published(event) => {
-            EitherOf4::B(view! { <PublishedItem event received_at=received/> })
+            EitherOf3::B(view! { <PublishedItem event received_at=received/> })
         }
-        RowKind::Gap(gap) => EitherOf4::C(view! {
-            <li class="row row-gap" data-testid="gap-row">
-                <span class="row-number" aria-hidden="true">"…"</span>
-                <span class="row-meta">
-                    <span>{format!("Missed events {} to {} (too far behind)", gap.first, gap.last)}</span>
-                    <span class="row-received">"received " {received}</span>
-                </span>
-            </li>
+        RowKind::Gap(gap) => EitherOf3::C(view! {
+            <NoticeRow
+                kind=Notice::Gap
+                text=format!("Missed events {} to {} (too far behind)", gap.first, gap.last)
+                received
+            />
         }),
-        RowKind::Malformed { reason } => EitherOf4::D(view! {
-            <li class="row row-error" data-testid="error-row">
-                <span class="row-number" aria-hidden="true">"!"</span>
-                <span class="row-meta">
-                    <span>{reason}</span>
-                    <span class="row-received">"received " {received}</span>
-                </span>
-            </li>
+        RowKind::Malformed { reason } => EitherOf3::C(view! {
+            <NoticeRow kind=Notice::Unreadable text=reason received/>
         }),
+    }
+}
+
+/// What a [`NoticeRow`] tells of.
+#[derive(Clone, Copy)]
+enum Notice {
+    /// Events the hub no longer had (`event: gap`).
+    Gap,
+    /// A message the page could not read.
+    Unreadable,
+}
+
+/// A row that is not an event: its mark, what happened and when it was
+/// received.
+#[component]
+fn NoticeRow(kind: Notice, text: String, received: String) -> impl IntoView {
+    let (class, testid, mark) = match kind {
+        Notice::Gap => ("row row-gap", "gap-row", "…"),
+        Notice::Unreadable => ("row row-error", "error-row", "!"),
+    };
+    view! {
+        <li class=class data-testid=testid>
+            <span class="row-number" aria-hidden="true">{mark}</span>
+            <span class="row-meta">
+                <span>{text}</span>
+                <span class="row-received">"received " {received}</span>
+            </span>
+        </li>
     }
 }

@@ -11,7 +11,9 @@ use crate::client::StreamClient;
 use crate::model::{EventHistory, RowKind, UNNAMED_TYPE};
 use leptos::prelude::*;
 
-/// A stream client panel. Its connection closes when the panel unmounts.
+/// A stream client panel. Its connection closes when the page is hidden
+/// (and when the panel unmounts, should a page ever unmount one); the
+/// multi-client page closes it on Remove too.
 #[component]
 pub fn StreamPanel(
     /// The connection and its signals.
@@ -129,7 +131,7 @@ fn announcement(client: StreamClient, title: String) -> Memo<String> {
         });
         // Nothing received since connecting (or since a reset): nothing
         // to say yet. After a Clear, the last announcement stands.
-        let fresh = client.received.get() == 0;
+        let fresh = client.history.with(EventHistory::is_fresh);
         said.or_else(|| (!fresh).then(|| previous.cloned()).flatten())
             .unwrap_or_default()
     })

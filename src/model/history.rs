@@ -80,6 +80,9 @@ pub struct EventHistory {
     /// [`EventHistory::clear`]. Apart from `ticks`, so that published events
     /// never push them out.
     numbers: VecDeque<u32>,
+    /// Whether a row of any kind was pushed since the history was made or
+    /// last reset (a Clear leaves it set).
+    pushed: bool,
 }
 
 impl Default for EventHistory {
@@ -97,6 +100,7 @@ impl EventHistory {
             limit,
             ticks: VecDeque::new(),
             numbers: VecDeque::new(),
+            pushed: false,
         }
     }
 
@@ -126,6 +130,7 @@ impl EventHistory {
         });
         self.next_key += 1;
         self.rows.truncate(self.limit);
+        self.pushed = true;
     }
 
     /// Adds `tick` to the last events received, dropping the oldest beyond
@@ -149,6 +154,13 @@ impl EventHistory {
         self.clear();
         self.ticks.clear();
         self.numbers.clear();
+        self.pushed = false;
+    }
+
+    /// Whether nothing at all (event or notice) arrived since the history
+    /// was made or last reset: rows a Clear removed count as arrived.
+    pub fn is_fresh(&self) -> bool {
+        !self.pushed
     }
 
     /// The rows, newest first.
@@ -238,6 +250,18 @@ mod tests {
             history.push(event(n), String::new());
         }
         assert_eq!(history.len(), HISTORY_LIMIT);
+    }
+
+    #[test]
+    fn only_a_reset_makes_the_history_fresh_again() {
+        let mut history = EventHistory::default();
+        assert!(history.is_fresh());
+        // A notice is something received, though not an event.
+        history.push(malformed(), String::new());
+        history.clear();
+        assert!(!history.is_fresh());
+        history.reset();
+        assert!(history.is_fresh());
     }
 
     #[test]

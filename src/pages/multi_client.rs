@@ -100,13 +100,14 @@ pub fn MultiClientPage() -> impl IntoView {
             }
         });
     };
+    let shown_now = move || slots.into_iter().filter(|slot| slot.shown.get_untracked());
     let connect_all = move |_| {
-        for slot in untrack(shown) {
+        for slot in shown_now() {
             slot.client.connect_to_input(slot.input);
         }
     };
     let disconnect_all = move |_| {
-        for slot in untrack(shown) {
+        for slot in shown_now() {
             slot.client.disconnect();
         }
     };
@@ -170,6 +171,7 @@ pub fn MultiClientPage() -> impl IntoView {
         </main>
     }
 }
+
 /// States whether panels sharing a stream received identical events.
 ///
 /// The visible line updates with every event (its counts grow); screen
