@@ -51,6 +51,9 @@ setup: tools/node_modules/.package-lock.json end2end/node_modules/.package-lock.
 	@# make test lints GET /metrics with Prometheus's own promtool.
 	@command -v promtool >/dev/null \
 		|| { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+	@# The WASM build compiles the standard library itself (FRONT_BUILD_ENV).
+	@rustup component list --installed | grep -q '^rust-src' \
+		|| rustup component add rust-src
 	@echo "setup: toolchain ready (cargo-leptos $(CARGO_LEPTOS_VERSION), wasm-bindgen $(WASM_BINDGEN_VERSION), $$(wasm-opt --version))"
 
 tools/node_modules/.package-lock.json: tools/package.json tools/package-lock.json
@@ -61,11 +64,27 @@ end2end/node_modules/.package-lock.json: end2end/package.json end2end/package-lo
 
 # The front end's inputs: everything under src/ but the server's own code
 # (src/server/ is compiled only with `ssr`), the stylesheet, public/ and
-# the manifests. When none changed since the last front-end build, `make
-# build` (and so `make run`) skips wasm-bindgen and wasm-opt.
+# the manifests, this Makefile (the build's flags). When none changed since
+# the last front-end build, `make build` (and so `make run`) skips
+# wasm-bindgen and wasm-opt.
 FRONT_INPUTS := $(shell find src -path src/server -prune -o -type f -print) \
-	$(shell find style public -type f) Cargo.toml Cargo.lock
+	$(shell find style public -type f) Cargo.toml Cargo.lock Makefile
 FRONT_STAMP := target/front-built.stamp
+
+# The WASM is built the way Leptos' guide to binary size advises: the
+# standard library compiled with the bundle (-Zbuild-std, so LTO and
+# opt-level "z" reach it too, where rustup's copy is built for speed), a
+# panic is an immediate trap (no panic machinery or message formatting:
+# a release bundle aborts on a panic either way, printing nothing, since it
+# has no panic hook), and no source locations kept for panics. Together
+# 11 to 15 KiB gzip off each page (README: The page's weight). These
+# flags are unstable: rather than a nightly toolchain (installing one is a
+# trap on these machines, ../shared/TOOLCHAIN.md) the stable compiler
+# accepts them under RUSTC_BOOTSTRAP=1, for this build only, as the fuzz
+# targets do. A later rustc that changes them fails this build loudly.
+FRONT_BUILD_ENV := RUSTC_BOOTSTRAP=1 \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+FRONT_CARGO_ARGS := --lib-cargo-args=-Zbuild-std=std,panic_abort
 
 ## build: release server binary with the site inside (target/release/sse-hub)
 # The front end first, then the server: build.rs embeds target/site into the
@@ -80,7 +99,7 @@ $(FRONT_STAMP): $(FRONT_INPUTS) | setup
 	rm -rf target/site/pkg
 	@# --split: each page's island is a chunk of its own, loaded only on
 	@# that page (README: The page's weight).
-	cargo leptos build --release --frontend-only --split
+	$(FRONT_BUILD_ENV) cargo leptos build --release --frontend-only --split $(FRONT_CARGO_ARGS)
 	@# TypeScript declarations wasm-bindgen writes: no browser needs them,
 	@# and the server would embed them.
 	rm -f target/site/pkg/*.d.ts
@@ -119,9 +138,10 @@ bench-lint:
 
 # The ceiling of the WASM one page downloads, gzip, in KiB: `make test`
 # fails when a page passes it, so that no page grows unnoticed. The issue
-# asks for 160 (goal 150); what the pages weigh today and why is in README
-# (Performance, The page's weight).
-BUNDLE_GZIP_MAX_KIB := 160
+# asks for 160 as the gate and 150 as the goal; every page now reaches the
+# goal, so the goal is the gate. What the pages weigh today and why is in
+# README (Performance, The page's weight).
+BUNDLE_GZIP_MAX_KIB := 150
 
 e2e: build
 	node tools/bundle-size.mjs target/site/pkg $(BUNDLE_GZIP_MAX_KIB)
