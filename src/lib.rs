@@ -38,7 +38,8 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     // Panic messages in the console while developing; a release bundle
-    // (panic = abort) leaves the hook and its formatting code out.
+    // leaves the hook and its formatting code out (`make build` makes a
+    // panic an immediate trap: Makefile, FRONT_BUILD_ENV).
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
