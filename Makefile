@@ -77,7 +77,7 @@ FRONT_STAMP := target/front-built.stamp
 # panic is an immediate trap (no panic machinery or message formatting:
 # a release bundle aborts on a panic either way, printing nothing, since it
 # has no panic hook), and no source locations kept for panics. Together
-# 11 to 15 KiB gzip off each page (README: The page's weight). These
+# 15 to 17 KiB gzip off each page (README: The page's weight). These
 # flags are unstable: rather than a nightly toolchain (installing one is a
 # trap on these machines, ../shared/TOOLCHAIN.md) the stable compiler
 # accepts them under RUSTC_BOOTSTRAP=1, for this build only, as the fuzz

@@ -181,12 +181,11 @@ impl StreamClient {
         self.published_types.set(Vec::new());
     }
 
-    /// Closes the `EventSource` when the calling component unmounts and
-    /// when the page is
-    /// hidden (`pagehide`: the user leaves, or the page goes into the
-    /// back/forward cache, which would otherwise keep the stream open). A
-    /// page restored from that cache shows its open panels `disconnected`,
-    /// history kept, until Connect is clicked.
+    /// Closes the `EventSource` when the calling component unmounts and when
+    /// the page is hidden (`pagehide`: the user leaves, or the page goes
+    /// into the back/forward cache, which would otherwise keep the stream
+    /// open). A page restored from that cache shows its open panels
+    /// `disconnected`, history kept, until Connect is clicked.
     pub fn close_on_cleanup(self) {
         on_cleanup(move || self.close());
         page_life::on_page_hide(move || {

@@ -8,8 +8,7 @@
 //! back from that cache with its state.
 
 /// Calls `on_hide` whenever the page is hidden (`pagehide`), until the
-/// calling owner is cleaned up. Does nothing
-/// on the server.
+/// calling owner is cleaned up. Does nothing on the server.
 pub(crate) fn on_page_hide(on_hide: impl Fn() + 'static) {
     #[cfg(feature = "hydrate")]
     until_cleanup("pagehide", move |_| on_hide());

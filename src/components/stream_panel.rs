@@ -111,8 +111,8 @@ pub fn StreamPanel(
 /// leaves it as it was; a new connection (or a reset) empties it.
 fn announcement(client: StreamClient, title: String) -> Memo<String> {
     Memo::new(move |previous: Option<&String>| {
-        let said = client.history.with(|history| {
-            history.newest().map(|row| match &row.kind {
+        client.history.with(|history| {
+            let said = history.newest().map(|row| match &row.kind {
                 RowKind::Event { event, .. } => format!(
                     "{title}: latest number {} (event {})",
                     event.number,
@@ -127,12 +127,11 @@ fn announcement(client: StreamClient, title: String) -> Memo<String> {
                     format!("{title}: missed events {} to {}", gap.first, gap.last)
                 }
                 RowKind::Malformed { .. } => format!("{title}: could not read an event"),
-            })
-        });
-        // Nothing received since connecting (or since a reset): nothing
-        // to say yet. After a Clear, the last announcement stands.
-        let fresh = client.history.with(EventHistory::is_fresh);
-        said.or_else(|| (!fresh).then(|| previous.cloned()).flatten())
-            .unwrap_or_default()
+            });
+            // Nothing received since connecting (or since a reset): nothing
+            // to say yet. After a Clear, the last announcement stands.
+            said.or_else(|| (!history.is_fresh()).then(|| previous.cloned()).flatten())
+                .unwrap_or_default()
+        })
     })
 }
