@@ -221,6 +221,26 @@ mod tests {
     }
 
     #[test]
+    fn numbers_go_out_as_the_numbers_that_came_in() {
+        // Each of these parsed to a neighbouring double with serde_json's
+        // default (fast, not correctly rounded) float parsing.
+        for number in ["0.11618300099941015", "2.2250738585072014e-308", "0.3"] {
+            let body = format!(r#"{{"data": {number}}}"#);
+            let event = parse_event(body.as_bytes()).expect("valid");
+            let sent: f64 = std::str::from_utf8(&event.data)
+                .expect("utf-8")
+                .parse()
+                .expect("a number");
+            let given: f64 = number.parse().expect("a number");
+            assert_eq!(
+                sent.to_bits(),
+                given.to_bits(),
+                "{number} came out as {sent}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_bodies_get_their_codes() {
         assert_eq!(code("not json"), "invalid_event");
         assert_eq!(code("[1]"), "invalid_event");
