@@ -500,3 +500,189 @@ async fn a_second_server_on_the_same_store_is_refused_and_the_store_commands_rep
         [(2, "1".to_owned()), (3, "2".to_owned())]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_found_damaged_while_serving_is_refused_and_reported_never_served_as_healthy() {
+    let root = tempfile::tempdir().expect("dir");
+    let healthy = root.path().join("healthy");
+    let mut server = start(&store_args(&healthy, &["--generate", "none"])).await;
+    let token = common::token(&["*"], &[], 600);
+    let http = client();
+    for k in 0..50 {
+        let stream = format!("s{}", k % 5);
+        let id = publish(&http, &server.base, &token, &stream, "x", json!(k)).await;
+        assert!(id.is_some());
+    }
+    sigterm_and_wait(&mut server).await;
+
+    // Pages that redb reads only when a stream is asked for (at 8192) or
+    // when the writer sweeps (at 16384): opening the store succeeds, and
+    // redb panics on the page later.
+    for offset in [8192u64, 16384] {
+        let damaged = root.path().join(format!("damaged-{offset}"));
+        std::fs::create_dir(&damaged).expect("mkdir");
+        let mut bytes = std::fs::read(healthy.join("sse-hub.redb")).expect("read");
+        let start_at = usize::try_from(offset).expect("small");
+        for byte in &mut bytes[start_at..start_at + 512] {
+            *byte ^= 0x5a;
+        }
+        std::fs::write(damaged.join("sse-hub.redb"), &bytes).expect("write");
+
+        assert_refused(
+            &run(&["store", "stats", &damaged.display().to_string()]),
+            &damaged,
+            "the store is damaged",
+        );
+        // Damage redb finds as it opens the file (a debug build checks
+        // more there) stops the start; otherwise the server runs and must
+        // report the damage as soon as it meets it.
+        let Some(server) =
+            start_unless_refused(&store_args(&damaged, &["--generate", "none"])).await
+        else {
+            continue;
+        };
+        let resumed = http
+            .get(format!("{}/sse/s0", server.base))
+            .header("Last-Event-ID", "3")
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(resumed.status(), 503, "offset {offset}");
+        let published = http
+            .post(format!("{}/api/streams/fresh/events", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "data": 1 }))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(published.status(), 503, "offset {offset}");
+        let health = http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(
+            health.status(),
+            503,
+            "offset {offset}: a load balancer must see it"
+        );
+        let health: Value = health.json().await.expect("JSON");
+        assert_eq!(health["status"], "degraded", "{health}");
+        assert!(
+            health["store"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("the store is damaged")),
+            "{health}"
+        );
+    }
+}
+
+/// A server started by [`start_unless_refused`], killed on drop.
+struct Started {
+    _child: tokio::process::Child,
+    _log: tempfile::NamedTempFile,
+    base: String,
+}
+
+/// Starts the server, or asserts that it refused its store as damaged
+/// (exit code 2 and the reason) and returns `None`.
+async fn start_unless_refused(args: &[String]) -> Option<Started> {
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log.reopen().expect("log file"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server binary starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("a line or the exit in time")
+        .expect("stdout readable");
+    if let Some(first) = first {
+        let base = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        // The rest of stdout (the token line) fits the pipe's buffer.
+        return Some(Started {
+            _child: child,
+            _log: log,
+            base,
+        });
+    }
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exits in time")
+        .expect("wait");
+    let stderr = std::fs::read_to_string(log.path()).expect("log");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the store is damaged"), "{stderr}");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_commands_find_the_store_as_the_server_does_and_refuse_what_is_no_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("store");
+    let mut server = start(&store_args(&store, &["--generate", "none"])).await;
+    let token = common::token(&["*"], &[], 600);
+    for k in 0..3 {
+        let id = publish(&client(), &server.base, &token, "cli", "x", json!(k)).await;
+        assert!(id.is_some());
+    }
+    sigterm_and_wait(&mut server).await;
+    let path = store.display().to_string();
+
+    // `--store` and SSE_HUB_STORE (trimmed, as the server trims it) name
+    // the store when the command names none.
+    let stats = run(&["--store", &path, "store", "stats"]);
+    assert_eq!(stats.status.code(), Some(0), "{stats:?}");
+    assert!(String::from_utf8_lossy(&stats.stdout).contains("events: 3\n"));
+    let from_env = Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+        .env("SSE_HUB_STORE", format!(" {path} "))
+        .args(["store", "stats"])
+        .output()
+        .expect("binary runs");
+    assert_eq!(from_env.status.code(), Some(0), "{from_env:?}");
+    assert!(String::from_utf8_lossy(&from_env.stdout).contains("events: 3\n"));
+
+    // Two different stores, no command, or a store that is no directory.
+    let other = dir.path().join("other").display().to_string();
+    assert_refused(
+        &run(&["--store", &path, "store", "stats", &other]),
+        Path::new(&other),
+        "two stores given",
+    );
+    let bare = run(&["store"]);
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains("stats") && stderr.contains("compact"),
+        "{stderr}"
+    );
+    assert_refused(
+        &run(&["store", "compact", "memory"]),
+        Path::new("memory"),
+        "not a disk store",
+    );
+
+    // An empty file is no store: never made a new one in its place.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    std::fs::write(empty.join("sse-hub.redb"), b"").expect("write");
+    let serve = serve_args(&empty);
+    let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
+    assert_refused(&run(&serve), &empty, "is empty");
+    assert_eq!(
+        std::fs::metadata(empty.join("sse-hub.redb"))
+            .expect("still there")
+            .len(),
+        0
+    );
+}

@@ -5,8 +5,8 @@
 use super::app::{serve, ServeError};
 use super::config::{Command, Config, LogFormat, StoreCommand, TokenArgs};
 use super::process;
-use super::store::{compact, figures, FILE_NAME};
-use clap::Parser;
+use super::store::{compact, figures, StoreLocation, FILE_NAME};
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,8 +19,11 @@ const EXIT_BAD_CONFIG: u8 = 2;
 /// Parses and validates the configuration, sets up logging, serves until
 /// SIGINT/SIGTERM. Bad configuration prints one line and exits with code 2.
 pub fn main() -> ExitCode {
-    let config = match Config::try_parse() {
-        Ok(config) => config,
+    let parsed = Config::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Config::from_arg_matches(&matches)?, matches)));
+    let (config, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             use clap::error::ErrorKind;
             if matches!(
@@ -30,6 +33,10 @@ pub fn main() -> ExitCode {
                 let _ = error.print();
                 return ExitCode::SUCCESS;
             }
+            if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // clap would print the help, whose first line is no error.
+                return fail("`sse-hub store` needs a command: `stats [PATH]` or `compact [PATH]`");
+            }
             let rendered = error.render().to_string();
             let first_line = rendered.lines().next().unwrap_or("invalid arguments");
             return fail(first_line.trim_start_matches("error: "));
@@ -37,7 +44,11 @@ pub fn main() -> ExitCode {
     };
     match &config.command {
         Some(Command::Token(args)) => return mint(args),
-        Some(Command::Store(command)) => return look_after_store(command),
+        Some(Command::Store(command)) => {
+            let store_flag =
+                matches.value_source("store") == Some(clap::parser::ValueSource::CommandLine);
+            return look_after_store(command, &config.store, store_flag);
+        }
         None => {}
     }
     let settings = match config.validate() {
@@ -126,12 +137,37 @@ fn mint(args: &TokenArgs) -> ExitCode {
     }
 }
 
-/// `sse-hub store stats|compact [PATH]`.
-fn look_after_store(command: &StoreCommand) -> ExitCode {
+/// `sse-hub store stats|compact [PATH]`: on `PATH`, or else the store the
+/// server would use (`--store`, `SSE_HUB_STORE`, `data`), read as the
+/// server reads it.
+fn look_after_store(command: &StoreCommand, configured: &str, store_flag: bool) -> ExitCode {
+    let (StoreCommand::Stats(given) | StoreCommand::Compact(given)) = command;
+    let raw = match (&given.path, store_flag) {
+        (Some(path), true) if path.trim() != configured.trim() => {
+            return fail(&format!(
+                "two stores given: --store {configured:?} and {path:?}; give one"
+            ))
+        }
+        (Some(path), _) => path.as_str(),
+        (None, _) => configured,
+    };
+    let dir = match StoreLocation::parse(raw) {
+        Ok(StoreLocation::Disk(dir)) => dir,
+        Ok(_) => {
+            return fail(&format!(
+                "{:?} is not a disk store: `sse-hub store` works on a store's directory",
+                raw.trim()
+            ))
+        }
+        Err(error) => return fail(&error.to_string()),
+    };
+    // redb panics on some damaged pages; the commands turn that into their
+    // one-line error, so the default hook's report would only repeat it.
+    std::panic::set_hook(Box::new(|_| {}));
     match command {
-        StoreCommand::Stats(store) => match figures(&store.path) {
+        StoreCommand::Stats(_) => match figures(&dir) {
             Ok(figures) => {
-                println!("store: {}", store.path.join(FILE_NAME).display());
+                println!("store: {}", dir.join(FILE_NAME).display());
                 println!("streams: {}", figures.streams);
                 println!("events: {}", figures.events);
                 println!(
@@ -142,11 +178,11 @@ fn look_after_store(command: &StoreCommand) -> ExitCode {
             }
             Err(error) => fail(&error.to_string()),
         },
-        StoreCommand::Compact(store) => match compact(&store.path) {
+        StoreCommand::Compact(_) => match compact(&dir) {
             Ok((before, after)) => {
                 println!(
                     "compacted {}: {before} bytes before, {after} after",
-                    store.path.join(FILE_NAME).display()
+                    dir.join(FILE_NAME).display()
                 );
                 ExitCode::SUCCESS
             }

@@ -333,9 +333,9 @@ pub enum StoreCommand {
 /// The store a `sse-hub store` command works on.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StorePath {
-    /// The store's directory, as given to --store.
-    #[arg(env = "SSE_HUB_STORE", default_value = "data")]
-    pub path: std::path::PathBuf,
+    /// The store's directory, as given to --store [default: --store,
+    /// SSE_HUB_STORE or data].
+    pub path: Option<String>,
 }
 
 /// `sse-hub token`'s arguments.

@@ -2,7 +2,7 @@
 //! and giving a stopped store's free pages back to the file system.
 
 use super::tables::{open_if_there, EVENTS, STREAMS};
-use super::{open_database, DiskError, FILE_NAME};
+use super::{open_database, unless_damaged, DiskError, FILE_NAME};
 use redb::{ReadableDatabase, ReadableTableMetadata};
 use std::path::Path;
 
@@ -23,6 +23,10 @@ pub struct StoreFigures {
 /// The figures of the store in `dir`, which must exist. Opening it fails
 /// while a server has it open.
 pub fn figures(dir: &Path) -> Result<StoreFigures, DiskError> {
+    unless_damaged(dir, || figures_of(dir))
+}
+
+fn figures_of(dir: &Path) -> Result<StoreFigures, DiskError> {
     let db = open_database(dir, false)?;
     let failed = |error: redb::Error| unusable(dir, error.to_string());
     let read = db.begin_read().map_err(|error| failed(error.into()))?;
@@ -47,6 +51,10 @@ pub fn figures(dir: &Path) -> Result<StoreFigures, DiskError> {
 /// Compacts the stopped store in `dir`: returns the file's size before
 /// and after.
 pub fn compact(dir: &Path) -> Result<(u64, u64), DiskError> {
+    unless_damaged(dir, || compact_at(dir))
+}
+
+fn compact_at(dir: &Path) -> Result<(u64, u64), DiskError> {
     let before = file_size(dir)?;
     let mut db = open_database(dir, false)?;
     loop {

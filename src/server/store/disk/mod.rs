@@ -143,6 +143,10 @@ impl DiskStore {
     /// Opens the store in directory `dir`, creating both if missing, and
     /// starts its writer. Never replaces a file it cannot read.
     pub fn open(dir: &Path, settings: DiskSettings) -> Result<Self, DiskError> {
+        unless_damaged(dir, || Self::open_at(dir, settings))
+    }
+
+    fn open_at(dir: &Path, settings: DiskSettings) -> Result<Self, DiskError> {
         let db = open_database(dir, true)?;
         let unusable = |reason: String| DiskError::Unusable {
             path: dir.display().to_string(),
@@ -205,6 +209,17 @@ impl DiskStore {
         let task = tokio::task::spawn_blocking(move || read(&db));
         match tokio::time::timeout(self.settings.timeout, task).await {
             Err(_) => Err(StoreError::TimedOut { operation }),
+            Ok(Err(failed)) if failed.is_panic() => {
+                // redb panics on some damaged pages rather than returning
+                // an error: the file cannot be trusted any more.
+                let reason = damaged(&format!(
+                    "{operation}: {}",
+                    panic_reason(&*failed.into_panic())
+                ));
+                tracing::error!(%reason, "the store takes no more appends");
+                self.shared.numbers().refused = Some(reason.clone());
+                Err(StoreError::Unavailable(reason))
+            }
             Ok(Err(failed)) => Err(StoreError::Unavailable(format!(
                 "{operation} failed: {failed}"
             ))),
@@ -561,6 +576,13 @@ pub(super) fn open_database(dir: &Path, create: bool) -> Result<Database, DiskEr
         Err(error) => return Err(unusable(error.to_string())),
     }
     let file: PathBuf = dir.join(FILE_NAME);
+    // redb would make an empty file a new database: numbering from 1 again
+    // over whatever the file was meant to hold.
+    if std::fs::metadata(&file).is_ok_and(|meta| meta.is_file() && meta.len() == 0) {
+        return Err(unusable(format!(
+            "{FILE_NAME} is empty, not an sse-hub store (remove it to start an empty store)"
+        )));
+    }
     let mut builder = Database::builder();
     builder.set_cache_size(CACHE_BYTES);
     let opened = if create {
@@ -584,6 +606,34 @@ pub(super) fn open_database(dir: &Path, create: bool) -> Result<Database, DiskEr
         }
         DatabaseError::Storage(StorageError::Io(io)) => unusable(format!("{FILE_NAME}: {io}")),
         other => unusable(format!("{FILE_NAME}: {other}")),
+    })
+}
+
+/// The reason a store is refused once redb found it damaged.
+fn damaged(what: &str) -> String {
+    format!("the store is damaged ({what}): restore it from a backup or start with an empty one")
+}
+
+/// The message of a panic's payload.
+fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Runs `work` on a store, turning a panic of redb's on a damaged page
+/// into an error naming the store.
+fn unless_damaged<T>(
+    dir: &Path,
+    work: impl FnOnce() -> Result<T, DiskError>,
+) -> Result<T, DiskError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        Err(DiskError::Unusable {
+            path: dir.display().to_string(),
+            reason: damaged(&panic_reason(&*payload)),
+        })
     })
 }
 

@@ -67,4 +67,6 @@ pub(super) enum Fault {
     FailCommits,
     /// The writer sleeps this long before taking its next request.
     Stall(std::time::Duration),
+    /// The writer panics, as redb does on some damaged pages.
+    Panic,
 }

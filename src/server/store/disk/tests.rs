@@ -399,3 +399,40 @@ async fn after_a_crash_the_history_keeps_its_count_across_the_hole_in_the_ids() 
         "the newest five events, not the newest five ids"
     );
 }
+
+#[tokio::test]
+async fn a_writer_that_meets_a_damaged_page_refuses_the_store_and_health_says_why() {
+    let store = DiskStore::temporary(settings(100));
+    let s = id("damaged-writer");
+    store.newest(&s).await.expect("newest");
+    assert_eq!(store.health(), Ok(()));
+    store.fault(Fault::Panic);
+    let published = store.append(&s, event("x"), Durability::Immediate).await;
+    assert!(
+        matches!(published, Err(StoreError::Unavailable(_))),
+        "{published:?}"
+    );
+    let health = store.health().expect_err("reported");
+    assert!(health.contains("the store is damaged"), "{health}");
+    assert!(health.contains("a damaged page"), "{health}");
+}
+
+#[tokio::test]
+async fn a_read_that_meets_a_damaged_page_refuses_the_store_and_health_says_why() {
+    let store = DiskStore::temporary(settings(100));
+    let read = store
+        .read("a test read", |_| -> Result<(), redb::Error> {
+            panic!("a damaged page")
+        })
+        .await;
+    assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+    let health = store.health().expect_err("reported");
+    assert!(health.contains("the store is damaged"), "{health}");
+    let published = store
+        .append(&id("after"), event("x"), Durability::Immediate)
+        .await;
+    assert!(
+        matches!(published, Err(StoreError::Unavailable(_))),
+        "no more appends: {published:?}"
+    );
+}

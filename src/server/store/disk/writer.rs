@@ -114,7 +114,19 @@ pub(super) fn spawn(
     };
     std::thread::Builder::new()
         .name("sse-hub-store".to_owned())
-        .spawn(move || writer.run())
+        .spawn(move || {
+            let shared = Arc::clone(&writer.shared);
+            // redb panics on some damaged pages: the store is refused from
+            // then on (and `/healthz` says why), rather than going on
+            // without a writer while looking healthy.
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run()))
+            {
+                let reason = super::damaged(&super::panic_reason(&*payload));
+                tracing::error!(%reason, "the store takes no more appends");
+                shared.numbers().refused = Some(reason);
+            }
+        })
 }
 
 /// One write to apply, in queue order.
@@ -304,6 +316,7 @@ impl Writer {
             Request::Fault(fault) => match fault {
                 Fault::FailCommits => self.fail_commits = true,
                 Fault::Stall(pause) => std::thread::sleep(pause),
+                Fault::Panic => panic!("a test fault: a damaged page"),
             },
         }
         None
