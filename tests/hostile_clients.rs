@@ -504,3 +504,24 @@ async fn both_paths_read_a_stream_request_the_same_way() {
         assert_eq!(direct, served, "{request:?}");
     }
 }
+
+#[tokio::test]
+async fn a_target_that_is_no_path_or_an_unknown_api_path_gets_the_json_404() {
+    let server = TestServer::start(&["--interval-ms", "50"]).await;
+    let requests: [&[u8]; 6] = [
+        b"CONNECT localhost:80 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET localhost:80 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /sse/a/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /sse// HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /api/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"POST /sse/./x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+    ];
+    for request in requests {
+        let mut socket = connect_from(Ipv4Addr::LOCALHOST, &server).await;
+        let (head, body) = exchange(&mut socket, request).await;
+        let shown = String::from_utf8_lossy(request);
+        assert!(head.starts_with("HTTP/1.1 404"), "{shown}: {head}");
+        assert_eq!(body["code"], "not_found", "{shown}: {body}");
+    }
+    assert_still_served(&server).await;
+}

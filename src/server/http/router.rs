@@ -1,12 +1,13 @@
 //! The application's routes: API and stream routes, the Leptos pages, static
 //! files, and JSON errors for unknown API paths and wrong methods.
 
+use super::error::AppError;
 use super::site::with_files;
 use super::state::{check_host_counted, AppState};
 use super::{api, metrics, publish, sse, stats_stream};
 use crate::app::{shell, App};
 use axum::extract::{Request, State};
-use axum::http::{header, Version};
+use axum::http::{header, Uri, Version};
 use axum::middleware;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -39,7 +40,9 @@ pub fn router(state: AppState) -> Router {
         // headers and uncompressed, like every other API answer.
         .route("/api", any(api::not_found))
         .route("/api/{*rest}", any(api::not_found))
+        .route("/api/", any(api::not_found))
         .route("/sse", any(api::not_found))
+        .route("/sse/{id}/", any(api::not_found))
         .route("/sse/{id}/{*rest}", any(api::not_found))
         // Set before the CORS layer so that the layer wraps it too: a
         // preflight (OPTIONS) for the publish route is the layer's to
@@ -53,9 +56,26 @@ pub fn router(state: AppState) -> Router {
     // The site's files from inside the binary (see `site.rs`); anything
     // else falls through to Leptos (its 404 page, or a file on disk when
     // the binary carries none).
+    let pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    let fallback = move |uri: Uri, state: State<AppState>, request: Request| {
+        let pages = pages.clone();
+        async move {
+            match uri.path_and_query() {
+                // A target with no path (`CONNECT host:port`, or a GET in
+                // authority form): leptos_axum's handler would panic on it.
+                None => AppError::NotFound(uri.to_string()).into_response(),
+                // What the API's routes do not match (`/sse//`) is still
+                // the API's: its JSON, not the HTML page.
+                Some(target) if is_api_path(target.path()) => {
+                    AppError::NotFound(target.path().to_owned()).into_response()
+                }
+                Some(_) => pages(uri, state, request).await,
+            }
+        }
+    };
     let site = with_files(Router::new())
         .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(fallback)
         .layer(CompressionLayer::new());
     Router::new()
         .merge(api)
@@ -75,6 +95,15 @@ async fn host_guard(State(state): State<AppState>, request: Request, next: Next)
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
+}
+
+/// Whether `path` is under the API or the streams, whose unknown paths
+/// get the JSON 404.
+fn is_api_path(path: &str) -> bool {
+    ["/api", "/sse"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// The request's `Host` header (raw) and whether it is HTTP/1.0, which
