@@ -649,3 +649,45 @@ async fn publishing_to_new_streams_never_wipes_a_retained_one() {
         (kept[1], None, "1".into())
     );
 }
+
+#[tokio::test]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline() {
+    let server = TestServer::start_with_secret(&[
+        "--generate",
+        "none",
+        "--head-timeout-ms",
+        "1000",
+        "--log",
+        "warn",
+    ])
+    .await;
+    let auth = format!("Bearer {}", publisher());
+    let mut socket = TcpStream::connect(server.addr()).await.expect("connect");
+    let head = format!(
+        "POST /api/streams/slow/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.expect("write head");
+    let started = tokio::time::Instant::now();
+    // A byte every 100 ms: each resets any idle timer, none ends the body.
+    let mut reply = Vec::new();
+    while reply.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no answer after {:?}",
+            started.elapsed()
+        );
+        if socket.write_all(b" ").await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(100), socket.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => reply.extend_from_slice(&buf[..n]),
+            Ok(_) => break,
+            Err(_) => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("\"code\":\"invalid_event\""), "{text}");
+    assert!(text.contains("did not arrive within 1000 ms"), "{text}");
+}

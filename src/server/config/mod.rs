@@ -142,7 +142,8 @@ pub struct Config {
     pub max_connection_rate_per_ip: u32,
 
     /// Milliseconds a request head (the first on a connection or any later
-    /// one) may take to arrive before the connection is closed.
+    /// one) may take to arrive before the connection is closed; a publish
+    /// body has as long again after its head.
     #[arg(long, env = "SSE_HUB_HEAD_TIMEOUT_MS", default_value_t = 30_000)]
     pub head_timeout_ms: u64,
 
@@ -516,6 +517,7 @@ impl Config {
                 publish: PublishSettings {
                     max_event_bytes: self.max_event_bytes,
                     max_publish_rate: self.max_publish_rate,
+                    body_timeout: Duration::from_millis(self.head_timeout_ms),
                 },
             },
         })

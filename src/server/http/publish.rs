@@ -12,7 +12,8 @@
 //!    (`400 invalid_idempotency_key`);
 //! 5. the body within `--max-event-bytes` (`413 event_too_large`), refused
 //!    from its `Content-Length` or as soon as more arrived, never buffered
-//!    beyond the limit;
+//!    beyond the limit, and whole within `--head-timeout-ms` of the head
+//!    (`400 invalid_event`);
 //! 6. a JSON object with `data` (any JSON value) and, optionally, `event`
 //!    (`400 invalid_event`, `400 invalid_event_type`);
 //! 7. the stream's publish rate (`429 publish_rate_limited`), counted only
@@ -109,7 +110,15 @@ async fn accept(
     }
     let key = idempotency_key(headers)?;
     let limit = http.publish.max_event_bytes;
-    let body = read_limited(body, headers, limit).await?;
+    let timeout = http.publish.body_timeout;
+    let body = tokio::time::timeout(timeout, read_limited(body, headers, limit))
+        .await
+        .map_err(|_| {
+            AppError::InvalidEvent(format!(
+                "the body did not arrive within {} ms (--head-timeout-ms)",
+                timeout.as_millis()
+            ))
+        })??;
     let event = parse_event(&body)?;
     Ok((event, key))
 }

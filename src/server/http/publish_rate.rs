@@ -14,6 +14,10 @@ pub struct PublishSettings {
     pub max_event_bytes: usize,
     /// Events a second per stream (`--max-publish-rate`); 0 = unlimited.
     pub max_publish_rate: u32,
+    /// Longest a body may take to arrive once its head has
+    /// (`--head-timeout-ms`): a body trickled a byte at a time would
+    /// otherwise hold its socket for as long as the trickle lasts.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Checks between two sweeps of streams whose buckets are full again.
