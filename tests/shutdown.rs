@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, eventually, stalled_client, TestServer};
+use common::{client, eventually, stalled_client, TestServer, WAIT};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
@@ -200,4 +200,39 @@ fn chunked_body(raw: &[u8]) -> Result<Vec<u8>, String> {
         body.extend_from_slice(&rest[..size]);
         rest = &rest[size + 2..];
     }
+}
+
+#[test]
+fn sigterm_stops_a_server_whose_log_reader_is_gone() {
+    // Like a server piped into `head` or a log shipper that died.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+        .args(["--addr", "127.0.0.1:0", "--store", "memory"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).expect("stdout");
+    assert!(first.starts_with("listening on "), "{first:?}");
+    drop(child.stderr.take());
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + WAIT;
+    let exited = loop {
+        if let Some(exited) = child.try_wait().expect("wait") {
+            break Some(exited);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let exited = exited.expect("the server stopped on SIGTERM");
+    assert!(exited.success(), "{exited:?}");
 }

@@ -68,7 +68,12 @@ pub fn main() -> ExitCode {
     };
     let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // A log line that cannot be written is dropped: the subscriber's
+        // own report of it (`eprintln!`) panics when stderr is a closed
+        // pipe, and a panic on the shutdown path kept SIGTERM from
+        // stopping the server.
+        .log_internal_errors(false);
     match settings.log_format {
         LogFormat::Text => lines
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
