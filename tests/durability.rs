@@ -686,3 +686,78 @@ async fn the_store_commands_find_the_store_as_the_server_does_and_refuse_what_is
         0
     );
 }
+
+/// The ids and data of the next `n` messages on `reader` (0 for a gap).
+async fn next_n(reader: &mut common::SseReader, n: usize) -> Vec<(u64, String)> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let message = tokio::time::timeout(WAIT, next_seen(reader))
+            .await
+            .expect("in time")
+            .expect("stream open");
+        seen.push((message.id, message.data));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_stream_with_a_subscriber_keeps_its_history_across_a_crash() {
+    // Retention counts from when the last subscriber leaves: a crash is
+    // that moment (to within a round of the sweep, 1 s here), not the
+    // stream's newest event, however long ago that was.
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(
+        dir.path(),
+        &["--generate", "none", "--retention-ms", "3000"],
+    );
+    let mut server = start(&args).await;
+    let token = common::token(&["*"], &[], 600);
+    let mut listener = open(&server, "quiet", None).await;
+    for k in 1..=3 {
+        let id = publish(&client(), &server.base, &token, "quiet", "x", json!(k)).await;
+        assert_eq!(id, Some(k));
+    }
+    assert_eq!(next_n(&mut listener, 3).await.len(), 3);
+    // Longer than the retention time with the subscriber there and no
+    // event: the stream is not idle.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    server.child.start_kill().expect("kill -9");
+    server.child.wait().await.expect("exited");
+    drop(listener);
+
+    let server = start(&args).await;
+    let mut resumed = open(&server, "quiet", Some(1)).await;
+    assert_eq!(
+        next_n(&mut resumed, 2).await,
+        [(2, "2".to_owned()), (3, "3".to_owned())],
+        "the acknowledged events are still there"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_does_not_restart_an_idle_streams_retention_time() {
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(
+        dir.path(),
+        &["--generate", "none", "--retention-ms", "3000"],
+    );
+    let mut server = start(&args).await;
+    let token = common::token(&["*"], &[], 600);
+    let published = tokio::time::Instant::now();
+    for k in 1..=2 {
+        let id = publish(&client(), &server.base, &token, "idle", "x", json!(k)).await;
+        assert_eq!(id, Some(k));
+    }
+    // Idle (nobody subscribed) for 2 s, then a clean stop and a restart;
+    // 3.5 s after the last event the stream is past its retention time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sigterm_and_wait(&mut server).await;
+    let server = start(&args).await;
+    tokio::time::sleep_until(published + Duration::from_millis(3500)).await;
+    let mut resumed = open(&server, "idle", Some(1)).await;
+    let first = next_n(&mut resumed, 1).await;
+    assert_eq!(
+        first[0].0, 0,
+        "forgotten at its retention time: a gap notice, not event 2: {first:?}"
+    );
+}

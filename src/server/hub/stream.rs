@@ -193,6 +193,7 @@ impl Stream {
         state.subscribers += 1;
         if state.idle_since.take().is_some() {
             self.context.idle_streams.fetch_sub(1, Ordering::AcqRel);
+            self.context.store.busy(&self.id, true);
         }
         if state.subscribers == 1 {
             self.wake.notify_one();
@@ -237,6 +238,7 @@ impl Stream {
         if state.subscribers == 0 && state.idle_since.is_none() {
             state.idle_since = Some(Instant::now());
             self.context.idle_streams.fetch_add(1, Ordering::AcqRel);
+            self.context.store.busy(&self.id, false);
             self.wake.notify_one();
         }
         state.subscribers

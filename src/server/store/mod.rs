@@ -278,6 +278,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// something per asked stream lets it go, keeping its log.
     fn release(&self, _stream: &StreamId) {}
 
+    /// The hub's `stream` got its first subscriber (`busy`) or lost its
+    /// last: a store that keeps streams across restarts counts the
+    /// retention time from when the stream went idle, as the hub does,
+    /// not from its newest event (a quiet stream with subscribers is not
+    /// idle). Called under the stream's lock, so it must not wait.
+    fn busy(&self, _stream: &StreamId, _busy: bool) {}
+
     /// Makes everything appended so far as durable as the store gets and
     /// records a clean stop; later appends fail. Called once at shutdown,
     /// after the hub's streams have ended: for a disk store this is what

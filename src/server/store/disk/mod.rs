@@ -370,6 +370,7 @@ impl DiskStore {
                         newest: floor,
                         reserved: floor,
                         committed: floor,
+                        idle_since_ms: Some(millis(SystemTime::now())),
                     },
                 );
                 let reserve = Request::Reserve {
@@ -414,6 +415,7 @@ impl DiskStore {
             newest,
             reserved,
             committed: newest,
+            idle_since_ms: Some(millis(SystemTime::now())),
         };
         numbers.open.insert(stream.clone(), open);
         let reserve = Request::Reserve {
@@ -500,6 +502,12 @@ impl EventStore for DiskStore {
                 Err(reason.clone())
             }
             _ => Ok(()),
+        }
+    }
+
+    fn busy(&self, stream: &StreamId, busy: bool) {
+        if let Some(open) = self.shared.numbers().open.get_mut(stream) {
+            open.idle_since_ms = (!busy).then(|| millis(SystemTime::now()));
         }
     }
 

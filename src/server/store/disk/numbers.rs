@@ -48,6 +48,10 @@ pub(super) struct OpenStream {
     pub(super) reserved: Seq,
     /// The newest id whose event is committed (readable from disk).
     pub(super) committed: Seq,
+    /// When the hub's last subscriber of the stream left, in ms since the
+    /// Unix epoch; `None` while it has subscribers (see
+    /// [`EventStore::busy`](crate::server::store::EventStore::busy)).
+    pub(super) idle_since_ms: Option<u64>,
 }
 
 /// A forgetting not yet committed: the old life's ids (up to `below`)

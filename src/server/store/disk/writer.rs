@@ -470,20 +470,22 @@ impl Writer {
 
     /// At a clean stop every issued id is committed: each open stream's
     /// reservation comes down to its newest id (so that its numbering goes
-    /// on with no gap after the restart), and its retention starts now.
+    /// on with no gap after the restart), and its activity is when its last
+    /// subscriber left, or now for one that still had subscribers (whose
+    /// retention starts with the stop).
     fn record_clean_stop(
         &self,
         streams: &mut redb::Table<'_, &str, RowValue>,
     ) -> Result<(), redb::Error> {
-        let open: Vec<(StreamId, Seq)> = self
+        let now = millis(SystemTime::now());
+        let open: Vec<(StreamId, Seq, u64)> = self
             .shared
             .numbers()
             .open
             .iter()
-            .map(|(id, open)| (id.clone(), open.newest))
+            .map(|(id, open)| (id.clone(), open.newest, open.idle_since_ms.unwrap_or(now)))
             .collect();
-        let now = millis(SystemTime::now());
-        for (stream, issued) in open {
+        for (stream, issued, active_at_ms) in open {
             let name = stream.as_str();
             let row = streams
                 .get(name)?
@@ -492,7 +494,7 @@ impl Writer {
                 let stopped = StreamRow {
                     newest: row.newest.max(issued),
                     reserved: row.newest.max(issued),
-                    active_at_ms: now,
+                    active_at_ms: row.active_at_ms.max(active_at_ms),
                     ..row
                 };
                 streams.insert(name, stopped.to_value())?;
@@ -531,6 +533,9 @@ impl Writer {
     fn sweep(&mut self) {
         let retention_ms = u64::try_from(self.settings.retention.as_millis()).unwrap_or(u64::MAX);
         let now = millis(SystemTime::now());
+        if self.sweep_after.is_none() {
+            self.note_busy_streams(now);
+        }
         let chunk = match self.read_rows(retention_ms, now) {
             Ok(chunk) => chunk,
             Err(error) => {
@@ -569,6 +574,33 @@ impl Writer {
         if !self.pending.ops.is_empty() {
             let _ = self.commit(false);
         }
+    }
+
+    /// Records `now` as the activity of every stream that has subscribers,
+    /// once per round of the sweep: after a crash (which records no stop)
+    /// such a stream counts as idle from at most a round before it, not
+    /// from its newest event, which may be far older for a quiet stream.
+    fn note_busy_streams(&mut self, now: u64) {
+        let busy: Vec<(StreamId, Seq)> = self
+            .shared
+            .numbers()
+            .open
+            .iter()
+            .filter(|(_, open)| open.idle_since_ms.is_none())
+            .map(|(id, open)| (id.clone(), open.newest))
+            .collect();
+        if busy.is_empty() {
+            return;
+        }
+        for (stream, issued) in busy {
+            // Rewrites the row (as an opening does) with `now` as activity.
+            self.pending.ops.push(Op::Reserve {
+                stream,
+                issued,
+                at_ms: now,
+            });
+        }
+        self.pending.since.get_or_insert_with(Instant::now);
     }
 
     /// How often the sweep starts over: a quarter of the retention time,
