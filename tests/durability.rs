@@ -761,3 +761,52 @@ async fn a_clean_stop_does_not_restart_an_idle_streams_retention_time() {
         "forgotten at its retention time: a gap notice, not event 2: {first:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_crash_gets_the_first_answer_of_its_idempotency_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let args = store_args(dir.path(), &["--generate", "none"]);
+    let token = common::token(&["*"], &[], 600);
+    let http = client();
+    let keyed = |base: String| {
+        http.post(format!("{base}/api/streams/orders/events"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "order-17-paid")
+            .json(&json!({ "event": "order.paid", "data": 17 }))
+            .send()
+    };
+    let mut server = start(&args).await;
+    let first = keyed(server.base.clone()).await.expect("answered");
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.expect("JSON");
+    server.child.start_kill().expect("kill -9");
+    server.child.wait().await.expect("exited");
+
+    let server = start(&args).await;
+    let retry = keyed(server.base.clone()).await.expect("answered");
+    assert_eq!(retry.status(), 201);
+    assert_eq!(
+        retry
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|value| value.to_str().ok()),
+        Some("true")
+    );
+    let retry: Value = retry.json().await.expect("JSON");
+    assert_eq!(retry, first, "the first answer again");
+    // Resuming after the first event: only a gap notice (the ids the
+    // crash skipped) stands before the next publish, no second copy.
+    let first_id = first["id"].as_u64().expect("id");
+    let mut reader = open(&server, "orders", Some(first_id)).await;
+    let next = publish(&http, &server.base, &token, "orders", "x", json!(1)).await;
+    let seen = loop {
+        let seen = tokio::time::timeout(WAIT, next_seen(&mut reader))
+            .await
+            .expect("in time")
+            .expect("open");
+        if seen.event.as_deref() != Some("gap") {
+            break seen;
+        }
+    };
+    assert_eq!(Some(seen.id), next, "nothing else was appended: {seen:?}");
+}

@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 /// How long a key's answer is kept.
-pub const KEY_LIFETIME: Duration = Duration::from_secs(5 * 60);
+pub const KEY_LIFETIME: Duration = crate::server::store::IDEMPOTENCY_LIFETIME;
 
 /// Most keys kept at once, over all streams.
 pub const MAX_KEYS: usize = 100_000;

@@ -169,6 +169,11 @@ pub enum Appended {
     Replayed(Seq),
 }
 
+/// How long an idempotency key's answer is kept: by the hub's own table,
+/// and by a store that keeps the keys itself (across instances, across
+/// restarts).
+pub const IDEMPOTENCY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// A published event to append, with its `Idempotency-Key` if it has one.
 pub type Publish = (NewEvent, Option<Box<str>>);
 

@@ -43,7 +43,8 @@ mod writer;
 pub use admin::{compact, figures, StoreFigures};
 
 use super::{
-    append_one, Durability, EventStore, NewEvent, Seq, StoreError, StoreFuture, StoredEvent,
+    append_one, Appended, Durability, EventStore, NewEvent, Publish, Seq, StoreError, StoreFuture,
+    StoredEvent,
 };
 use crate::model::StreamId;
 use numbers::{Numbers, OpenStream, Shared};
@@ -53,7 +54,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
-use tables::{millis, read_after, read_meta, read_row, FLOOR, FORMAT, FORMAT_VERSION};
+use tables::{millis, read_after, read_keys, read_meta, read_row, FLOOR, FORMAT, FORMAT_VERSION};
 use tokio::sync::oneshot;
 use writer::WriterSettings;
 
@@ -274,7 +275,7 @@ impl DiskStore {
     async fn append_events(
         &self,
         stream: &StreamId,
-        events: Vec<NewEvent>,
+        events: Vec<Publish>,
         durability: Durability,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         loop {
@@ -299,7 +300,7 @@ impl DiskStore {
                 let at_ms = millis(SystemTime::now());
                 let at = tables::from_millis(at_ms);
                 let mut stored = Vec::with_capacity(events.len());
-                for (n, event) in events.iter().enumerate() {
+                for (n, (event, key)) in events.iter().enumerate() {
                     let seq = open.newest + 1 + n as Seq;
                     let record = Record {
                         stream: stream.clone(),
@@ -307,6 +308,7 @@ impl DiskStore {
                         at_ms,
                         event: event.event.clone(),
                         data: event.data.clone(),
+                        key: key.clone(),
                     };
                     let ack = if seq == last { ack.take() } else { None };
                     let request = Request::Append { record, ack };
@@ -458,7 +460,53 @@ impl EventStore for DiskStore {
         events: Vec<NewEvent>,
         durability: Durability,
     ) -> StoreFuture<'a, Vec<StoredEvent>> {
+        let events = events.into_iter().map(|event| (event, None)).collect();
         Box::pin(self.append_events(stream, events, durability))
+    }
+
+    fn append_published<'a>(
+        &'a self,
+        stream: &'a StreamId,
+        events: Vec<Publish>,
+    ) -> StoreFuture<'a, Vec<Appended>> {
+        Box::pin(async move {
+            // The hub's own table answers the keys it saw since the start;
+            // the file answers those of an earlier run.
+            let keys: Vec<Option<Box<str>>> = events.iter().map(|(_, key)| key.clone()).collect();
+            let answered = if keys.iter().any(Option::is_some) {
+                let name = stream.clone();
+                self.read("idempotency keys", move |db| {
+                    read_keys(db, name.as_str(), &keys, SystemTime::now())
+                })
+                .await?
+            } else {
+                vec![None; events.len()]
+            };
+            let mut fresh = Vec::new();
+            for (event, answer) in events.into_iter().zip(&answered) {
+                if answer.is_none() {
+                    fresh.push(event);
+                }
+            }
+            let mut stored = if fresh.is_empty() {
+                Vec::new()
+            } else {
+                self.append_events(stream, fresh, Durability::Immediate)
+                    .await?
+            }
+            .into_iter();
+            // In the order of `events`.
+            answered
+                .into_iter()
+                .map(|answer| match answer {
+                    Some(seq) => Ok(Appended::Replayed(seq)),
+                    None => stored
+                        .next()
+                        .map(Appended::Stored)
+                        .ok_or_else(|| StoreError::Unavailable("nothing was appended".to_owned())),
+                })
+                .collect()
+        })
     }
 
     fn after<'a>(

@@ -21,6 +21,8 @@ pub(super) struct Record {
     pub(super) event: Option<Box<str>>,
     /// Its data.
     pub(super) data: Bytes,
+    /// A published event's `Idempotency-Key`, kept with it.
+    pub(super) key: Option<Box<str>>,
 }
 
 /// One request to the writer, in the order it must be applied.
@@ -69,4 +71,6 @@ pub(super) enum Fault {
     Stall(std::time::Duration),
     /// The writer panics, as redb does on some damaged pages.
     Panic,
+    /// Every later commit panics, as redb does on some damaged pages.
+    PanicInCommits,
 }

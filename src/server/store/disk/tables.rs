@@ -1,4 +1,4 @@
-//! The disk store's file layout: its three tables, what a row means, and
+//! The disk store's file layout: its tables, what a row means, and
 //! the reads that answer the store's calls. Keys are ordered
 //! `(stream, seq)`, so one stream's events are one key range: `after` is a
 //! range read from the asked id (never a scan from the oldest event) and
@@ -28,6 +28,19 @@ pub(super) type RowValue = (u64, u64, u64, u64);
 /// reserved id, last activity in ms since the Unix epoch, events kept)`,
 /// as of the row's last write. See [`StreamRow`].
 pub(super) const STREAMS: TableDefinition<&str, RowValue> = TableDefinition::new("streams");
+
+/// The idempotency keys of published events: `(stream, key)` → `(id,
+/// accepted at in ms since the Unix epoch)`, written in the commit of the
+/// event, deleted with the stream's log or once older than
+/// [`IDEMPOTENCY_LIFETIME`](crate::server::store::IDEMPOTENCY_LIFETIME),
+/// so that a retry after a restart is answered as before it.
+pub(super) const KEYS: TableDefinition<(&str, &str), (u64, u64)> =
+    TableDefinition::new("idempotency_keys");
+
+/// [`KEYS`] by when they were written, `(at_ms, stream, key)`, so that
+/// the expired ones are one range from the oldest.
+pub(super) const KEYS_BY_TIME: TableDefinition<(u64, &str, &str), ()> =
+    TableDefinition::new("idempotency_keys_by_time");
 
 /// Store-wide values by name: [`FLOOR`] and [`FORMAT`].
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -201,4 +214,35 @@ pub(super) fn read_meta(db: &redb::Database, key: &str) -> Result<u64, redb::Err
     };
     let value = meta.get(key)?;
     Ok(value.map_or(0, |value| value.value()))
+}
+
+/// The id each of `keys` was answered with on `stream` within
+/// [`IDEMPOTENCY_LIFETIME`](crate::server::store::IDEMPOTENCY_LIFETIME)
+/// before `now` (`None`: no key, or none kept).
+pub(super) fn read_keys(
+    db: &redb::Database,
+    stream: &str,
+    keys: &[Option<Box<str>>],
+    now: SystemTime,
+) -> Result<Vec<Option<Seq>>, redb::Error> {
+    let read = db.begin_read()?;
+    let Some(table) = open_if_there(&read, KEYS)? else {
+        return Ok(vec![None; keys.len()]);
+    };
+    let lifetime =
+        u64::try_from(crate::server::store::IDEMPOTENCY_LIFETIME.as_millis()).unwrap_or(u64::MAX);
+    let now = millis(now);
+    let mut answers = Vec::with_capacity(keys.len());
+    for key in keys {
+        let answer = match key {
+            Some(key) => table
+                .get((stream, &**key))?
+                .map(|entry| entry.value())
+                .filter(|(_, at_ms)| at_ms.saturating_add(lifetime) >= now)
+                .map(|(seq, _)| seq),
+            None => None,
+        };
+        answers.push(answer);
+    }
+    Ok(answers)
 }

@@ -402,19 +402,25 @@ async fn after_a_crash_the_history_keeps_its_count_across_the_hole_in_the_ids() 
 
 #[tokio::test]
 async fn a_writer_that_meets_a_damaged_page_refuses_the_store_and_health_says_why() {
-    let store = DiskStore::temporary(settings(100));
-    let s = id("damaged-writer");
-    store.newest(&s).await.expect("newest");
-    assert_eq!(store.health(), Ok(()));
-    store.fault(Fault::Panic);
-    let published = store.append(&s, event("x"), Durability::Immediate).await;
-    assert!(
-        matches!(published, Err(StoreError::Unavailable(_))),
-        "{published:?}"
-    );
-    let health = store.health().expect_err("reported");
-    assert!(health.contains("the store is damaged"), "{health}");
-    assert!(health.contains("a damaged page"), "{health}");
+    // Between commits (a sweep's read) and inside one.
+    for fault in [Fault::Panic, Fault::PanicInCommits] {
+        let store = DiskStore::temporary(settings(100));
+        let s = id("damaged-writer");
+        store.newest(&s).await.expect("newest");
+        assert_eq!(store.health(), Ok(()));
+        store.fault(fault);
+        let published = store.append(&s, event("x"), Durability::Immediate).await;
+        assert!(
+            matches!(published, Err(StoreError::Unavailable(_))),
+            "{fault:?}: {published:?}"
+        );
+        let health = store.health().expect_err("reported");
+        assert!(
+            health.contains("the store is damaged"),
+            "{fault:?}: {health}"
+        );
+        assert!(health.contains("a damaged page"), "{fault:?}: {health}");
+    }
 }
 
 #[tokio::test]
@@ -434,5 +440,106 @@ async fn a_read_that_meets_a_damaged_page_refuses_the_store_and_health_says_why(
     assert!(
         matches!(published, Err(StoreError::Unavailable(_))),
         "no more appends: {published:?}"
+    );
+}
+
+/// Publishes `data` with idempotency `key`: its id and whether it was
+/// answered from before.
+async fn publish_keyed(store: &DiskStore, stream: &StreamId, data: &str, key: &str) -> (Seq, bool) {
+    let appended = store
+        .append_published(stream, vec![(event(data), Some(key.into()))])
+        .await
+        .expect("append");
+    match appended.as_slice() {
+        [Appended::Stored(stored)] => (stored.seq, false),
+        [Appended::Replayed(seq)] => (*seq, true),
+        other => panic!("one answer: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_are_answered_after_a_restart_and_go_with_their_stream() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = id("keyed");
+    {
+        let store = DiskStore::open(dir.path(), settings(100)).expect("opens");
+        store.newest(&s).await.expect("newest");
+        assert_eq!(
+            publish_keyed(&store, &s, "paid", "order-17").await,
+            (1, false)
+        );
+        assert_eq!(
+            publish_keyed(&store, &s, "shipped", "order-18").await,
+            (2, false)
+        );
+        // No close: a crash after the acknowledgement.
+    }
+    let store = DiskStore::open(dir.path(), settings(100)).expect("reopens");
+    store.newest(&s).await.expect("newest");
+    assert_eq!(
+        publish_keyed(&store, &s, "paid again", "order-17").await,
+        (1, true)
+    );
+    let batch = store
+        .append_published(
+            &s,
+            vec![
+                (event("new"), Some("order-19".into())),
+                (event("shipped again"), Some("order-18".into())),
+                (event("unkeyed"), None),
+            ],
+        )
+        .await
+        .expect("append");
+    let answers: Vec<(Seq, bool)> = batch
+        .iter()
+        .map(|appended| match appended {
+            Appended::Stored(stored) => (stored.seq, false),
+            Appended::Replayed(seq) => (*seq, true),
+        })
+        .collect();
+    // (After the crash new ids start above the reservation.)
+    let [(new, false), (2, true), (unkeyed, false)] = answers[..] else {
+        panic!("in order, the known key answered: {answers:?}");
+    };
+    assert!(2 < new && new < unkeyed, "{answers:?}");
+    assert_eq!(
+        kept(&store, &s)
+            .await
+            .iter()
+            .map(|(_, data)| data.as_str())
+            .collect::<Vec<_>>(),
+        ["paid", "shipped", "new", "unkeyed"],
+        "nothing appended twice"
+    );
+    // A forgotten stream's keys go with it: its next life appends.
+    store.forget(&s);
+    store.flush().await.expect("flush");
+    let newest = store.newest(&s).await.expect("newest").unwrap_or(0);
+    let (seq, replayed) = publish_keyed(&store, &s, "next life", "order-17").await;
+    assert!(!replayed && seq > newest, "{seq} after {newest}");
+}
+
+#[test]
+fn an_idempotency_key_is_answered_for_its_lifetime_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = open_database(dir.path(), true).expect("opens");
+    let now = SystemTime::now();
+    let write = db.begin_write().expect("write");
+    {
+        let mut keys = write.open_table(tables::KEYS).expect("table");
+        keys.insert(("s", "k"), (7, millis(now))).expect("insert");
+    }
+    write.commit().expect("commit");
+    let asked = [Some(Box::<str>::from("k")), None, Some("other".into())];
+    assert_eq!(
+        read_keys(&db, "s", &asked, now).expect("read"),
+        [Some(7), None, None]
+    );
+    let later = now + crate::server::store::IDEMPOTENCY_LIFETIME + Duration::from_secs(1);
+    assert_eq!(
+        read_keys(&db, "s", &asked, later).expect("read"),
+        [None, None, None],
+        "expired"
     );
 }

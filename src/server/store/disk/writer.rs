@@ -45,7 +45,7 @@ use super::request::Fault;
 use super::request::{Ack, Record, Request};
 use super::tables::{
     millis, open_if_there, with_newest_event, EventKey, EventValue, RowValue, StreamRow, EVENTS,
-    FLOOR, FORMAT, FORMAT_VERSION, META, STREAMS,
+    FLOOR, FORMAT, FORMAT_VERSION, KEYS, KEYS_BY_TIME, META, STREAMS,
 };
 use crate::model::StreamId;
 use crate::server::store::Seq;
@@ -92,6 +92,23 @@ fn count_events(
     Ok(count)
 }
 
+/// The idempotency key tables of a write, opened at the first use.
+type KeyTables<'t> = (
+    redb::Table<'t, (&'static str, &'static str), (u64, u64)>,
+    redb::Table<'t, (u64, &'static str, &'static str), ()>,
+);
+
+fn open_keys<'s, 't>(
+    txn: &'t redb::WriteTransaction,
+    keys: &'s mut Option<KeyTables<'t>>,
+) -> Result<&'s mut KeyTables<'t>, redb::Error> {
+    if keys.is_none() {
+        *keys = Some((txn.open_table(KEYS)?, txn.open_table(KEYS_BY_TIME)?));
+    }
+    keys.as_mut()
+        .ok_or_else(|| redb::Error::Corrupted("the key tables did not open".to_owned()))
+}
+
 /// Starts the writer thread on `db`.
 pub(super) fn spawn(
     db: Arc<Database>,
@@ -111,20 +128,24 @@ pub(super) fn spawn(
         kept: HashMap::new(),
         #[cfg(test)]
         fail_commits: false,
+        #[cfg(test)]
+        panic_in_commits: false,
     };
     std::thread::Builder::new()
         .name("sse-hub-store".to_owned())
         .spawn(move || {
-            let shared = Arc::clone(&writer.shared);
+            let mut writer = writer;
             // redb panics on some damaged pages: the store is refused from
             // then on (and `/healthz` says why), rather than going on
-            // without a writer while looking healthy.
+            // without a writer while looking healthy. Refused before the
+            // writer (and with it every waiting request) is dropped, so
+            // that whoever is told of the failure finds the reason.
             if let Err(payload) =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run()))
             {
                 let reason = super::damaged(&super::panic_reason(&*payload));
                 tracing::error!(%reason, "the store takes no more appends");
-                shared.numbers().refused = Some(reason);
+                writer.shared.numbers().refused = Some(reason);
             }
         })
 }
@@ -141,16 +162,18 @@ enum Op {
         stream: StreamId,
         generation: u64,
     },
+    /// Delete the idempotency keys written before this time (ms).
+    ExpireKeys(u64),
 }
 
 impl Op {
-    /// Where the op lands in the events table; `None` for a forget, which
-    /// must stay where it is among the appends.
+    /// Where the op lands in the events table; `None` for a forget (or
+    /// an expiry), which must stay where it is among the appends.
     fn key(&self) -> Option<(&str, Seq)> {
         match self {
             Op::Append(record) => Some((record.stream.as_str(), record.seq)),
             Op::Reserve { stream, .. } => Some((stream.as_str(), 0)),
-            Op::Forget { .. } => None,
+            Op::Forget { .. } | Op::ExpireKeys(_) => None,
         }
     }
 }
@@ -230,10 +253,12 @@ struct Writer {
     kept: HashMap<StreamId, Seq>,
     #[cfg(test)]
     fail_commits: bool,
+    #[cfg(test)]
+    panic_in_commits: bool,
 }
 
 impl Writer {
-    fn run(mut self) {
+    fn run(&mut self) {
         loop {
             let first = match self.requests.recv_timeout(self.wait()) {
                 Ok(request) => Some(request),
@@ -317,6 +342,7 @@ impl Writer {
                 Fault::FailCommits => self.fail_commits = true,
                 Fault::Stall(pause) => std::thread::sleep(pause),
                 Fault::Panic => panic!("a test fault: a damaged page"),
+                Fault::PanicInCommits => self.panic_in_commits = true,
             },
         }
         None
@@ -329,7 +355,16 @@ impl Writer {
         let result = match &self.failed {
             Some(reason) => Err(reason.clone()),
             None if pending.ops.is_empty() && !closing => Ok(None),
-            None => self.write(pending.ops, closing).map_err(|error| {
+            None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.write(pending.ops, closing)
+            }))
+            .unwrap_or_else(|payload| {
+                // redb met a damaged page: told to everyone waiting, below.
+                Err(redb::Error::Corrupted(super::damaged(
+                    &super::panic_reason(&*payload),
+                )))
+            })
+            .map_err(|error| {
                 let reason = format!("the disk store could not commit: {error}");
                 tracing::error!(%reason, "the store takes no more appends");
                 self.failed = Some(reason.clone());
@@ -350,6 +385,10 @@ impl Writer {
         if self.fail_commits {
             return Err(redb::StorageError::Io(std::io::Error::other("a test fault")).into());
         }
+        #[cfg(test)]
+        if self.panic_in_commits {
+            panic!("a test fault: a damaged page");
+        }
         let Some(db) = &self.db else {
             return Err(redb::Error::DatabaseClosed);
         };
@@ -367,6 +406,8 @@ impl Writer {
         {
             let mut events = txn.open_table(EVENTS)?;
             let mut streams = txn.open_table(STREAMS)?;
+            // Opened only by a commit that has keys to write or delete.
+            let mut keys = None;
             let mut ops = ops;
             in_key_order(&mut ops);
             for op in ops {
@@ -377,12 +418,32 @@ impl Writer {
                         at_ms,
                         event,
                         data,
+                        key,
                     }) => {
                         events.insert(
                             (stream.as_str(), seq),
                             (at_ms, event.as_deref(), data.as_ref()),
                         )?;
+                        if let Some(key) = key {
+                            let (by_key, by_time) = open_keys(&txn, &mut keys)?;
+                            by_key.insert((stream.as_str(), &*key), (seq, at_ms))?;
+                            by_time.insert((at_ms, stream.as_str(), &*key), ())?;
+                        }
                         touched.entry(stream).or_default().add(seq, seq, at_ms);
+                    }
+                    Op::ExpireKeys(before_ms) => {
+                        let (by_key, by_time) = open_keys(&txn, &mut keys)?;
+                        let expired = by_time
+                            .extract_from_if((0, "", "")..(before_ms, "", ""), |_, _| true)?;
+                        for entry in expired {
+                            let (written, _) = entry?;
+                            let (at_ms, stream, key) = written.value();
+                            // The key may have been written again since.
+                            let current = by_key.get((stream, key))?.map(|entry| entry.value());
+                            if current.is_some_and(|(_, at)| at <= at_ms) {
+                                by_key.remove((stream, key))?;
+                            }
+                        }
                     }
                     Op::Reserve {
                         stream,
@@ -398,6 +459,9 @@ impl Writer {
                             floor = floor.max(row.reserved);
                         }
                         events.retain_in((name, 0)..=(name, Seq::MAX), |_, _| false)?;
+                        // Keys are printable ASCII: all below "\x7f".
+                        let (by_key, _) = open_keys(&txn, &mut keys)?;
+                        by_key.retain_in((name, "")..(name, "\x7f"), |_, _| false)?;
                         touched.remove(&stream);
                         self.kept.remove(&stream);
                         forgotten.push((stream, generation));
@@ -535,6 +599,11 @@ impl Writer {
         let now = millis(SystemTime::now());
         if self.sweep_after.is_none() {
             self.note_busy_streams(now);
+            let lifetime = u64::try_from(crate::server::store::IDEMPOTENCY_LIFETIME.as_millis())
+                .unwrap_or(u64::MAX);
+            self.pending
+                .ops
+                .push(Op::ExpireKeys(now.saturating_sub(lifetime)));
         }
         let chunk = match self.read_rows(retention_ms, now) {
             Ok(chunk) => chunk,

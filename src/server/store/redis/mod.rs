@@ -64,9 +64,6 @@ pub(crate) const RESTART_MARGIN: Seq = 1000;
 /// How long a stream's mark outlives its last append.
 const MARK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// How long an idempotency key's answer is kept (as the hub's own table).
-const IDEMPOTENCY_LIFETIME: Duration = Duration::from_secs(5 * 60);
-
 static APPEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("append.lua")));
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("claim.lua")));
 static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("release.lua")));
@@ -253,7 +250,7 @@ impl Inner {
             .arg(millis(MARK_LIFETIME.max(self.settings.retention)))
             .arg(keys.channel())
             .arg(stream.as_str())
-            .arg(millis(IDEMPOTENCY_LIFETIME))
+            .arg(millis(super::IDEMPOTENCY_LIFETIME))
             .arg(events.len());
         for (event, key) in events {
             invocation
