@@ -188,6 +188,7 @@ impl StreamClient {
     /// `disconnected`, history kept, until Connect is clicked.
     pub fn close_on_cleanup(self) {
         on_cleanup(move || self.close());
+        page_life::notice_leaving();
         page_life::on_page_hide(move || {
             let open = self
                 .connection

@@ -291,8 +291,11 @@ test.describe("home page", () => {
 
   test("leaving the page through the app's own links closes its stream", async ({ page }) => {
     const documents: string[] = [];
+    const streams: string[] = [];
     page.on("request", (request) => {
       if (request.resourceType() === "document") documents.push(request.url());
+      const path = new URL(request.url()).pathname;
+      if (path.startsWith("/sse/")) streams.push(path);
     });
     const home = new HomePage(page);
     await home.open();
@@ -316,6 +319,31 @@ test.describe("home page", () => {
 
     // Each page is an island of its own: a link loads the next page.
     expect(documents).toHaveLength(3);
+
+    // Leaving by the address bar (or a reload) closes the stream too, and
+    // the page does not take the closing for a refusal to ask the server
+    // about (which opened the stream again as the page went). The page's
+    // own requests are noted in the tab's storage, which outlives it.
+    await page.addInitScript(() => {
+      const fetch = window.fetch;
+      window.fetch = function (input, init) {
+        const url = input instanceof Request ? input.url : String(input);
+        const fetched = JSON.parse(sessionStorage.getItem("e2e-fetched") ?? "[]");
+        sessionStorage.setItem("e2e-fetched", JSON.stringify([...fetched, new URL(url, location.href).pathname]));
+        return fetch.call(this, input, init);
+      };
+    });
+    await home.open();
+    await home.panel.connect("e2e-unmount-away");
+    await home.panel.waitForEvents(1);
+    await page.goto("/dashboard");
+    await expect.poll(() => subscribers(page.request, "e2e-unmount-away")).toBe(0);
+    const fetched: string[] = JSON.parse((await page.evaluate(() => sessionStorage.getItem("e2e-fetched"))) ?? "[]");
+    expect(fetched.filter((path) => path.startsWith("/sse/"))).toEqual([]);
+    // The browser closes a page's streams as it leaves: that is no refusal,
+    // and the page must not ask the server why (which opened the stream
+    // again, and counted a subscriber that was not there).
+    expect(streams.filter((path) => path !== "/sse/e2e-unmount-away")).toEqual(["/sse/e2e-unmount", "/sse/e2e-unmount-multi"]);
   });
 
   test("a page hidden into the back/forward cache closes its stream, and comes back disconnected", async ({ page }) => {

@@ -227,6 +227,15 @@ test.describe("named event types", () => {
     await home.panel.eventTypes.fill("build.done, not valid");
     await expect(home.panel.root.getByTestId("event-types-error")).toContainText('"not valid"');
     await expect(home.panel.listenedTypes).toHaveText("Shows unnamed messages and: build.done.");
+    // On a phone, a long type (and a long refused one) wraps in the field's
+    // help and error lines instead of widening the page.
+    await page.setViewportSize({ width: 360, height: 740 });
+    await home.panel.eventTypes.fill(`build.done, ${"t".repeat(64)}, ${"bad ".repeat(18)}`);
+    await expect(home.panel.root.getByTestId("event-types-error")).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await home.panel.eventTypes.fill("build.done");
+    await expect(home.panel.listenedTypes).toHaveText("Shows unnamed messages and: build.done.");
     const heard = await publishViaApi(request, "e2e-pub-typed", { event: "build.done", data: { build: 2 } }, token);
     await expect(home.panel.published).toHaveCount(1);
     await expect(home.panel.published.first()).toHaveAttribute("data-seq", String(heard.body.id));
@@ -293,7 +302,9 @@ test.describe("private streams", () => {
     await expect(home.panel.error).toContainText("HTTP 403");
 
     const token = mintToken({ subscribe: ["private-*"] });
-    await card.token.fill(token);
+    // The line the server prints at start, pasted whole.
+    await card.token.fill(`token: ${token}`);
+    await expect(page.getByTestId("publish-token-error")).toBeHidden();
     await home.panel.connectButton.click();
     await expect(home.panel.status).toHaveText("connected");
     await expect(home.panel.error).toBeHidden();
@@ -309,6 +320,28 @@ test.describe("private streams", () => {
       .toBe(false);
     await home.panel.connectButton.click();
     await expect(home.panel.error).toContainText("missing_token");
+  });
+
+  test("a second tab opened with no token leaves the first tab's private stream open", async ({ page, context, guard }) => {
+    guard.allow(/\b40[13]\b/);
+    const home = new HomePage(page);
+    const card = new PublishCard(page);
+    await home.open();
+    await card.token.fill(mintToken({ subscribe: ["private-*"] }));
+    await home.panel.connect("private-tabs");
+    await expect(home.panel.status).toHaveText("connected");
+
+    const other = await context.newPage();
+    await new HomePage(other).open();
+    await expect(other.getByTestId("publish-token")).toHaveValue("");
+    // The cookie is the browser's: the new tab must not have cleared it, or
+    // the first tab's next reconnect would be refused.
+    expect((await context.cookies()).some((c) => c.name === "sse_hub_token")).toBe(true);
+    await other.close();
+    await home.panel.disconnectButton.click();
+    await home.panel.connectButton.click();
+    await expect(home.panel.status).toHaveText("connected");
+    await home.panel.waitForEvents(1);
   });
 });
 

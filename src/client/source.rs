@@ -51,6 +51,12 @@ impl Connection {
             if event.is_instance_of::<MessageEvent>() || !client.is_current(generation) {
                 return;
             }
+            // Leaving the page closes the stream before `pagehide`: not a
+            // refusal to look into (the question would open the stream
+            // again on the server as the page goes).
+            if super::page_life::is_leaving() {
+                return;
+            }
             if source_closed(&event) {
                 client.status.set(ConnectionStatus::Error);
                 client

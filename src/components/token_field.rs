@@ -9,7 +9,10 @@ use leptos::prelude::*;
 /// then keeps every change in `sessionStorage` (never in the URL: the
 /// field has no `name`, so no form submission can carry it) and in the
 /// token cookie that streams send, which it clears when the field is
-/// emptied. `error` is the field's check ([`BearerToken::parse`]).
+/// emptied. The cookie is the browser's, shared by its tabs: a tab that
+/// opens with no token of its own leaves it alone (clearing it would cut
+/// another tab's private streams off at their next reconnect). `error`
+/// is the field's check ([`BearerToken::parse`]).
 #[component]
 pub fn TokenField(token: RwSignal<String>, error: Memo<Option<String>>) -> impl IntoView {
     Effect::new(move |previous: Option<()>| {
@@ -18,8 +21,8 @@ pub fn TokenField(token: RwSignal<String>, error: Memo<Option<String>>) -> impl 
             if let Some(kept) = token_store::load() {
                 // Runs this effect again, which writes the cookie.
                 token.set(kept);
-                return;
             }
+            return;
         } else if previous.is_some() {
             token_store::save(&current);
         }

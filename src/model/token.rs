@@ -25,12 +25,16 @@ pub struct BearerToken(String);
 impl BearerToken {
     /// Reads the token field: `None` when blank, an error naming the first
     /// character no token has. Surrounding spaces and a pasted `Bearer `
-    /// prefix are ignored.
+    /// or `token:` prefix (the server's start-up line) are ignored.
     pub fn parse(raw: &str) -> Result<Option<Self>, String> {
         let mut token = raw.trim_start();
-        if let Some(prefix) = token.get(..7) {
-            if prefix.eq_ignore_ascii_case("bearer ") {
-                token = &token[7..];
+        // As an Authorization header's value, or as the server prints it
+        // at start (`token: …`).
+        for label in ["bearer ", "token:"] {
+            if let Some(prefix) = token.get(..label.len()) {
+                if prefix.eq_ignore_ascii_case(label) {
+                    token = token[label.len()..].trim_start();
+                }
             }
         }
         let token = token.trim();
@@ -96,6 +100,8 @@ mod tests {
             format!("  {JWT} "),
             format!("Bearer {JWT}"),
             format!("bearer  {JWT}"),
+            format!("token: {JWT}"),
+            format!("Token:{JWT}\n"),
         ] {
             let token = BearerToken::parse(&pasted)
                 .expect("valid")
