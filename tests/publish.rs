@@ -691,3 +691,31 @@ async fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline() {
     assert!(text.contains("\"code\":\"invalid_event\""), "{text}");
     assert!(text.contains("did not arrive within 1000 ms"), "{text}");
 }
+
+#[tokio::test]
+async fn a_publish_refused_for_want_of_a_stream_slot_does_not_use_up_the_streams_rate() {
+    let server = TestServer::start_with_secret(&[
+        "--generate",
+        "none",
+        "--max-streams",
+        "1",
+        "--max-publish-rate",
+        "2",
+        "--log",
+        "warn",
+    ])
+    .await;
+    let token = publisher();
+    let (status, _) =
+        answer(publish(&server, "taken", Some(&token), &json!({"data": 1})).await).await;
+    assert_eq!(status, 201);
+    // Every one of these is refused for want of a slot, and says so.
+    for _ in 0..5 {
+        let (status, body) =
+            answer(publish(&server, "no-room", Some(&token), &json!({"data": 1})).await).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("too_many_streams"))
+        );
+    }
+}

@@ -205,7 +205,7 @@ impl Hub {
     /// from the event, so that a client coming back with `Last-Event-ID`
     /// within it gets what it missed.
     pub async fn publish(&self, id: &StreamId, event: NewEvent) -> Result<Seq, HubError> {
-        self.publish_keyed(id, event, None)
+        self.publish_keyed(id, event, None, || Ok::<(), HubError>(()))
             .await
             .map(|(seq, _)| seq)
     }
@@ -213,17 +213,25 @@ impl Hub {
     /// [`Hub::publish`] with the event's idempotency key, which a shared
     /// store keeps itself (a retry may come through another instance):
     /// returns the id and whether the store answered the key from before.
-    async fn publish_keyed(
+    /// `admit` is asked once the stream has a slot (a publish refused for
+    /// want of one must not use up the stream's rate).
+    async fn publish_keyed<E: From<HubError>>(
         &self,
         id: &StreamId,
         event: NewEvent,
         key: Option<&str>,
-    ) -> Result<(Seq, bool), HubError> {
+        admit: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(Seq, bool), E> {
+        let mut admit = Some(admit);
         loop {
             let (stream, ()) = self.with_stream(id, false, |_| ()).await?;
+            if let Some(admit) = admit.take() {
+                admit()?;
+            }
             let appended = stream
                 .append_published(event.clone(), key.map(Box::from))
-                .await?;
+                .await
+                .map_err(HubError::from)?;
             // `None`: the stream was retired meanwhile; its next life takes it.
             if let Some((seq, replayed)) = appended {
                 if !replayed {
@@ -248,10 +256,7 @@ impl Hub {
         event: NewEvent,
         admit: impl FnOnce() -> Result<(), E>,
     ) -> Result<(Seq, bool), E> {
-        let append = async {
-            admit()?;
-            Ok::<_, E>(self.publish_keyed(id, event, key).await?)
-        };
+        let append = self.publish_keyed(id, event, key, admit);
         match key {
             None => append.await,
             Some(key) => self.shared.idempotency.once(id, key, append).await,
