@@ -7,6 +7,7 @@ use super::writer::RESERVE;
 use super::*;
 use crate::server::store::conformance::{self, event, id};
 use bytes::Bytes;
+use redb::{ReadableDatabase, ReadableTable};
 
 fn settings(history: usize) -> DiskSettings {
     DiskSettings {
@@ -542,4 +543,49 @@ fn an_idempotency_key_is_answered_for_its_lifetime_only() {
         [None, None, None],
         "expired"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_deletes_expired_idempotency_keys_and_keeps_the_others() {
+    let dir = tempfile::tempdir().expect("dir");
+    let now = millis(SystemTime::now());
+    let old =
+        now - millis(std::time::UNIX_EPOCH + crate::server::store::IDEMPOTENCY_LIFETIME) - 1000;
+    {
+        // As an earlier run left them: one key too old, one fresh.
+        let db = open_database(dir.path(), true).expect("opens");
+        let write = db.begin_write().expect("write");
+        {
+            let mut keys = write.open_table(tables::KEYS).expect("table");
+            let mut by_time = write.open_table(tables::KEYS_BY_TIME).expect("table");
+            for (key, at) in [("old", old), ("fresh", now)] {
+                keys.insert(("s", key), (1, at)).expect("insert");
+                by_time.insert((at, "s", key), ()).expect("insert");
+            }
+        }
+        write.commit().expect("commit");
+    }
+    let store = DiskStore::open(dir.path(), settings(100)).expect("opens");
+    let left = || async {
+        store
+            .read("keys left", |db| {
+                let read = db.begin_read()?;
+                let keys = read.open_table(tables::KEYS)?;
+                let mut left = Vec::new();
+                for entry in keys.iter()? {
+                    let (key, _) = entry?;
+                    left.push(key.value().1.to_owned());
+                }
+                Ok(left)
+            })
+            .await
+            .expect("read")
+    };
+    // The sweep's first round runs as the store opens.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while left().await.len() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", left().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left().await, ["fresh"]);
 }

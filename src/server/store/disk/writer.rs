@@ -49,7 +49,7 @@ use super::tables::{
 };
 use crate::model::StreamId;
 use crate::server::store::Seq;
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::atomic::Ordering;
@@ -125,6 +125,7 @@ pub(super) fn spawn(
         failed: None,
         next_sweep: Instant::now(),
         sweep_after: None,
+        keys_kept: true,
         kept: HashMap::new(),
         #[cfg(test)]
         fail_commits: false,
@@ -248,6 +249,9 @@ struct Writer {
     next_sweep: Instant,
     /// Where the sweep goes on (`None`: from the first row).
     sweep_after: Option<String>,
+    /// Whether the file may hold idempotency keys to expire (true at the
+    /// start: an earlier run may have left some).
+    keys_kept: bool,
     /// How many events each stream touched since the start has in the
     /// table (counted at its first touch), for trimming by count.
     kept: HashMap<StreamId, Seq>,
@@ -425,6 +429,7 @@ impl Writer {
                             (at_ms, event.as_deref(), data.as_ref()),
                         )?;
                         if let Some(key) = key {
+                            self.keys_kept = true;
                             let (by_key, by_time) = open_keys(&txn, &mut keys)?;
                             by_key.insert((stream.as_str(), &*key), (seq, at_ms))?;
                             by_time.insert((at_ms, stream.as_str(), &*key), ())?;
@@ -444,6 +449,7 @@ impl Writer {
                                 by_key.remove((stream, key))?;
                             }
                         }
+                        self.keys_kept = !by_time.is_empty()?;
                     }
                     Op::Reserve {
                         stream,
@@ -599,6 +605,9 @@ impl Writer {
         let now = millis(SystemTime::now());
         if self.sweep_after.is_none() {
             self.note_busy_streams(now);
+        }
+        // Only while there may be keys: an idle store commits nothing.
+        if self.sweep_after.is_none() && self.keys_kept {
             let lifetime = u64::try_from(crate::server::store::IDEMPOTENCY_LIFETIME.as_millis())
                 .unwrap_or(u64::MAX);
             self.pending
