@@ -204,7 +204,9 @@ fn chunked_body(raw: &[u8]) -> Result<Vec<u8>, String> {
 
 #[test]
 fn sigterm_stops_a_server_whose_log_reader_is_gone() {
-    // Like a server piped into `head` or a log shipper that died.
+    // Like a server piped into `head` or a log shipper that died: once its
+    // first line is read, nobody reads its stdout (the reader is dropped at
+    // once) or its stderr.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
         .args(["--addr", "127.0.0.1:0", "--store", "memory"])
         .stdin(std::process::Stdio::null())

@@ -256,15 +256,17 @@ pub async fn serve(
     let app = router(state);
 
     {
+        // For whoever started the server: one that stopped reading (a
+        // closed pipe) does not stop it.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{bound}")?;
+        let _ = writeln!(stdout, "listening on http://{bound}");
         if let Some(token) = &start_token {
-            writeln!(stdout, "token: {token}")?;
+            let _ = writeln!(stdout, "token: {token}");
         }
         if let Some((addr, _)) = &metrics_listener {
-            writeln!(stdout, "metrics on http://{addr}/metrics")?;
+            let _ = writeln!(stdout, "metrics on http://{addr}/metrics");
         }
-        stdout.flush()?;
+        let _ = stdout.flush();
     }
     tracing::info!(addr = %bound, embedded_site = is_embedded(), "serving");
     warm_up();
