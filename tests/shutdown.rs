@@ -238,3 +238,37 @@ fn sigterm_stops_a_server_whose_log_reader_is_gone() {
     let exited = exited.expect("the server stopped on SIGTERM");
     assert!(exited.success(), "{exited:?}");
 }
+
+#[test]
+fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
+    // A supervisor that stops a server as soon as it has started.
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+            .args(["--addr", "127.0.0.1:0", "--store", "memory"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let mut stdout = child.stdout.take().expect("piped");
+        // Up to the first line's end, not a byte more.
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\n") {
+            std::io::Read::read_exact(&mut stdout, &mut byte).expect("stdout");
+            line.push(byte[0]);
+        }
+        assert!(line.starts_with(b"listening on "), "{line:?}");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exited = child.wait().expect("wait");
+        assert_eq!(
+            exited.code(),
+            Some(0),
+            "a clean stop, not killed: {exited:?}"
+        );
+    }
+}

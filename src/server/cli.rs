@@ -89,7 +89,8 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
     };
-    let served = runtime.block_on(serve(settings, process::signal()));
+    // The signal handlers are installed inside the runtime, before serving.
+    let served = runtime.block_on(async { serve(settings, process::signal()).await });
     // Tasks still running (a file read on the blocking pool, say) do not hold
     // the exit up: `serve` already waited its grace period for them.
     runtime.shutdown_timeout(RUNTIME_EXIT_WAIT);
