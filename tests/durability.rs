@@ -700,16 +700,18 @@ async fn next_n(reader: &mut common::SseReader, n: usize) -> Vec<(u64, String)> 
     seen
 }
 
+/// Published events only, on a store with a 3 s retention time.
+fn retention_args(dir: &Path) -> Vec<String> {
+    store_args(dir, &["--generate", "none", "--retention-ms", "3000"])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_stream_with_a_subscriber_keeps_its_history_across_a_crash() {
     // Retention counts from when the last subscriber leaves: a crash is
     // that moment (to within a round of the sweep, 1 s here), not the
     // stream's newest event, however long ago that was.
     let dir = tempfile::tempdir().expect("dir");
-    let args = store_args(
-        dir.path(),
-        &["--generate", "none", "--retention-ms", "3000"],
-    );
+    let args = retention_args(dir.path());
     let mut server = start(&args).await;
     let token = common::token(&["*"], &[], 600);
     let mut listener = open(&server, "quiet", None).await;
@@ -737,10 +739,7 @@ async fn a_quiet_stream_with_a_subscriber_keeps_its_history_across_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_does_not_restart_an_idle_streams_retention_time() {
     let dir = tempfile::tempdir().expect("dir");
-    let args = store_args(
-        dir.path(),
-        &["--generate", "none", "--retention-ms", "3000"],
-    );
+    let args = retention_args(dir.path());
     let mut server = start(&args).await;
     let token = common::token(&["*"], &[], 600);
     let published = tokio::time::Instant::now();

@@ -202,40 +202,51 @@ fn chunked_body(raw: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-#[test]
-fn sigterm_stops_a_server_whose_log_reader_is_gone() {
-    // Like a server piped into `head` or a log shipper that died: once its
-    // first line is read, nobody reads its stdout (the reader is dropped at
-    // once) or its stderr.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
+/// The server with `--store memory` on a free port, its stdout piped
+/// and its stderr as given: a bare process, for tests of how it stops.
+fn spawn_bare(stderr: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
         .args(["--addr", "127.0.0.1:0", "--store", "memory"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .expect("server starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).expect("stdout");
-    assert!(first.starts_with("listening on "), "{first:?}");
-    drop(child.stderr.take());
+        .expect("server starts")
+}
+
+/// Sends SIGTERM to `child` and returns how it ended; fails when it is
+/// still running after [`WAIT`].
+fn sigterm_and_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
-    let deadline = std::time::Instant::now() + WAIT;
-    let exited = loop {
+    let deadline = Instant::now() + WAIT;
+    loop {
         if let Some(exited) = child.try_wait().expect("wait") {
-            break Some(exited);
+            return exited;
         }
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             let _ = child.kill();
-            break None;
+            panic!("the server did not stop on SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    let exited = exited.expect("the server stopped on SIGTERM");
+    }
+}
+
+#[test]
+fn sigterm_stops_a_server_whose_log_reader_is_gone() {
+    // Like a server piped into `head` or a log shipper that died: once its
+    // first line is read, nobody reads its stdout (the reader is dropped at
+    // once) or its stderr.
+    let mut child = spawn_bare(std::process::Stdio::piped());
+    let stdout = child.stdout.take().expect("piped");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).expect("stdout");
+    assert!(first.starts_with("listening on "), "{first:?}");
+    drop(child.stderr.take());
+    let exited = sigterm_and_wait(&mut child);
     assert!(exited.success(), "{exited:?}");
 }
 
@@ -243,13 +254,7 @@ fn sigterm_stops_a_server_whose_log_reader_is_gone() {
 fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
     // A supervisor that stops a server as soon as it has started.
     for _ in 0..5 {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sse-hub"))
-            .args(["--addr", "127.0.0.1:0", "--store", "memory"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("server starts");
+        let mut child = spawn_bare(std::process::Stdio::null());
         let mut stdout = child.stdout.take().expect("piped");
         // Up to the first line's end, not a byte more.
         let mut line = Vec::new();
@@ -259,12 +264,7 @@ fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
             line.push(byte[0]);
         }
         assert!(line.starts_with(b"listening on "), "{line:?}");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let exited = child.wait().expect("wait");
+        let exited = sigterm_and_wait(&mut child);
         assert_eq!(
             exited.code(),
             Some(0),

@@ -386,7 +386,7 @@ impl DiskStore {
         };
         let name = stream.as_str().to_owned();
         let row = self.read("newest", move |db| read_row(db, &name)).await?;
-        let retention_ms = u64::try_from(self.settings.retention.as_millis()).unwrap_or(u64::MAX);
+        let retention_ms = tables::duration_ms(self.settings.retention);
         let now = millis(SystemTime::now());
         let mut numbers = self.shared.numbers();
         if let Some(open) = numbers.open.get(stream) {

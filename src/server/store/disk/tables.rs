@@ -103,9 +103,17 @@ impl StreamRow {
 
 /// Milliseconds since the Unix epoch (0 for a clock before it).
 pub(super) fn millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-    })
+    at.duration_since(UNIX_EPOCH).map_or(0, duration_ms)
+}
+
+/// `duration` in whole milliseconds, as the file keeps times.
+pub(super) fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How long an idempotency key is answered, in the file's milliseconds.
+pub(super) fn key_lifetime_ms() -> u64 {
+    duration_ms(crate::server::store::IDEMPOTENCY_LIFETIME)
 }
 
 /// The time `ms` milliseconds after the Unix epoch.
@@ -229,8 +237,7 @@ pub(super) fn read_keys(
     let Some(table) = open_if_there(&read, KEYS)? else {
         return Ok(vec![None; keys.len()]);
     };
-    let lifetime =
-        u64::try_from(crate::server::store::IDEMPOTENCY_LIFETIME.as_millis()).unwrap_or(u64::MAX);
+    let lifetime = key_lifetime_ms();
     let now = millis(now);
     let mut answers = Vec::with_capacity(keys.len());
     for key in keys {

@@ -549,8 +549,7 @@ fn an_idempotency_key_is_answered_for_its_lifetime_only() {
 async fn the_sweep_deletes_expired_idempotency_keys_and_keeps_the_others() {
     let dir = tempfile::tempdir().expect("dir");
     let now = millis(SystemTime::now());
-    let old =
-        now - millis(std::time::UNIX_EPOCH + crate::server::store::IDEMPOTENCY_LIFETIME) - 1000;
+    let old = now - tables::key_lifetime_ms() - 1000;
     {
         // As an earlier run left them: one key too old, one fresh.
         let db = open_database(dir.path(), true).expect("opens");

@@ -44,8 +44,8 @@ use super::numbers::Shared;
 use super::request::Fault;
 use super::request::{Ack, Record, Request};
 use super::tables::{
-    millis, open_if_there, with_newest_event, EventKey, EventValue, RowValue, StreamRow, EVENTS,
-    FLOOR, FORMAT, FORMAT_VERSION, KEYS, KEYS_BY_TIME, META, STREAMS,
+    duration_ms, key_lifetime_ms, millis, open_if_there, with_newest_event, EventKey, EventValue,
+    RowValue, StreamRow, EVENTS, FLOOR, FORMAT, FORMAT_VERSION, KEYS, KEYS_BY_TIME, META, STREAMS,
 };
 use crate::model::StreamId;
 use crate::server::store::Seq;
@@ -601,18 +601,17 @@ impl Writer {
     /// rows that have been idle longer than the retention time and that
     /// nobody has open.
     fn sweep(&mut self) {
-        let retention_ms = u64::try_from(self.settings.retention.as_millis()).unwrap_or(u64::MAX);
+        let retention_ms = duration_ms(self.settings.retention);
         let now = millis(SystemTime::now());
+        // Once a round: the streams with subscribers are active, and the
+        // keys (only while there may be some: an idle store commits
+        // nothing) expire.
         if self.sweep_after.is_none() {
             self.note_busy_streams(now);
-        }
-        // Only while there may be keys: an idle store commits nothing.
-        if self.sweep_after.is_none() && self.keys_kept {
-            let lifetime = u64::try_from(crate::server::store::IDEMPOTENCY_LIFETIME.as_millis())
-                .unwrap_or(u64::MAX);
-            self.pending
-                .ops
-                .push(Op::ExpireKeys(now.saturating_sub(lifetime)));
+            if self.keys_kept {
+                let before = now.saturating_sub(key_lifetime_ms());
+                self.pending.ops.push(Op::ExpireKeys(before));
+            }
         }
         let chunk = match self.read_rows(retention_ms, now) {
             Ok(chunk) => chunk,
