@@ -4,6 +4,7 @@ mod connect_form;
 mod event_history;
 mod event_types_field;
 mod hub_totals;
+mod outage_note;
 mod publish_answer;
 mod publish_card;
 mod published_item;

@@ -1,6 +1,6 @@
 import { test, expect } from "./fixtures/guard";
 import { HomePage, pageTransition } from "./fixtures/stream-panel";
-import { dashboardFeeds } from "./fixtures/server";
+import { dashboardFeeds, OwnServer } from "./fixtures/server";
 import { DashboardPage } from "./fixtures/dashboard";
 import type { BrowserContext, Page } from "@playwright/test";
 import type { Guard } from "./fixtures/guard";
@@ -57,6 +57,61 @@ test.describe("dashboard", () => {
     await expect(dashboard.subscribers(id)).toHaveText("1");
     await first.page.close();
     await expect(dashboard.row(id)).toHaveCount(0);
+  });
+
+  test("a stream keeps its row from frame to frame: its figures change in place, a selection in it stays", async ({
+    page,
+    context,
+    guard,
+  }) => {
+    const id = `e2e-dash-keep-${Date.now()}`;
+    await streamPage(context, guard, id);
+    const dashboard = new DashboardPage(page);
+    await dashboard.open();
+    const row = dashboard.row(id);
+    await expect(row).toBeVisible();
+    // The whole id is the id cell's tooltip (a long one is cut).
+    await expect(row.getByTestId("row-id")).toHaveAttribute("title", id);
+    // Mark the row's element and select its id, as a user copying it would.
+    await row.evaluate((element) => {
+      element.setAttribute("data-kept", "yes");
+      const cell = element.querySelector('[data-testid="row-id"]');
+      if (cell) window.getSelection()?.selectAllChildren(cell);
+    });
+    const events = Number(await row.getByTestId("row-events").textContent());
+    await expect.poll(async () => Number(await row.getByTestId("row-events").textContent())).toBeGreaterThan(events + 1);
+    // Several frames later: the same element, the selection intact.
+    await expect(row).toHaveAttribute("data-kept", "yes");
+    expect(await page.evaluate(() => window.getSelection()?.toString())).toBe(id);
+  });
+
+  test("while the feed is down the figures are marked as frozen, since when, and live again once it is back", async ({
+    page,
+    guard,
+  }) => {
+    guard.allow(/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET/);
+    const server = await OwnServer.start(["--interval-ms", "100", "--retry-ms", "200"]);
+    try {
+      const dashboard = new DashboardPage(page);
+      await dashboard.open(server.baseURL);
+      await expect(dashboard.connections).toHaveText(/^\d/);
+      await expect(dashboard.outage).toBeHidden();
+      await expect(dashboard.figures).not.toHaveClass(/\bstale\b/);
+      await server.stop();
+      await expect(dashboard.status).toHaveText("reconnecting");
+      await expect(dashboard.outage).toContainText(/^Lost the feed at \d\d:\d\d:\d\d\.\d{3}; /);
+      await expect(dashboard.outage).toContainText(/\([1-9]\d* tr(y has|ies have) failed so far\)\. The figures shown are from then\./);
+      await expect(dashboard.figures).toHaveClass(/\bstale\b/);
+      await expect(dashboard.table).toHaveClass(/\bstale\b/);
+      await server.startAgain();
+      await expect(dashboard.status).toHaveText("connected");
+      await expect(dashboard.outage).toBeHidden();
+      await expect(dashboard.figures).not.toHaveClass(/\bstale\b/);
+    } finally {
+      // The feed closes before its server stops.
+      await page.goto("about:blank");
+      await server.stop();
+    }
   });
 
   test("sorts by any column with the header buttons, announcing the order", async ({ page, context, guard }) => {

@@ -248,11 +248,17 @@ test.describe("home page", () => {
       await home.open(server.baseURL);
       await home.panel.connect("e2e-restart");
       await home.panel.waitForEvents(2);
+      await expect(home.panel.outage).toBeHidden();
       await server.stop();
       await expect(home.panel.status).toHaveText("reconnecting");
+      // Beside the badge: since when, and the tries that failed, so that
+      // a server gone for good is told apart from a blip.
+      await expect(home.panel.outage).toContainText(/^Lost the connection at \d\d:\d\d:\d\d\.\d{3}; /);
+      await expect(home.panel.outage).toContainText(/\([1-9]\d* tr(y has|ies have) failed so far\)/);
       const before = Number(await home.panel.count.textContent());
       await server.startAgain();
       await expect(home.panel.status).toHaveText("connected");
+      await expect(home.panel.outage).toBeHidden();
       await expect.poll(() => home.panel.count.textContent().then(Number)).toBeGreaterThan(before);
     } finally {
       await leavePage(page);

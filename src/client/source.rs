@@ -1,6 +1,6 @@
 //! A stream client's `EventSource` callbacks; browser only.
 
-use super::event_source::{source_closed, OpenSource};
+use super::event_source::{note_retrying, source_closed, OpenSource};
 use super::refusal::explain_refusal;
 use super::StreamClient;
 use crate::model::{
@@ -35,6 +35,7 @@ impl Connection {
             }
             client.status.set(ConnectionStatus::Connected);
             client.error.set(None);
+            client.outage.set(None);
         };
         let on_message = move |event: Event| {
             // A listener for a type named `open` or `error` also hears the
@@ -58,6 +59,7 @@ impl Connection {
                 return;
             }
             if source_closed(&event) {
+                client.outage.set(None);
                 client.status.set(ConnectionStatus::Error);
                 client
                     .error
@@ -65,6 +67,7 @@ impl Connection {
                 explain_refusal(client, generation, error_url.clone());
             } else {
                 client.status.set(ConnectionStatus::Reconnecting);
+                note_retrying(client.outage);
             }
         };
         let live = OpenSource::open(&url, on_open, on_message, on_error)?;

@@ -1,6 +1,7 @@
 //! The dashboard's hub-wide figures: connections, streams, the two rates
 //! and the rejections by code.
 
+use super::outage_note::OutageNote;
 use super::status_badge::StatusBadge;
 use crate::client::StatsFeed;
 use crate::model::{format_count, format_rate};
@@ -34,7 +35,10 @@ pub fn HubTotals(
                 <h2 id="totals-heading">"Hub"</h2>
                 <StatusBadge status=feed.status panel="Dashboard"/>
             </div>
-            <dl class="figures">
+            <OutageNote outage=feed.outage what="the feed" then="The figures shown are from then."/>
+            // Greyed while the feed is down: frozen figures must not pass
+            // for live ones.
+            <dl class="figures" class:stale=move || feed.outage.with(Option::is_some)>
                 <div class="figure">
                     <dt>"Connections"</dt>
                     <dd data-testid="total-connections">{count(|totals| totals.connections)}</dd>

@@ -5,6 +5,7 @@
 use super::connect_form::ConnectForm;
 use super::event_history::EventHistoryList;
 use super::event_types_field::EventTypesField;
+use super::outage_note::OutageNote;
 use super::sparkline::Sparkline;
 use super::status_badge::StatusBadge;
 use crate::client::StreamClient;
@@ -73,6 +74,11 @@ pub fn StreamPanel(
             <p class="connection-error" data-testid="error" role="alert" hidden=move || client.error.with(Option::is_none)>
                 {move || client.error.get().unwrap_or_default()}
             </p>
+            <OutageNote
+                outage=client.outage
+                what="the connection"
+                then="Events missed meanwhile follow once it is back."
+            />
             <div class="readout">
                 <div class="latest-box">
                     <span class="caption">"Latest"</span>

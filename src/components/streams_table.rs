@@ -17,7 +17,10 @@ pub fn StreamsTable(
 ) -> impl IntoView {
     let board = feed.board;
     let order = RwSignal::new(SortOrder::default());
-    let rows = move || board.with(|board| board.rows(order.get()));
+    // A memo: every row looks itself up in it, and a frame that changed
+    // nothing visible (or a sort that kept the order) touches no row.
+    let rows = Memo::new(move |_| board.with(|board| board.rows(order.get())));
+    let ids = move || rows.with(|rows| rows.iter().map(|row| row.id.clone()).collect::<Vec<_>>());
     // Said only once a frame has shown the hub has no stream, not before.
     let no_streams = move || board.with(|board| board.has_data() && !board.has_streams());
     let headers = SortKey::ALL
@@ -55,15 +58,17 @@ pub fn StreamsTable(
             </p>
             // Focusable, so that keyboard users can scroll it sideways.
             <div class="table-scroll" role="region" aria-label="Streams table" tabindex="0">
-                <table class="streams-table" data-testid="streams-table">
+                <table class="streams-table" class:stale=move || feed.outage.with(Option::is_some) data-testid="streams-table">
                     <thead>
                         <tr>{headers}</tr>
                     </thead>
                     <tbody>
-                        // Keyed by the whole row: a row whose figures changed
-                        // is redrawn, an unchanged one is left alone.
-                        <For each=rows key=|row| row.clone() let:row>
-                            <StreamRowView row/>
+                        // Keyed by the stream id: a stream keeps its row (its
+                        // elements, and so a text selection in it) from one
+                        // frame to the next, and only the figures that
+                        // changed are rewritten; a new order moves rows.
+                        <For each=ids key=|id| id.clone() let:id>
+                            <StreamRowView id rows/>
                         </For>
                     </tbody>
                 </table>
@@ -75,20 +80,43 @@ pub fn StreamsTable(
     }
 }
 
-/// One stream's row.
+/// One stream's row, reading its figures from `rows` each frame.
 #[component]
-fn StreamRowView(row: StreamRow) -> impl IntoView {
-    let peak = row.trend.iter().copied().max().map(u64::from);
-    let trend_label = ["Rate over the last minute, peak ", &format_rate(peak)].concat();
+fn StreamRowView(
+    /// The stream this row shows.
+    id: String,
+    /// Every listed stream's figures, in the table's order.
+    rows: Memo<Vec<StreamRow>>,
+) -> impl IntoView {
+    let row = {
+        let id = id.clone();
+        Memo::new(move |_| rows.with(|rows| rows.iter().find(|row| row.id == id).cloned()))
+    };
+    let figure = move |show: fn(&StreamRow) -> String| {
+        move || row.with(|row| row.as_ref().map(show).unwrap_or_default())
+    };
+    let trend = Signal::derive(move || {
+        row.with(|row| {
+            row.as_ref()
+                .map(|row| row.trend.clone())
+                .unwrap_or_default()
+        })
+    });
+    let trend_label = Signal::derive(move || {
+        let peak = trend.with(|trend| trend.iter().copied().max().map(u64::from));
+        ["Rate over the last minute, peak ", &format_rate(peak)].concat()
+    });
     view! {
-        <tr data-testid="stream-row" data-stream=row.id.clone()>
-            <th scope="row" class="stream-id" data-testid="row-id">{row.id.clone()}</th>
-            <td class="num" data-testid="row-subscribers">{format_count(row.subscribers as u64)}</td>
-            <td class="num" data-testid="row-events">{format_count(row.events)}</td>
-            <td class="num" data-testid="row-rate">{format_rate(row.rate)}</td>
-            <td class="num" data-testid="row-age">{format_age(row.last_event_ms_ago)}</td>
+        <tr data-testid="stream-row" data-stream=id.clone()>
+            // An id longer than the column is cut with an ellipsis: the
+            // whole id is its tooltip.
+            <th scope="row" class="stream-id" data-testid="row-id" title=id.clone()>{id.clone()}</th>
+            <td class="num" data-testid="row-subscribers">{figure(|row| format_count(row.subscribers as u64))}</td>
+            <td class="num" data-testid="row-events">{figure(|row| format_count(row.events))}</td>
+            <td class="num" data-testid="row-rate">{figure(|row| format_rate(row.rate))}</td>
+            <td class="num" data-testid="row-age">{figure(|row| format_age(row.last_event_ms_ago))}</td>
             <td class="trend">
-                <Sparkline values=Signal::stored(row.trend) label=trend_label from_zero=true/>
+                <Sparkline values=trend label=trend_label from_zero=true/>
             </td>
         </tr>
     }

@@ -48,9 +48,60 @@ impl ConnectionStatus {
     }
 }
 
+/// A connection that dropped and that the browser is retrying by itself
+/// (an `EventSource` retries for as long as the page is open): since when,
+/// and how many tries have failed since. Shown beside the `reconnecting`
+/// badge, so that a server gone for good is told apart from a blip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    /// The browser's local time of the drop, `HH:MM:SS`.
+    pub since: String,
+    /// Reconnection attempts that failed since the drop.
+    pub failed_tries: u32,
+}
+
+impl Outage {
+    /// An outage that started at `since` (local `HH:MM:SS`).
+    pub fn starting(since: String) -> Self {
+        Self {
+            since,
+            failed_tries: 0,
+        }
+    }
+
+    /// Counts one more error report from the `EventSource`: after the
+    /// drop itself, each one is a reconnection attempt that failed.
+    pub fn another_error(&mut self) {
+        self.failed_tries = self.failed_tries.saturating_add(1);
+    }
+
+    /// How the retrying stands: "no try has failed yet", "1 try has
+    /// failed so far", "3 tries have failed so far".
+    pub fn tries(&self) -> String {
+        match self.failed_tries {
+            0 => "no try has failed yet".to_owned(),
+            1 => "1 try has failed so far".to_owned(),
+            n => format!("{n} tries have failed so far"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ConnectionStatus::*;
+    use super::Outage;
+
+    #[test]
+    fn an_outage_counts_the_failed_tries_after_the_drop() {
+        let mut outage = Outage::starting("12:03:04".into());
+        assert_eq!(outage.tries(), "no try has failed yet");
+        outage.another_error();
+        assert_eq!(outage.tries(), "1 try has failed so far");
+        outage.another_error();
+        outage.another_error();
+        assert_eq!(outage.tries(), "3 tries have failed so far");
+        assert_eq!(outage.since, "12:03:04");
+    }
 
     #[test]
     fn every_status_has_a_distinct_label_and_icon() {
