@@ -2,6 +2,7 @@
 //! shared by the server and the page's Publish card so that both validate
 //! an event type the same way.
 
+use super::wire::describe_char;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -47,11 +48,7 @@ impl EventType {
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
         {
             return Err(EventTypeError::InvalidChar {
-                found: if bad.is_control() || bad.is_whitespace() {
-                    format!("the character U+{:04X}", bad as u32)
-                } else {
-                    format!("'{bad}'")
-                },
+                found: describe_char(bad),
             });
         }
         // Every allowed character is ASCII, so bytes == characters here.
@@ -110,7 +107,7 @@ mod tests {
         assert_eq!(
             EventType::parse("a b"),
             Err(EventTypeError::InvalidChar {
-                found: "the character U+0020".into()
+                found: "a space".into()
             })
         );
         // A newline would start a new SSE field.

@@ -75,15 +75,57 @@ fn is_stream_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-')
 }
 
-/// Renders a character readably in an error message, escaping invisible ones.
+/// Renders a refused character readably in an error message: a visible
+/// ASCII one as itself, any other visible one as itself with its code
+/// point (`'é' (U+00E9)`: two look-alikes are told apart), and one that
+/// shows as nothing or moves the text around it (controls, spaces,
+/// zero-width and direction marks, combining marks) by its code point
+/// only.
 pub(crate) fn describe_char(c: char) -> String {
     if c == ' ' {
         "a space".to_owned()
-    } else if c.is_control() || c.is_whitespace() {
+    } else if c.is_ascii_graphic() {
+        format!("'{c}'")
+    } else if c.is_control() || c.is_whitespace() || is_invisible(c) {
         format!("the character U+{:04X}", c as u32)
     } else {
-        format!("'{c}'")
+        format!("'{c}' (U+{:04X})", c as u32)
     }
+}
+
+/// Characters that print as nothing, join or reorder their neighbours, or
+/// attach to the character before them: Unicode's format characters (Cf),
+/// the combining marks most often met, variation selectors, and the
+/// noncharacters and private use a font has no glyph for.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0300}'..='\u{036F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{3164}'
+            | '\u{E000}'..='\u{F8FF}'
+            | '\u{FDD0}'..='\u{FDEF}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FE20}'..='\u{FE2F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{FFFE}'..='\u{FFFF}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+            | '\u{F0000}'..
+    )
 }
 
 impl fmt::Display for StreamId {
@@ -324,6 +366,38 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_character_is_named_so_that_it_can_be_seen() {
+        let said = |c| describe_char(c);
+        assert_eq!(said(' '), "a space");
+        assert_eq!(said('/'), "'/'");
+        assert_eq!(said('\n'), "the character U+000A");
+        // Visible, with the code point that tells look-alikes apart.
+        assert_eq!(said('é'), "'é' (U+00E9)");
+        assert_eq!(said('а'), "'а' (U+0430)");
+        // Invisible or text-moving: the code point alone, never the
+        // character itself (which would show as '' or reorder the message).
+        for invisible in [
+            '\u{200B}',
+            '\u{FEFF}',
+            '\u{202E}',
+            '\u{00AD}',
+            '\u{0301}',
+            '\u{E0041}',
+            '\u{00A0}',
+            '\u{2028}',
+        ] {
+            let text = said(invisible);
+            assert_eq!(text, format!("the character U+{:04X}", invisible as u32));
+            assert!(!text.contains(invisible), "{text}");
+        }
+        let error = StreamId::parse("room\u{200B}1").expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "the stream id contains the character U+200B, which is not allowed; use only letters, digits and . _ ~ -"
+        );
+    }
 
     #[test]
     fn accepts_every_allowed_character() {
