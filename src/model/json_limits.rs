@@ -1,0 +1,165 @@
+//! What the server's JSON reader (`serde_json`) refuses and the browser's
+//! (`JSON.parse`) accepts: arrays and objects nested deeper than
+//! [`MAX_JSON_DEPTH`], and a `\u` escape of half a surrogate pair. The
+//! Publish card checks both before it sends, so that data the server would
+//! refuse with `invalid_event` is marked in the editor instead.
+//!
+//! Contract: for a text that is valid JSON syntax, [`check_json_limits`]
+//! accepts exactly what `serde_json` reads (tested against it); it is not
+//! a syntax check.
+
+use super::json_value::JsonError;
+
+/// Most levels of arrays and objects the server reads: `serde_json`'s
+/// recursion limit (128) stops at the 128th opening bracket.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// Refuses valid JSON `text` that the server's reader would refuse: too
+/// deep, or holding an escaped lone surrogate.
+pub fn check_json_limits(text: &str) -> Result<(), JsonError> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match (in_string, byte) {
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (true, b'\\') => {
+                at += escape_len(bytes, at)?;
+                continue;
+            }
+            (false, b'[' | b'{') => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(JsonError::new(format!(
+                        "it nests arrays and objects more than {MAX_JSON_DEPTH} levels deep, the server's limit"
+                    )));
+                }
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(())
+}
+
+/// The length of the escape at `bytes[at]` (a backslash inside a string):
+/// 2 for `\n` and the like, 6 for `\uXXXX`, 12 for a surrogate pair. Half
+/// a pair is refused.
+fn escape_len(bytes: &[u8], at: usize) -> Result<usize, JsonError> {
+    if bytes.get(at + 1) != Some(&b'u') {
+        return Ok(2);
+    }
+    let lone = |unit: u16| {
+        JsonError::new(format!(
+            "the escape \\u{unit:04X} is half of a surrogate pair without its other half"
+        ))
+    };
+    match code_unit(bytes, at + 2) {
+        Some(unit @ 0xD800..=0xDBFF) => {
+            let paired = bytes.get(at + 6) == Some(&b'\\')
+                && bytes.get(at + 7) == Some(&b'u')
+                && matches!(code_unit(bytes, at + 8), Some(0xDC00..=0xDFFF));
+            if paired {
+                Ok(12)
+            } else {
+                Err(lone(unit))
+            }
+        }
+        Some(unit @ 0xDC00..=0xDFFF) => Err(lone(unit)),
+        _ => Ok(6),
+    }
+}
+
+/// The four hex digits at `bytes[at..at + 4]`, if they are that.
+fn code_unit(bytes: &[u8], at: usize) -> Option<u16> {
+    let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+    u16::from_str_radix(digits, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the server's reader takes `text`, as the publish route reads it.
+    fn server_reads(text: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(text).is_ok()
+    }
+
+    #[test]
+    fn the_depth_limit_is_the_servers() {
+        for depth in [1, 2, 126, 127, 128, 129, 500] {
+            for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                let text = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                assert_eq!(
+                    check_json_limits(&text).is_ok(),
+                    server_reads(&text),
+                    "depth {depth} of {open}"
+                );
+            }
+        }
+        // Brackets inside strings are text, not nesting.
+        let text = format!("[\"{}\"]", "[".repeat(300));
+        assert!(check_json_limits(&text).is_ok() && server_reads(&text));
+        // A closed container gives its level back.
+        let text = format!("[{}]", "[[1]],".repeat(200) + "2");
+        assert!(check_json_limits(&text).is_ok() && server_reads(&text));
+    }
+
+    #[test]
+    fn lone_surrogates_are_refused_as_the_server_refuses_them() {
+        for text in [
+            r#""\ud800""#,
+            r#""\uDBFF""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+            r#""\ud800x""#,
+            r#""\ud800\ud800""#,
+            r#""\udc00\ud800""#,
+            r#"{"\ud800": 1}"#,
+            r#""\ud83d\ude00""#,
+            r#""\\ud800""#,
+            r#""\\\ud800""#,
+            r#""\"\ud800""#,
+            r#""\u0041\n\t\/""#,
+            r#""é ☃ 😀""#,
+            r#"["\ud83d\ude00", "\ud83d"]"#,
+        ] {
+            assert_eq!(
+                check_json_limits(text).is_ok(),
+                server_reads(text),
+                "{text}"
+            );
+        }
+        let error = check_json_limits(r#""\ud800""#).expect_err("lone");
+        assert_eq!(
+            error.to_string(),
+            "the escape \\uD800 is half of a surrogate pair without its other half"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_server_on_valid_json(
+            value in proptest::arbitrary::any::<Vec<(String, u8)>>(),
+            wrap in 0usize..140,
+        ) {
+            let inner = serde_json::to_string(&value).expect("serializable");
+            let text = format!("{}{inner}{}", "[".repeat(wrap), "]".repeat(wrap));
+            proptest::prop_assert_eq!(check_json_limits(&text).is_ok(), server_reads(&text));
+        }
+
+        #[test]
+        fn agrees_with_the_server_on_escapes(
+            units in proptest::collection::vec(
+                proptest::prop_oneof![0xD7F0u16..0xE010, proptest::arbitrary::any::<u16>()],
+                0..6,
+            ),
+        ) {
+            let escapes: String = units.iter().map(|unit| format!("\\u{unit:04x}")).collect();
+            let text = format!("[\"{escapes}\"]");
+            proptest::prop_assert_eq!(check_json_limits(&text).is_ok(), server_reads(&text));
+        }
+    }
+}
