@@ -5,8 +5,9 @@
 //! Contract: the algorithm is the server's, never the token's: a token
 //! whose header names anything but HS256 (`none`, HS512, RS256…) is refused
 //! before its signature is looked at. `exp` is required and checked with no
-//! leeway (a token ends at its `exp`); `nbf`, when present, too; `aud` is
-//! not read. The grant is the `sse_hub` claim,
+//! leeway (a token ends at its `exp`); `nbf`, when present, too; both may
+//! be fractional (RFC 7519's NumericDate is any JSON number of seconds);
+//! `aud` is not read. The grant is the `sse_hub` claim,
 //! `{"publish": [patterns], "subscribe": [patterns]}`, each pattern in the
 //! syntax of [`StreamPatterns`]; an absent list grants nothing.
 
@@ -44,6 +45,9 @@ pub enum TokenError {
     /// `exp` has passed.
     #[error("the token has expired")]
     Expired,
+    /// `nbf` has not come yet.
+    #[error("the token is not valid yet (its \"nbf\" is in the future)")]
+    NotYetValid,
     /// The signature does not match this server's secret.
     #[error("the token's signature does not match")]
     BadSignature,
@@ -64,7 +68,8 @@ pub enum TokenError {
 /// The claims as they travel.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    exp: u64,
+    /// Whole seconds when this server mints; any number when it reads.
+    exp: serde_json::Number,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
     #[serde(default)]
@@ -127,6 +132,7 @@ impl TokenKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                     TokenError::WrongAlgorithm
@@ -137,8 +143,8 @@ impl TokenKeys {
                 _ => TokenError::Malformed(error.to_string()),
             })?;
         let claims = data.claims;
-        let expires_at = UNIX_EPOCH
-            .checked_add(Duration::from_secs(claims.exp))
+        let expires_at = seconds(&claims.exp)
+            .and_then(|exp| UNIX_EPOCH.checked_add(exp))
             .ok_or_else(|| TokenError::Malformed("its \"exp\" is out of range".into()))?;
         // jsonwebtoken lets a token live through the second of its `exp`;
         // here it ends at `exp`, so that a stream it opened can end then.
@@ -175,7 +181,7 @@ impl TokenKeys {
             .map(|since| since.as_secs())
             .ok_or_else(|| TokenError::Malformed("its lifetime is out of range".into()))?;
         let claims = Claims {
-            exp,
+            exp: exp.into(),
             sub: subject.map(str::to_owned),
             sse_hub: GrantClaim {
                 publish: publish.iter().map(|p| (*p).to_owned()).collect(),
@@ -184,6 +190,15 @@ impl TokenKeys {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|error| TokenError::Malformed(error.to_string()))
+    }
+}
+
+/// A NumericDate as a time since the epoch: `None` for a negative one or
+/// one beyond any time.
+fn seconds(date: &serde_json::Number) -> Option<Duration> {
+    match date.as_u64() {
+        Some(whole) => Some(Duration::from_secs(whole)),
+        None => Duration::try_from_secs_f64(date.as_f64()?).ok(),
     }
 }
 
@@ -230,11 +245,12 @@ mod tests {
     fn an_expired_token_is_refused() {
         let keys = TokenKeys::from_secret(b"s").expect("keys");
         let claims = Claims {
-            exp: SystemTime::now()
+            exp: (SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .expect("after 1970")
                 .as_secs()
-                - 1,
+                - 1)
+            .into(),
             sub: None,
             sse_hub: GrantClaim::default(),
         };
@@ -247,7 +263,7 @@ mod tests {
     fn the_algorithm_is_the_servers_never_the_tokens() {
         let keys = TokenKeys::from_secret(b"s").expect("keys");
         let claims = Claims {
-            exp: u64::MAX / 2,
+            exp: (u64::MAX / 2).into(),
             sub: None,
             sse_hub: GrantClaim {
                 publish: vec!["*".into()],
@@ -275,7 +291,7 @@ mod tests {
         let keys = TokenKeys::from_secret(b"s").expect("keys");
         for exp in [1u64 << 63, u64::MAX] {
             let claims = Claims {
-                exp,
+                exp: exp.into(),
                 sub: None,
                 sse_hub: GrantClaim::default(),
             };
@@ -287,6 +303,68 @@ mod tests {
                 "exp {exp}"
             );
         }
+    }
+
+    /// A token of `keys` with these claims (JSON), as another issuer makes it.
+    fn token_with(keys: &TokenKeys, claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+            .expect("encoded")
+    }
+
+    fn now_secs() -> f64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+    }
+
+    #[test]
+    fn a_fractional_exp_is_a_numeric_date_like_any_other() {
+        let keys = TokenKeys::from_secret(b"s").expect("keys");
+        let exp = now_secs() + 3600.5;
+        let grant = keys
+            .verify(&token_with(
+                &keys,
+                serde_json::json!({"exp": exp, "sse_hub": {"publish": ["a"]}}),
+            ))
+            .expect("valid");
+        let left = grant
+            .expires_at
+            .duration_since(SystemTime::now())
+            .expect("in the future");
+        assert!(
+            left > Duration::from_secs(3590) && left <= Duration::from_secs(3601),
+            "{left:?}"
+        );
+        // Half a second ago is past, though jsonwebtoken rounds it to now.
+        let past = token_with(&keys, serde_json::json!({"exp": now_secs() - 0.5}));
+        assert_eq!(keys.verify(&past), Err(TokenError::Expired));
+        // Negative: malformed, never a crash.
+        let negative = token_with(&keys, serde_json::json!({"exp": -5.5}));
+        assert!(matches!(
+            keys.verify(&negative),
+            Err(TokenError::Expired | TokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_token_before_its_nbf_is_not_valid_yet_and_says_so() {
+        let keys = TokenKeys::from_secret(b"s").expect("keys");
+        let early = token_with(
+            &keys,
+            serde_json::json!({"exp": now_secs() + 7200.0, "nbf": now_secs() + 3600.0}),
+        );
+        let refused = keys.verify(&early);
+        assert_eq!(refused, Err(TokenError::NotYetValid));
+        assert_eq!(
+            TokenError::NotYetValid.to_string(),
+            "the token is not valid yet (its \"nbf\" is in the future)"
+        );
+        let started = token_with(
+            &keys,
+            serde_json::json!({"exp": now_secs() + 7200.0, "nbf": now_secs() - 10.5}),
+        );
+        assert!(keys.verify(&started).is_ok());
     }
 
     #[test]
