@@ -171,6 +171,7 @@ async fn an_oversized_head_gets_431() {
     let body: Value =
         serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("JSON");
     assert_eq!(body["code"], "head_too_large");
+    assert_eq!(body["error"], "the request head is over 16384 bytes");
 
     // More headers than hyper takes: refused by the gateway too, not handed
     // to hyper half-read (whose own head deadline would start afresh).
@@ -183,6 +184,8 @@ async fn an_oversized_head_gets_431() {
     let answer = read_until_closed(&mut crowded).await;
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
     assert!(answer.contains("\"code\":\"head_too_large\""), "{answer}");
+    // The message names the bound it passed, not the size.
+    assert!(answer.contains("more than 100 header lines"), "{answer}");
 
     let mut later = TcpStream::connect(server.addr()).await.expect("connect");
     let (head, _) = exchange(
@@ -394,6 +397,22 @@ async fn requests_for_other_hosts_are_refused_on_both_paths() {
         assert!(head.starts_with("HTTP/1.1 421 "), "{head}");
         assert_eq!(body["code"], "host_not_allowed");
     }
+    // A target in absolute form names the host itself, and `Host` is
+    // ignored (RFC 9112 3.2.2), on a stream request too.
+    for request in [
+        &b"GET http://evil.example/api/stats HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+        b"GET http://evil.example:3000/sse/rebind HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ] {
+        let (head, body) = exchange(&mut served, request).await;
+        assert!(head.starts_with("HTTP/1.1 421 "), "{head}");
+        assert_eq!(body["code"], "host_not_allowed");
+    }
+    let (head, _) = exchange(
+        &mut served,
+        b"GET http://localhost:3000/api/stats HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
     let (head, body) = exchange(&mut served, b"GET /api/stats HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
     assert_eq!(body["code"], "missing_host");

@@ -573,6 +573,34 @@ async fn a_browser_on_an_allowed_origin_may_post_with_a_token() {
     assert!(header("access-control-allow-headers").contains("content-type"));
 }
 
+/// An `OPTIONS` for a path the API does not have is its JSON 404 like any
+/// other method, preflight or not (a preflight's 200 would tell a page the
+/// path exists), still readable from an allowed origin.
+#[tokio::test]
+async fn an_options_request_for_an_unknown_api_path_is_a_404() {
+    let server = TestServer::start(&["--generate", "none", "--log", "warn"]).await;
+    for path in ["/api/nope", "/api/streams/x/nope", "/sse/x/more", "/sse/x/"] {
+        for preflight in [false, true] {
+            let mut request = client()
+                .request(reqwest::Method::OPTIONS, server.url(path))
+                .header("Origin", "http://localhost:5173");
+            if preflight {
+                request = request.header("Access-Control-Request-Method", "GET");
+            }
+            let response = request.send().await.expect("sent");
+            let origin = response
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (status, body) = answer(response).await;
+            assert_eq!(status, 404, "{path} (preflight {preflight}): {body}");
+            assert_eq!(body["code"], "not_found", "{path}");
+            assert_eq!(origin.as_deref(), Some("http://localhost:5173"), "{path}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_replayed_answer_is_not_refused_by_the_rate_limit() {
     let server = TestServer::start_with_secret(&[

@@ -6,7 +6,7 @@ use super::state::AppState;
 use crate::model::{HubStats, StreamId, StreamSummary};
 use crate::server::hub::Hub;
 use axum::extract::{OriginalUri, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -44,6 +44,23 @@ pub(crate) async fn health(State(hub): State<Hub>) -> Response {
 /// Answer for a path under `/api` or `/sse` that names nothing.
 pub(crate) async fn not_found(OriginalUri(uri): OriginalUri) -> AppError {
     AppError::NotFound(uri.path().to_owned())
+}
+
+/// [`not_found`] with the CORS headers, so that a page elsewhere can read
+/// it: for the router's unknown API paths, which sit outside the CORS layer
+/// so that an `OPTIONS` for them is a `404` like any other method, not the
+/// layer's `200` to a preflight.
+pub(crate) async fn unknown_path(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
+    let mut response = not_found(uri).await.into_response();
+    response
+        .headers_mut()
+        .extend(state.http.cors.headers(origin));
+    response
 }
 
 /// Answer for a known path requested with the wrong method.

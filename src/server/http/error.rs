@@ -9,6 +9,7 @@ use crate::model::{ErrorBody, EventTypeError, StreamIdError};
 use crate::server::hub::HubError;
 use crate::server::stats::{bump, Stats};
 use crate::server::transport::open_sockets::Refusal;
+use crate::server::transport::request_head::HeadLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -199,9 +200,12 @@ fn refusal_message(refusal: &Refusal) -> String {
         Refusal::ConnectionRate { per_second } => format!(
             "your address opened more than {per_second} connections in a second (--max-connection-rate-per-ip)"
         ),
-        Refusal::HeadTooLarge { limit } => {
-            format!("the request head is over {limit} bytes")
-        }
+        Refusal::HeadTooLarge {
+            limit: HeadLimit::Bytes(limit),
+        } => format!("the request head is over {limit} bytes"),
+        Refusal::HeadTooLarge {
+            limit: HeadLimit::HeaderLines(limit),
+        } => format!("the request has more than {limit} header lines"),
     }
 }
 

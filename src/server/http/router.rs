@@ -20,35 +20,41 @@ use tower_http::compression::CompressionLayer;
 /// Builds the application from `state`; separate from serving, so tests can
 /// drive it without a socket.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/sse/", get(sse::missing_stream_id))
         .route("/sse/{id}", get(sse::stream_events))
         .route("/api/streams", get(api::list_streams))
         .route("/api/streams/{id}/events", post(publish::publish_event))
         .route("/api/stats", get(api::stats))
         .route("/api/stats/stream", get(stats_stream::stats_stream))
-        .route("/healthz", get(api::health))
-        .route(
-            "/metrics",
-            if state.public_metrics {
-                get(metrics::metrics)
-            } else {
-                any(api::not_found)
-            },
-        )
-        // Unknown paths under the API get its JSON 404, with its CORS
-        // headers and uncompressed, like every other API answer.
-        .route("/api", any(api::not_found))
-        .route("/api/{*rest}", any(api::not_found))
-        .route("/api/", any(api::not_found))
-        .route("/sse", any(api::not_found))
-        .route("/sse/{id}/", any(api::not_found))
-        .route("/sse/{id}/{*rest}", any(api::not_found))
+        .route("/healthz", get(api::health));
+    if state.public_metrics {
+        api = api.route("/metrics", get(metrics::metrics));
+    }
+    let api = api
         // Set before the CORS layer so that the layer wraps it too: a
         // preflight (OPTIONS) for the publish route is the layer's to
         // answer, not a 405.
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(state.http.cors.layer());
+    // Unknown paths under the API get its JSON 404, with its CORS headers
+    // and uncompressed, like every other API answer; outside the CORS
+    // layer, which would answer an OPTIONS for them 200 as a preflight.
+    let mut unknown = Router::new();
+    if !state.public_metrics {
+        unknown = unknown.route("/metrics", any(api::unknown_path));
+    }
+    for path in [
+        "/api",
+        "/api/",
+        "/api/{*rest}",
+        "/sse",
+        "/sse/{id}/",
+        "/sse/{id}/{*rest}",
+    ] {
+        unknown = unknown.route(path, any(api::unknown_path));
+    }
+
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // Pages and static files (the WASM bundle above all) are compressed; the
@@ -79,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new());
     Router::new()
         .merge(api)
+        .merge(unknown)
         .merge(site)
         .method_not_allowed_fallback(api::method_not_allowed)
         // Outermost: a request for another host is answered before
@@ -106,13 +113,19 @@ fn is_api_path(path: &str) -> bool {
     })
 }
 
-/// The request's `Host` header (raw) and whether it is HTTP/1.0, which
-/// need not send one.
+/// The host a request is for (raw) and whether it is HTTP/1.0, which need
+/// not send one: the target's own when it is in absolute form
+/// (`GET http://host/path`, where RFC 9112 3.2.2 has the server ignore
+/// `Host`), else the `Host` header. (The direct path never takes an
+/// absolute-form target: it comes here.)
 fn host_of(request: &Request) -> (Option<&[u8]>, bool) {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|value| value.as_bytes());
+    let host = match request.uri().authority() {
+        Some(authority) => Some(authority.host().as_bytes()),
+        None => request
+            .headers()
+            .get(header::HOST)
+            .map(|value| value.as_bytes()),
+    };
     (host, request.version() <= Version::HTTP_10)
 }
 

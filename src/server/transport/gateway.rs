@@ -7,13 +7,13 @@
 //! of new connections and counts the socket against the budget (in all and
 //! per address); a connection over either is refused. The first request
 //! head must arrive within the head deadline and fit in
-//! [`MAX_HEAD_BYTES`], else the connection is closed (or answered `431`).
+//! [`MAX_HEAD_BYTES`](super::request_head::MAX_HEAD_BYTES), else the connection is closed (or answered `431`).
 
 use super::connection_rate::ConnectionRate;
 use super::direct::{self, DirectPath};
 use super::gate::StreamGate;
 use super::open_sockets::{OpenSocket, Refusal, SocketBudget};
-use super::request_head::{classify, Head, StreamRequest, MAX_HEAD_BYTES};
+use super::request_head::{classify, Head, HeadLimit, StreamRequest};
 use super::served::Handoff;
 use super::TransportSettings;
 use crate::server::stats::{bump, Stats};
@@ -154,8 +154,8 @@ async fn route<G: StreamGate>(
     let shutdown = routes.direct.shutdown();
     match read_head(&mut socket, routes.head_timeout, shutdown).await {
         None => {}
-        Some(FirstRequest::TooLarge) => {
-            Box::pin(answer_too_large(&mut socket, &routes.gate)).await;
+        Some(FirstRequest::TooLarge(limit)) => {
+            Box::pin(answer_too_large(&mut socket, limit, &routes.gate)).await;
             drop(counted);
         }
         Some(FirstRequest::Stream(request)) => {
@@ -186,12 +186,9 @@ async fn route<G: StreamGate>(
     }
 }
 
-/// Answers a head over [`MAX_HEAD_BYTES`] with `431`, within
-/// [`REFUSAL_TIMEOUT`].
-async fn answer_too_large<G: StreamGate>(socket: &mut TcpStream, gate: &G) {
-    let refusal = Refusal::HeadTooLarge {
-        limit: MAX_HEAD_BYTES,
-    };
+/// Answers a head over `limit` with `431`, within [`REFUSAL_TIMEOUT`].
+async fn answer_too_large<G: StreamGate>(socket: &mut TcpStream, limit: HeadLimit, gate: &G) {
+    let refusal = Refusal::HeadTooLarge { limit };
     let answer = direct::write_error(socket, gate.refuse(refusal));
     let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
 }
@@ -262,8 +259,8 @@ enum FirstRequest {
     Stream(StreamRequest),
     /// Anything else, with the bytes read so far, for axum.
     Other(BytesMut),
-    /// A head over [`MAX_HEAD_BYTES`].
-    TooLarge,
+    /// A head over [`super::request_head::MAX_HEAD_BYTES`] or with too many header lines.
+    TooLarge(HeadLimit),
 }
 
 /// Reads until the bytes received form a complete request head (or are
@@ -291,7 +288,7 @@ async fn read_head(
             Head::Incomplete => {}
             Head::Stream(request) => return Some(FirstRequest::Stream(request)),
             Head::Other => return Some(FirstRequest::Other(received)),
-            Head::TooLarge => return Some(FirstRequest::TooLarge),
+            Head::TooLarge(limit) => return Some(FirstRequest::TooLarge(limit)),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! descriptor, a static file, and with both counted the process cannot run
 //! out of descriptors however the budget is used.
 
+use super::request_head::HeadLimit;
 use crate::server::hub::client_address;
 use crate::server::stats::Stats;
 use std::collections::HashMap;
@@ -39,10 +40,10 @@ pub enum Refusal {
         /// New connections allowed per second from one address.
         per_second: u32,
     },
-    /// The request head did not fit in `limit` bytes.
+    /// The request head passed `limit`: too many bytes or header lines.
     HeadTooLarge {
-        /// The most bytes a request head may take.
-        limit: usize,
+        /// The bound it passed.
+        limit: HeadLimit,
     },
 }
 

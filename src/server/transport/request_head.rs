@@ -20,7 +20,16 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// head the gateway could not read ever goes to hyper (whose deadline would
 /// start afresh); a request with more is refused as too large, as hyper
 /// refuses it.
-const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS: usize = 100;
+
+/// Which bound a request head passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadLimit {
+    /// More than this many bytes ([`MAX_HEAD_BYTES`]).
+    Bytes(usize),
+    /// More than this many header lines ([`MAX_HEADERS`]).
+    HeaderLines(usize),
+}
 
 /// What the first bytes of a connection turned out to be.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,8 +40,9 @@ pub enum Head {
     Stream(StreamRequest),
     /// Anything else: hand the connection, with these bytes, to axum.
     Other,
-    /// [`MAX_HEAD_BYTES`] received and the head still not complete.
-    TooLarge,
+    /// [`MAX_HEAD_BYTES`] received and the head still not complete, or
+    /// more than [`MAX_HEADERS`] header lines.
+    TooLarge(HeadLimit),
 }
 
 /// A `GET /sse/{id}` the direct path answers.
@@ -69,8 +79,9 @@ pub fn classify(bytes: &[u8]) -> Head {
     let head_len = match request.parse(bytes) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => return Head::Incomplete,
-        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-            return Head::TooLarge
+        Ok(httparse::Status::Partial) => return Head::TooLarge(HeadLimit::Bytes(MAX_HEAD_BYTES)),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Head::TooLarge(HeadLimit::HeaderLines(MAX_HEADERS))
         }
         // Bytes no request head may hold: hyper answers 400 for them at
         // once, from the bytes already received.
@@ -252,7 +263,10 @@ mod tests {
         assert_eq!(classify_hostless(&head), stream("a", None, None));
         head.truncate(MAX_HEAD_BYTES - 10);
         head.resize(MAX_HEAD_BYTES, b'x');
-        assert_eq!(classify(&head), Head::TooLarge);
+        assert_eq!(
+            classify(&head),
+            Head::TooLarge(HeadLimit::Bytes(MAX_HEAD_BYTES))
+        );
     }
 
     #[test]
@@ -263,7 +277,11 @@ mod tests {
         }
         assert_eq!(classify(&head), Head::Incomplete, "100 headers so far");
         head.extend_from_slice(b"X-One-More: v\r\n");
-        assert_eq!(classify(&head), Head::TooLarge, "partial, over the count");
+        assert_eq!(
+            classify(&head),
+            Head::TooLarge(HeadLimit::HeaderLines(MAX_HEADERS)),
+            "partial, over the count"
+        );
     }
 
     #[test]
