@@ -416,6 +416,29 @@ async fn requests_for_other_hosts_are_refused_on_both_paths() {
     let (head, body) = exchange(&mut served, b"GET /api/stats HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
     assert_eq!(body["code"], "missing_host");
+    // Two Host headers (which counts is what a proxy in front and this
+    // server could disagree on), or one that is no host: 400, on a first
+    // stream request (the direct path's) and on a keep-alive connection.
+    for request in [
+        &b"GET /sse/a HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n"[..],
+        b"GET /sse/a HTTP/1.1\r\nHost: localhost:abc\r\n\r\n",
+        b"GET /sse/a HTTP/1.1\r\nHost: user@localhost\r\n\r\n",
+    ] {
+        let mut first = TcpStream::connect(server.addr()).await.expect("connect");
+        let (head, body) = exchange(&mut first, request).await;
+        assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+        assert_eq!(body["code"], "invalid_host", "{body}");
+        let (head, body) = exchange(&mut served, request).await;
+        assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+        assert_eq!(body["code"], "invalid_host", "{body}");
+    }
+    let stats: Value = reqwest::get(server.url("/api/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(stats["rejected"]["invalid_host"], 6, "{stats}");
     let mut hostless_stream = TcpStream::connect(server.addr()).await.expect("connect");
     let (head, body) = exchange(&mut hostless_stream, b"GET /sse/a HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");

@@ -245,6 +245,9 @@ pub struct RejectionCounts {
     /// HTTP/1.1 requests with no `Host` header.
     #[serde(default)]
     pub missing_host: u64,
+    /// Requests with more than one `Host` header, or one that is no host.
+    #[serde(default)]
+    pub invalid_host: u64,
     /// First requests on a connection whose head was too large (431).
     #[serde(default)]
     pub head_too_large: u64,
@@ -324,7 +327,7 @@ pub struct StatsFrame {
 impl RejectionCounts {
     /// Every counter with its error code (as in the API's JSON errors), in
     /// a fixed order, for the places that list them all.
-    pub fn by_code(&self) -> [(&'static str, u64); 20] {
+    pub fn by_code(&self) -> [(&'static str, u64); 21] {
         [
             ("too_many_streams", self.too_many_streams),
             ("too_many_connections", self.too_many_connections),
@@ -347,6 +350,7 @@ impl RejectionCounts {
             ("publish_rate_limited", self.publish_rate_limited),
             ("invalid_idempotency_key", self.invalid_idempotency_key),
             ("missing_host", self.missing_host),
+            ("invalid_host", self.invalid_host),
             ("head_too_large", self.head_too_large),
             ("store_unavailable", self.store_unavailable),
         ]

@@ -141,6 +141,7 @@ impl ReadJson for RejectionCounts {
             publish_rate_limited: optional("publish_rate_limited")?,
             invalid_idempotency_key: optional("invalid_idempotency_key")?,
             missing_host: optional("missing_host")?,
+            invalid_host: optional("invalid_host")?,
             head_too_large: optional("head_too_large")?,
             store_unavailable: optional("store_unavailable")?,
         })

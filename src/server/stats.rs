@@ -39,6 +39,8 @@ pub struct Stats {
     pub(crate) host_not_allowed: AtomicU64,
     /// HTTP/1.1 requests with no `Host` header.
     pub(crate) missing_host: AtomicU64,
+    /// Requests with more than one `Host` header or one that is no host.
+    pub(crate) invalid_host: AtomicU64,
     /// First requests whose head passed `MAX_HEAD_BYTES` (431).
     pub(crate) head_too_large: AtomicU64,
     /// Publishes answered 503 because the store did not take the event.
@@ -102,6 +104,7 @@ impl Default for Stats {
             connection_rate_limited: AtomicU64::new(0),
             host_not_allowed: AtomicU64::new(0),
             missing_host: AtomicU64::new(0),
+            invalid_host: AtomicU64::new(0),
             head_too_large: AtomicU64::new(0),
             store_unavailable: AtomicU64::new(0),
             slow_client_disconnected: AtomicU64::new(0),
@@ -171,6 +174,7 @@ impl Stats {
             publish_rate_limited: read(&self.publish_rate_limited),
             invalid_idempotency_key: read(&self.invalid_idempotency_key),
             missing_host: read(&self.missing_host),
+            invalid_host: read(&self.invalid_host),
             head_too_large: read(&self.head_too_large),
             store_unavailable: read(&self.store_unavailable),
         }

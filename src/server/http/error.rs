@@ -38,6 +38,10 @@ pub enum AppError {
     /// An HTTP/1.1 request without a `Host` header.
     #[error("the request has no Host header")]
     MissingHost,
+    /// A `Host` header that is no host (RFC 9112 3.2: answered 400), or
+    /// more than one; the message says which.
+    #[error("{0}")]
+    InvalidHost(String),
     /// A publish, or a private stream, without a token.
     #[error("this needs a token: send it as 'Authorization: Bearer <token>' (or, for a stream, the cookie sse_hub_token)")]
     MissingToken,
@@ -109,7 +113,7 @@ impl AppError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
             Self::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
-            Self::MissingHost => StatusCode::BAD_REQUEST,
+            Self::MissingHost | Self::InvalidHost(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::MissingToken | Self::NotBearer | Self::InvalidToken(_) => {
@@ -141,6 +145,7 @@ impl AppError {
             Self::Refused(Refusal::HeadTooLarge { .. }) => "head_too_large",
             Self::HostNotAllowed(_) => "host_not_allowed",
             Self::MissingHost => "missing_host",
+            Self::InvalidHost(_) => "invalid_host",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::MissingToken => "missing_token",

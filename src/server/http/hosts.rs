@@ -8,7 +8,11 @@
 //! treats the hub as same-origin with that page, so CORS does not protect
 //! it; the `Host` header is the one thing that still says `evil.example`.
 //! A request for a host not allowed gets `421 host_not_allowed`; an HTTP/1.1
-//! request without `Host` gets `400 missing_host` (RFC 9112, 3.2).
+//! request without `Host` gets `400 missing_host`, and one with more than
+//! one `Host` header or one that is no `host[:port]` gets `400
+//! invalid_host` (RFC 9112, 3.2: which of two hosts would count is what a
+//! proxy in front and this server could disagree on). With `*` nothing is
+//! checked.
 //!
 //! Hosts compare without their port, case-insensitively, ignoring a final
 //! dot. An IP address cannot be rebound, so when the server listens on every
@@ -16,6 +20,17 @@
 
 use super::error::AppError;
 use std::net::{IpAddr, SocketAddr};
+
+/// The `Host` a request carries, as the check sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostField<'a> {
+    /// No `Host` header.
+    Absent,
+    /// One, raw.
+    One(&'a [u8]),
+    /// More than one.
+    Repeated,
+}
 
 /// The hosts the server answers for; see the module doc.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,21 +96,29 @@ impl AllowedHosts {
         }
     }
 
-    /// Whether a request with this `Host` header (raw bytes, `None` when
-    /// absent) over HTTP/1.1 (or 1.0 when `http10`) is answered.
-    pub fn check(&self, host: Option<&[u8]>, http10: bool) -> Result<(), AppError> {
+    /// Whether a request with this `Host` over HTTP/1.1 (or 1.0 when
+    /// `http10`) is answered.
+    pub fn check(&self, host: HostField<'_>, http10: bool) -> Result<(), AppError> {
         let Self::Listed { names, any_ip } = self else {
             return Ok(());
         };
-        let Some(host) = host else {
+        let host = match host {
+            HostField::One(host) => host,
             // HTTP/1.0 has no Host requirement, and no browser sends it.
-            return if http10 {
-                Ok(())
-            } else {
-                Err(AppError::MissingHost)
-            };
+            HostField::Absent if http10 => return Ok(()),
+            HostField::Absent => return Err(AppError::MissingHost),
+            HostField::Repeated => {
+                return Err(AppError::InvalidHost(
+                    "the request has more than one Host header".to_owned(),
+                ))
+            }
         };
         let text = String::from_utf8_lossy(host);
+        if !is_host_and_port(host) {
+            return Err(AppError::InvalidHost(format!(
+                "the Host header {text:?} is not a host name or address with an optional port"
+            )));
+        }
         let name = normalise(host_name(&text));
         let is_ip = name
             .strip_prefix('[')
@@ -126,6 +149,38 @@ fn host_name(host: &str) -> &str {
     }
 }
 
+/// Whether `value` is `host [":" port]` (RFC 9110 7.2 with RFC 3986's
+/// `host`): a name of RFC 3986's reg-name characters, or an IPv6 address in
+/// brackets; the port, if any, digits.
+fn is_host_and_port(value: &[u8]) -> bool {
+    let (host, port) = match value.strip_prefix(b"[") {
+        Some(rest) => match rest.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let inner = std::str::from_utf8(&rest[..end]).ok();
+                if inner
+                    .and_then(|ip| ip.parse::<std::net::Ipv6Addr>().ok())
+                    .is_none()
+                {
+                    return false;
+                }
+                (&value[..end + 2], &rest[end + 1..])
+            }
+            None => return false,
+        },
+        None => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        },
+    };
+    let reg_name = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b);
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    !host.is_empty() && (host.starts_with(b"[") || host.iter().all(|&b| reg_name(b))) && port_ok
+}
+
 /// Lower case, without a final dot.
 fn normalise(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
@@ -140,7 +195,7 @@ mod tests {
     }
 
     fn allows(hosts: &AllowedHosts, host: &str) -> bool {
-        hosts.check(Some(host.as_bytes()), false).is_ok()
+        hosts.check(HostField::One(host.as_bytes()), false).is_ok()
     }
 
     #[test]
@@ -185,16 +240,54 @@ mod tests {
         assert!(!allows(&hosts, "10.0.0.1"));
         let any = AllowedHosts::parse(Some("*"), listen("127.0.0.1:1"));
         assert!(allows(&any, "anything.at.all"));
-        assert!(any.check(None, false).is_ok());
+        assert!(any.check(HostField::Absent, false).is_ok());
+        assert!(any.check(HostField::Repeated, false).is_ok());
+        assert!(any.check(HostField::One(b"not a host"), false).is_ok());
     }
 
     #[test]
     fn a_missing_host_is_refused_over_http_1_1_only() {
         let hosts = AllowedHosts::parse(None, listen("127.0.0.1:3000"));
         assert!(matches!(
-            hosts.check(None, false),
+            hosts.check(HostField::Absent, false),
             Err(AppError::MissingHost)
         ));
-        assert!(hosts.check(None, true).is_ok());
+        assert!(hosts.check(HostField::Absent, true).is_ok());
+    }
+
+    #[test]
+    fn two_hosts_or_one_that_is_no_host_is_invalid() {
+        let hosts = AllowedHosts::parse(None, listen("0.0.0.0:3000"));
+        let invalid = |field| matches!(hosts.check(field, false), Err(AppError::InvalidHost(_)));
+        assert!(invalid(HostField::Repeated));
+        for bad in [
+            "",
+            ":3000",
+            "localhost:abc",
+            "localhost:3000:1",
+            "local host",
+            "user@localhost",
+            "localhost/path",
+            "[::1",
+            "[not-ip]:3000",
+            "[::1]x",
+            "localhost\t",
+            "h\u{e9}.example",
+        ] {
+            assert!(invalid(HostField::One(bad.as_bytes())), "{bad:?}");
+        }
+        for good in [
+            "localhost",
+            "localhost:",
+            "localhost:3000",
+            "[::1]:80",
+            "127.0.0.1",
+            "10.1.2.3:8080",
+        ] {
+            assert!(
+                hosts.check(HostField::One(good.as_bytes()), false).is_ok(),
+                "{good:?}"
+            );
+        }
     }
 }

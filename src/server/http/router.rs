@@ -2,6 +2,7 @@
 //! files, and JSON errors for unknown API paths and wrong methods.
 
 use super::error::AppError;
+use super::hosts::HostField;
 use super::site::with_files;
 use super::state::{check_host_counted, AppState};
 use super::{api, metrics, publish, sse, stats_stream};
@@ -113,20 +114,24 @@ fn is_api_path(path: &str) -> bool {
     })
 }
 
-/// The host a request is for (raw) and whether it is HTTP/1.0, which need
-/// not send one: the target's own when it is in absolute form
+/// The host a request is for and whether it is HTTP/1.0, which need not
+/// send one: the target's own when it is in absolute form
 /// (`GET http://host/path`, where RFC 9112 3.2.2 has the server ignore
-/// `Host`), else the `Host` header. (The direct path never takes an
-/// absolute-form target: it comes here.)
-fn host_of(request: &Request) -> (Option<&[u8]>, bool) {
-    let host = match request.uri().authority() {
-        Some(authority) => Some(authority.host().as_bytes()),
-        None => request
-            .headers()
-            .get(header::HOST)
-            .map(|value| value.as_bytes()),
+/// `Host`), else the `Host` header(s). (The direct path never takes an
+/// absolute-form target, nor a request with two `Host` headers: they come
+/// here.)
+fn host_of(request: &Request) -> (HostField<'_>, bool) {
+    let http10 = request.version() <= Version::HTTP_10;
+    if let Some(authority) = request.uri().authority() {
+        return (HostField::One(authority.host().as_bytes()), http10);
+    }
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (None, _) => HostField::Absent,
+        (Some(host), None) => HostField::One(host.as_bytes()),
+        (Some(_), Some(_)) => HostField::Repeated,
     };
-    (host, request.version() <= Version::HTTP_10)
+    (host, http10)
 }
 
 /// The router of the `--metrics-addr` listener: `/metrics` and nothing

@@ -5,7 +5,7 @@
 use super::auth::{remaining, Auth, Credentials};
 use super::cors::CorsPolicy;
 use super::error::AppError;
-use super::hosts::AllowedHosts;
+use super::hosts::{AllowedHosts, HostField};
 use super::metrics::Metrics;
 use super::publish_rate::{PublishRate, PublishSettings};
 use super::stats_frames::StatsFrames;
@@ -63,7 +63,7 @@ pub struct AppState {
 impl AppState {
     /// The `Host` check of both paths ([`AllowedHosts::check`]), counting a
     /// refusal in `/api/stats`.
-    pub(crate) fn check_host(&self, host: Option<&[u8]>, http10: bool) -> Result<(), AppError> {
+    pub(crate) fn check_host(&self, host: HostField<'_>, http10: bool) -> Result<(), AppError> {
         check_host_counted(&self.http.allowed_hosts, host, http10, self.hub.stats())
     }
 
@@ -96,7 +96,11 @@ impl StreamGate for AppState {
             let headers = self.http.cors.headers(request.origin.as_deref());
             // Checked before anything else, as the router's outermost layer
             // does: the refusal carries no CORS headers on either path.
-            if let Err(error) = self.check_host(request.host.as_deref(), false) {
+            let host = match request.host.as_deref() {
+                Some(host) => HostField::One(host),
+                None => HostField::Absent,
+            };
+            if let Err(error) = self.check_host(host, false) {
                 return Err(error.into_response());
             }
             let raw = &request.credentials;
@@ -141,10 +145,11 @@ impl StreamGate for AppState {
 }
 
 /// [`AllowedHosts::check`] with a refusal counted under its own code
-/// (`missing_host` or `host_not_allowed`): the check of every listener.
+/// (`missing_host`, `invalid_host` or `host_not_allowed`): the check of
+/// every listener.
 pub(crate) fn check_host_counted(
     hosts: &AllowedHosts,
-    host: Option<&[u8]>,
+    host: HostField<'_>,
     http10: bool,
     stats: &Stats,
 ) -> Result<(), AppError> {
@@ -153,6 +158,9 @@ pub(crate) fn check_host_counted(
         Ok(()) => {}
         Err(AppError::MissingHost) => {
             bump(&stats.missing_host);
+        }
+        Err(AppError::InvalidHost(_)) => {
+            bump(&stats.invalid_host);
         }
         Err(_) => {
             bump(&stats.host_not_allowed);

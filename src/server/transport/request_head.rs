@@ -7,7 +7,8 @@
 //! accept, read the way they read it: the target must parse as an
 //! `http::Uri` (so `<`, `>` or `"` send the request to hyper, which refuses
 //! it), a `#fragment` is not part of the query, and of repeated headers the
-//! first counts, as `HeaderMap::get` returns it.
+//! first counts, as `HeaderMap::get` returns it (but two `Host` headers send
+//! the request to axum, whose host check refuses them).
 
 use crate::model::StreamId;
 use crate::server::sse::last_event_id_param;
@@ -118,7 +119,11 @@ pub fn classify(bytes: &[u8]) -> Head {
         } else if name.eq_ignore_ascii_case("origin") {
             origin.get_or_insert_with(|| header.value.to_vec());
         } else if name.eq_ignore_ascii_case("host") {
-            host.get_or_insert_with(|| header.value.to_vec());
+            // Two are refused: the router's check says so.
+            if host.is_some() {
+                return Head::Other;
+            }
+            host = Some(header.value.to_vec());
         } else if name.eq_ignore_ascii_case("authorization") {
             (credentials.authorization).get_or_insert_with(|| header.value.to_vec());
         } else if name.eq_ignore_ascii_case("cookie") {
@@ -198,6 +203,12 @@ mod tests {
                 query: Some("access_token=t1".into()),
             }
         );
+    }
+
+    #[test]
+    fn two_host_headers_go_to_axum_which_refuses_them() {
+        let head = b"GET /sse/a HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n";
+        assert_eq!(classify(head), Head::Other);
     }
 
     #[test]
@@ -296,8 +307,9 @@ mod tests {
         assert_eq!(classify_hostless(fragment), stream("a", Some("4"), None));
         let only_fragment = b"GET /sse/a#lastEventId=4 HTTP/1.1\r\n\r\n";
         assert_eq!(classify_hostless(only_fragment), stream("a", None, None));
-        // Of repeated headers the first counts.
-        let repeated = b"GET /sse/a HTTP/1.1\r\nHost: one\r\nHost: two\r\nOrigin: http://a\r\nOrigin: http://b\r\nLast-Event-ID: 1\r\nLast-Event-ID: 2\r\n\r\n";
+        // Of repeated headers the first counts (two Hosts go to axum: see
+        // two_host_headers_go_to_axum_which_refuses_them).
+        let repeated = b"GET /sse/a HTTP/1.1\r\nHost: one\r\nOrigin: http://a\r\nOrigin: http://b\r\nLast-Event-ID: 1\r\nLast-Event-ID: 2\r\n\r\n";
         let Head::Stream(request) = classify(repeated) else {
             panic!("a stream request");
         };
