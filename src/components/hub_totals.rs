@@ -38,7 +38,7 @@ pub fn HubTotals(
             <OutageNote outage=feed.outage what="the feed" then="The figures shown are from then."/>
             // Greyed while the feed is down: frozen figures must not pass
             // for live ones.
-            <dl class="figures" class:stale=move || feed.outage.with(Option::is_some)>
+            <dl class=move || stale_class("figures", feed)>
                 <div class="figure">
                     <dt>"Connections"</dt>
                     <dd data-testid="total-connections">{count(|totals| totals.connections)}</dd>
@@ -65,4 +65,12 @@ pub fn HubTotals(
             </p>
         </section>
     }
+}
+
+/// `base`, plus ` stale` while `feed` is down: its figures are frozen.
+/// (A class string rather than `class:stale`, whose toggle is code of its
+/// own in the bundle.)
+pub(super) fn stale_class(base: &str, feed: StatsFeed) -> String {
+    let stale = feed.outage.with(Option::is_some);
+    [base, if stale { " stale" } else { "" }].concat()
 }

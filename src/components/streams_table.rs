@@ -2,6 +2,7 @@
 //! (buttons in the headers), scrolling inside its own box on a narrow
 //! screen.
 
+use super::hub_totals::stale_class;
 use super::sparkline::Sparkline;
 use crate::client::StatsFeed;
 use crate::model::{
@@ -58,7 +59,7 @@ pub fn StreamsTable(
             </p>
             // Focusable, so that keyboard users can scroll it sideways.
             <div class="table-scroll" role="region" aria-label="Streams table" tabindex="0">
-                <table class="streams-table" class:stale=move || feed.outage.with(Option::is_some) data-testid="streams-table">
+                <table class=move || stale_class("streams-table", feed) data-testid="streams-table">
                     <thead>
                         <tr>{headers}</tr>
                     </thead>

@@ -74,8 +74,13 @@ fn escape_len(bytes: &[u8], at: usize) -> Result<usize, JsonError> {
 
 /// The four hex digits at `bytes[at..at + 4]`, if they are that.
 fn code_unit(bytes: &[u8], at: usize) -> Option<u16> {
-    let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
-    u16::from_str_radix(digits, 16).ok()
+    bytes
+        .get(at..at + 4)?
+        .iter()
+        .try_fold(0u16, |unit, &digit| {
+            let value = char::from(digit).to_digit(16)?;
+            Some(unit << 4 | value as u16)
+        })
 }
 
 #[cfg(test)]
