@@ -21,6 +21,7 @@
 
 #[cfg(feature = "hydrate")]
 mod event_source;
+mod outage;
 mod page_life;
 pub(crate) mod publisher;
 #[cfg(feature = "hydrate")]
@@ -30,9 +31,10 @@ mod source;
 mod stats_feed;
 pub(crate) mod token_store;
 
+pub use outage::Outage;
 pub use stats_feed::StatsFeed;
 
-use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, Outage, StreamId};
+use crate::model::{BearerToken, ConnectionStatus, EventHistory, EventType, StreamId};
 use leptos::prelude::*;
 
 /// Tells tests (and curious people) that the page's island is interactive
@@ -55,7 +57,7 @@ pub struct StreamClient {
     /// Why the connection failed, when it did.
     pub error: RwSignal<Option<String>>,
     /// Since when the connection is down while the browser retries it.
-    pub outage: RwSignal<Option<Outage>>,
+    pub outage: Outage,
     /// Why the typed stream id was refused before connecting.
     pub input_error: RwSignal<Option<String>>,
     /// Received events, newest first, capped; also the latest number and the
@@ -94,7 +96,7 @@ impl StreamClient {
         Self {
             status: RwSignal::new(ConnectionStatus::Disconnected),
             error: RwSignal::new(None),
-            outage: RwSignal::new(None),
+            outage: Outage::new(),
             input_error: RwSignal::new(None),
             history: RwSignal::new(EventHistory::default()),
             received: RwSignal::new(0),
@@ -133,7 +135,7 @@ impl StreamClient {
         self.history.update(EventHistory::reset);
         self.received.set(0);
         self.error.set(None);
-        self.outage.set(None);
+        self.outage.clear();
         self.stream_id.set(Some(id.to_string()));
         self.status.set(ConnectionStatus::Connecting);
         if let Some(token) = self.token {
@@ -169,7 +171,7 @@ impl StreamClient {
         self.close();
         self.status.set(ConnectionStatus::Disconnected);
         self.error.set(None);
-        self.outage.set(None);
+        self.outage.clear();
     }
 
     /// Closes the connection and forgets everything it received and every
@@ -356,9 +358,7 @@ mod tests {
             client.listen_for_published(&event_type("alert"));
             client.received.set(3);
             client.input_error.set(Some("a refused id".into()));
-            client
-                .outage
-                .set(Some(Outage::starting("12:00:00.000".into())));
+            client.outage.note_error(|| "12:00:00.000".into());
             client.reset();
             assert_eq!(
                 client.status.get_untracked(),
@@ -367,7 +367,7 @@ mod tests {
             assert_eq!(client.stream_id.get_untracked(), None);
             assert_eq!(client.received.get_untracked(), 0);
             assert_eq!(client.error.get_untracked(), None);
-            assert_eq!(client.outage.get_untracked(), None);
+            assert_eq!(client.outage.since.get_untracked(), None);
             assert_eq!(client.input_error.get_untracked(), None);
             assert!(client.history.with_untracked(EventHistory::is_empty));
             assert!(client.listened_types().is_empty());

@@ -413,6 +413,15 @@ async fn requests_for_other_hosts_are_refused_on_both_paths() {
     )
     .await;
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    // Still, an HTTP/1.1 request without a Host header is refused,
+    // absolute-form target or not.
+    let (head, body) = exchange(
+        &mut served,
+        b"GET http://localhost:3000/api/stats HTTP/1.1\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    assert_eq!(body["code"], "missing_host");
     let (head, body) = exchange(&mut served, b"GET /api/stats HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
     assert_eq!(body["code"], "missing_host");

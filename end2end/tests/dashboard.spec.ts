@@ -99,7 +99,7 @@ test.describe("dashboard", () => {
       await expect(dashboard.figures).not.toHaveClass(/\bstale\b/);
       await server.stop();
       await expect(dashboard.status).toHaveText("reconnecting");
-      await expect(dashboard.outage).toContainText(/^Lost the feed at \d\d:\d\d:\d\d\.\d{3}; /);
+      await expect(dashboard.outage).toContainText(/^No feed since \d\d:\d\d:\d\d\.\d{3}; /);
       await expect(dashboard.outage).toContainText(/\([1-9]\d* tr(y has|ies have) failed so far\)\. The figures shown are from then\./);
       await expect(dashboard.figures).toHaveClass(/\bstale\b/);
       await expect(dashboard.table).toHaveClass(/\bstale\b/);

@@ -253,7 +253,7 @@ test.describe("home page", () => {
       await expect(home.panel.status).toHaveText("reconnecting");
       // Beside the badge: since when, and the tries that failed, so that
       // a server gone for good is told apart from a blip.
-      await expect(home.panel.outage).toContainText(/^Lost the connection at \d\d:\d\d:\d\d\.\d{3}; /);
+      await expect(home.panel.outage).toContainText(/^No connection since \d\d:\d\d:\d\d\.\d{3}; /);
       await expect(home.panel.outage).toContainText(/\([1-9]\d* tr(y has|ies have) failed so far\)/);
       const before = Number(await home.panel.count.textContent());
       await server.startAgain();

@@ -2,8 +2,7 @@
 //! browser only. Both browser connections are one: a stream client's
 //! ([`super::source`]) and the dashboard's feed ([`super::stats_feed`]).
 
-use crate::model::{format_clock, Outage};
-use leptos::prelude::*;
+use crate::model::format_clock;
 use std::cell::RefCell;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -104,21 +103,14 @@ pub(crate) fn source_closed(event: &Event) -> bool {
         .is_none_or(|source| source.ready_state() == EventSource::CLOSED)
 }
 
-/// Notes an error report of a source that is retrying by itself: the first
-/// one starts an outage at the browser's local time, each later one is a
-/// reconnection attempt that failed.
-pub(crate) fn note_retrying(outage: RwSignal<Option<Outage>>) {
-    let _ = outage.try_update(|outage| match outage {
-        Some(outage) => outage.another_error(),
-        None => {
-            let now = js_sys::Date::new_0();
-            let since = format_clock(
-                now.get_hours(),
-                now.get_minutes(),
-                now.get_seconds(),
-                now.get_milliseconds(),
-            );
-            *outage = Some(Outage::starting(since));
-        }
-    });
+/// The browser's local time of day, `HH:MM:SS.mmm`: when an outage
+/// started, when a row arrived.
+pub(crate) fn local_clock() -> String {
+    let now = js_sys::Date::new_0();
+    format_clock(
+        now.get_hours(),
+        now.get_minutes(),
+        now.get_seconds(),
+        now.get_milliseconds(),
+    )
 }

@@ -1,10 +1,10 @@
 //! A stream client's `EventSource` callbacks; browser only.
 
-use super::event_source::{note_retrying, source_closed, OpenSource};
+use super::event_source::{local_clock, source_closed, OpenSource};
 use super::refusal::explain_refusal;
 use super::StreamClient;
 use crate::model::{
-    format_clock, needs_own_listener, read_message, ConnectionStatus, RowKind, StreamId, GAP_TYPE,
+    needs_own_listener, read_message, ConnectionStatus, RowKind, StreamId, GAP_TYPE,
 };
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
@@ -35,7 +35,7 @@ impl Connection {
             }
             client.status.set(ConnectionStatus::Connected);
             client.error.set(None);
-            client.outage.set(None);
+            client.outage.clear();
         };
         let on_message = move |event: Event| {
             // A listener for a type named `open` or `error` also hears the
@@ -59,7 +59,7 @@ impl Connection {
                 return;
             }
             if source_closed(&event) {
-                client.outage.set(None);
+                client.outage.clear();
                 client.status.set(ConnectionStatus::Error);
                 client
                     .error
@@ -67,7 +67,7 @@ impl Connection {
                 explain_refusal(client, generation, error_url.clone());
             } else {
                 client.status.set(ConnectionStatus::Reconnecting);
-                note_retrying(client.outage);
+                client.outage.note_error(local_clock);
             }
         };
         let live = OpenSource::open(&url, on_open, on_message, on_error)?;
@@ -93,17 +93,6 @@ fn wanted_types(types: &[String]) -> Vec<String> {
         .cloned()
         .chain([GAP_TYPE.to_owned()])
         .collect()
-}
-
-/// The browser's local time of day, `HH:MM:SS.mmm`.
-fn local_clock() -> String {
-    let now = js_sys::Date::new_0();
-    format_clock(
-        now.get_hours(),
-        now.get_minutes(),
-        now.get_seconds(),
-        now.get_milliseconds(),
-    )
 }
 
 /// Adds `row` to the top of the history, stamped with the local time.

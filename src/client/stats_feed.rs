@@ -8,7 +8,8 @@
 //! ends the request like every other stream; a page restored from the
 //! back/forward cache opens it again.
 
-use crate::model::{ConnectionStatus, Dashboard, Outage};
+use super::Outage;
+use crate::model::{ConnectionStatus, Dashboard};
 use leptos::prelude::*;
 
 /// The dashboard's signals, plus the connection that feeds them. `Copy`:
@@ -23,7 +24,7 @@ pub struct StatsFeed {
     pub error: RwSignal<Option<String>>,
     /// Since when the feed is down while the browser retries it: the
     /// figures shown are from then.
-    pub outage: RwSignal<Option<Outage>>,
+    pub outage: Outage,
     /// The open connection, if any.
     connection: StoredValue<Option<browser::Feed>>,
 }
@@ -37,7 +38,7 @@ impl StatsFeed {
             status: RwSignal::new(ConnectionStatus::Connecting),
             board: RwSignal::new(Dashboard::default()),
             error: RwSignal::new(None),
-            outage: RwSignal::new(None),
+            outage: Outage::new(),
             connection: StoredValue::new(None),
         };
         // Effects run only in the browser, after hydration.
@@ -46,7 +47,7 @@ impl StatsFeed {
         super::page_life::on_page_hide(move || {
             feed.close();
             let _ = feed.status.try_set(ConnectionStatus::Disconnected);
-            let _ = feed.outage.try_set(None);
+            feed.outage.clear();
         });
         super::page_life::on_page_restore(move || {
             let _ = feed.status.try_set(ConnectionStatus::Connecting);
@@ -79,7 +80,7 @@ mod browser {
     //! The browser's side: the source and its callbacks.
 
     use super::StatsFeed;
-    use crate::client::event_source::{note_retrying, source_closed, OpenSource};
+    use crate::client::event_source::{local_clock, source_closed, OpenSource};
     use crate::model::{read_json, ConnectionStatus, StatsFrame};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
@@ -103,7 +104,7 @@ mod browser {
             let on_open = move |_: Event| {
                 let _ = feed.status.try_set(ConnectionStatus::Connected);
                 let _ = feed.error.try_set(None);
-                let _ = feed.outage.try_set(None);
+                feed.outage.clear();
             };
             let on_message = move |event: Event| {
                 let Some(message) = event.dyn_ref::<MessageEvent>() else {
@@ -123,13 +124,13 @@ mod browser {
             };
             let on_error = move |event: Event| {
                 let status = if source_closed(&event) {
-                    let _ = feed.outage.try_set(None);
+                    feed.outage.clear();
                     let _ = feed
                         .error
                         .try_set(Some("the server refused the stats stream".into()));
                     ConnectionStatus::Error
                 } else {
-                    note_retrying(feed.outage);
+                    feed.outage.note_error(local_clock);
                     ConnectionStatus::Reconnecting
                 };
                 let _ = feed.status.try_set(status);

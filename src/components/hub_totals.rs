@@ -4,7 +4,7 @@
 use super::outage_note::OutageNote;
 use super::status_badge::StatusBadge;
 use crate::client::StatsFeed;
-use crate::model::{format_count, format_rate};
+use crate::model::{format_count, format_rate, ConnectionStatus};
 use leptos::prelude::*;
 
 /// The figures above the streams table, with the feed's status.
@@ -35,7 +35,7 @@ pub fn HubTotals(
                 <h2 id="totals-heading">"Hub"</h2>
                 <StatusBadge status=feed.status panel="Dashboard"/>
             </div>
-            <OutageNote outage=feed.outage what="the feed" then="The figures shown are from then."/>
+            <OutageNote outage=feed.outage what="feed" then="The figures shown are from then."/>
             // Greyed while the feed is down: frozen figures must not pass
             // for live ones.
             <dl class=move || stale_class("figures", feed)>
@@ -67,10 +67,11 @@ pub fn HubTotals(
     }
 }
 
-/// `base`, plus ` stale` while `feed` is down: its figures are frozen.
-/// (A class string rather than `class:stale`, whose toggle is code of its
-/// own in the bundle.)
+/// `base`, plus ` stale` while `feed` is not connected (retrying, refused
+/// for good, or closed with the page): its figures are frozen. (A class
+/// string rather than `class:stale`, whose toggle is code of its own in
+/// the bundle.)
 pub(super) fn stale_class(base: &str, feed: StatsFeed) -> String {
-    let stale = feed.outage.with(Option::is_some);
+    let stale = feed.status.get() != ConnectionStatus::Connected;
     [base, if stale { " stale" } else { "" }].concat()
 }

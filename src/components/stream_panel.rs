@@ -76,7 +76,7 @@ pub fn StreamPanel(
             </p>
             <OutageNote
                 outage=client.outage
-                what="the connection"
+                what="connection"
                 then="Events missed meanwhile follow once it is back."
             />
             <div class="readout">

@@ -7,6 +7,7 @@
 //! members in the order the publisher wrote them, and numbers exactly as
 //! they were sent.
 
+use super::json_limits::check_data_limits;
 use super::json_value::check_json_syntax;
 use std::sync::Arc;
 
@@ -158,14 +159,17 @@ fn preview_of(text: &str, max_lines: usize, max_chars: usize) -> Option<String> 
     Some(format!("{}…", text[..cut].trim_end()))
 }
 
-/// Checks that `raw` is one JSON value (surrounding whitespace allowed),
-/// with a sentence saying where it is not: what the Publish card shows
-/// under its data editor while the user types.
+/// Checks that `raw` is one JSON value (surrounding whitespace allowed)
+/// the server takes as a publish's data, with a sentence saying where it is
+/// not: what the Publish card shows under its data editor while the user
+/// types.
 pub fn check_json(raw: &str) -> Result<(), String> {
     if raw.trim().is_empty() {
         return Err("The data is empty: give a JSON value, such as {} or \"text\".".to_owned());
     }
-    check_json_syntax(raw).map_err(|error| format!("The data is not valid JSON: {error}."))
+    check_json_syntax(raw)
+        .and_then(|()| check_data_limits(raw))
+        .map_err(|error| format!("The data is not valid JSON: {error}."))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub use publish_form::{
 };
 pub use received::{read_message, PublishedEvent, GAP_TYPE, UNNAMED_TYPE};
 pub use sparkline::{sparkline_points, Tenths};
-pub use status::{ConnectionStatus, Outage};
+pub use status::{describe_failed_tries, ConnectionStatus};
 pub use token::{token_cookie, BearerToken, TOKEN_COOKIE, TOKEN_STORAGE_KEY};
 pub use wire::{
     ErrorBody, GapNotice, HubStats, RejectionCounts, StatsFrame, StreamEvent, StreamId,

@@ -48,59 +48,29 @@ impl ConnectionStatus {
     }
 }
 
-/// A connection that dropped and that the browser is retrying by itself
-/// (an `EventSource` retries for as long as the page is open): since when,
-/// and how many tries have failed since. Shown beside the `reconnecting`
-/// badge, so that a server gone for good is told apart from a blip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outage {
-    /// The browser's local time of the drop, `HH:MM:SS`.
-    pub since: String,
-    /// Reconnection attempts that failed since the drop.
-    pub failed_tries: u32,
-}
-
-impl Outage {
-    /// An outage that started at `since` (local `HH:MM:SS`).
-    pub fn starting(since: String) -> Self {
-        Self {
-            since,
-            failed_tries: 0,
-        }
-    }
-
-    /// Counts one more error report from the `EventSource`: after the
-    /// drop itself, each one is a reconnection attempt that failed.
-    pub fn another_error(&mut self) {
-        self.failed_tries = self.failed_tries.saturating_add(1);
-    }
-
-    /// How the retrying stands: "no try has failed yet", "1 try has
-    /// failed so far", "3 tries have failed so far".
-    pub fn tries(&self) -> String {
-        match self.failed_tries {
-            0 => "no try has failed yet".to_owned(),
-            1 => "1 try has failed so far".to_owned(),
-            n => format!("{n} tries have failed so far"),
-        }
+/// How the retrying of a dropped connection stands, after `failed`
+/// reconnection attempts: "no try has failed yet", "1 try has failed so
+/// far", "3 tries have failed so far". (An `EventSource` retries for as
+/// long as the page is open; the count tells a server gone for good from a
+/// blip.)
+pub fn describe_failed_tries(failed: u64) -> String {
+    match failed {
+        0 => "no try has failed yet".to_owned(),
+        1 => "1 try has failed so far".to_owned(),
+        n => format!("{n} tries have failed so far"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::describe_failed_tries;
     use super::ConnectionStatus::*;
-    use super::Outage;
 
     #[test]
-    fn an_outage_counts_the_failed_tries_after_the_drop() {
-        let mut outage = Outage::starting("12:03:04".into());
-        assert_eq!(outage.tries(), "no try has failed yet");
-        outage.another_error();
-        assert_eq!(outage.tries(), "1 try has failed so far");
-        outage.another_error();
-        outage.another_error();
-        assert_eq!(outage.tries(), "3 tries have failed so far");
-        assert_eq!(outage.since, "12:03:04");
+    fn failed_tries_are_counted_in_words() {
+        assert_eq!(describe_failed_tries(0), "no try has failed yet");
+        assert_eq!(describe_failed_tries(1), "1 try has failed so far");
+        assert_eq!(describe_failed_tries(3), "3 tries have failed so far");
     }
 
     #[test]

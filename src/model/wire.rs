@@ -94,16 +94,24 @@ pub(crate) fn describe_char(c: char) -> String {
 }
 
 /// Characters that print as nothing, join or reorder their neighbours, or
-/// attach to the character before them: Unicode's format characters (Cf),
-/// the combining marks most often met, variation selectors, and the
-/// noncharacters and private use a font has no glyph for.
+/// attach to the character before them: Unicode's format characters (Cf,
+/// all of them as of Unicode 16), the combining marks most often met,
+/// variation selectors, and the noncharacters and private use a font has
+/// no glyph for. (A combining mark not listed still shows its code point
+/// beside it.)
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
             | '\u{034F}'
             | '\u{0300}'..='\u{036F}'
+            | '\u{0483}'..='\u{0489}'
+            | '\u{0600}'..='\u{0605}'
             | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
             | '\u{115F}'..='\u{1160}'
             | '\u{17B4}'..='\u{17B5}'
             | '\u{180B}'..='\u{180F}'
@@ -122,6 +130,10 @@ fn is_invisible(c: char) -> bool {
             | '\u{FFA0}'
             | '\u{FFF0}'..='\u{FFFB}'
             | '\u{FFFE}'..='\u{FFFF}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
             | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0000}'..='\u{E0FFF}'
             | '\u{F0000}'..
@@ -391,6 +403,10 @@ mod tests {
             '\u{E0041}',
             '\u{00A0}',
             '\u{2028}',
+            '\u{0600}',
+            '\u{13430}',
+            '\u{1BCA0}',
+            '\u{0483}',
         ] {
             let text = said(invisible);
             assert_eq!(text, format!("the character U+{:04X}", invisible as u32));

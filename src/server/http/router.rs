@@ -115,21 +115,21 @@ fn is_api_path(path: &str) -> bool {
 }
 
 /// The host a request is for and whether it is HTTP/1.0, which need not
-/// send one: the target's own when it is in absolute form
-/// (`GET http://host/path`, where RFC 9112 3.2.2 has the server ignore
-/// `Host`), else the `Host` header(s). (The direct path never takes an
-/// absolute-form target, nor a request with two `Host` headers: they come
-/// here.)
+/// send one. An HTTP/1.1 request must carry exactly one `Host` header
+/// whatever its target (RFC 9112 3.2); when the target is in absolute form
+/// (`GET http://host/path`) it names the host, and the header's value is
+/// ignored (3.2.2). (The direct path never takes an absolute-form target,
+/// nor a request with two `Host` headers: they come here.)
 fn host_of(request: &Request) -> (HostField<'_>, bool) {
     let http10 = request.version() <= Version::HTTP_10;
-    if let Some(authority) = request.uri().authority() {
-        return (HostField::One(authority.host().as_bytes()), http10);
-    }
     let mut hosts = request.headers().get_all(header::HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (None, _) => HostField::Absent,
-        (Some(host), None) => HostField::One(host.as_bytes()),
         (Some(_), Some(_)) => HostField::Repeated,
+        (Some(host), None) => match request.uri().authority() {
+            Some(authority) => HostField::One(authority.host().as_bytes()),
+            None => HostField::One(host.as_bytes()),
+        },
     };
     (host, http10)
 }
