@@ -1083,6 +1083,35 @@ def id_jumps(ids: list[int]) -> tuple[int, int]:
     return jumps, backwards
 
 
+def time_wait_sockets() -> int:
+    """TCP sockets in TIME_WAIT on this machine (/proc/net/tcp and tcp6,
+    state 06)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows, None)
+                count += sum(1 for row in rows if row.split()[3:4] == ["06"])
+        except OSError:
+            pass
+    return count
+
+
+def wait_for_local_ports(limit: int = 5000, timeout_s: float = 90.0) -> int:
+    """Waits (at most `timeout_s`) until fewer than `limit` sockets are in
+    TIME_WAIT, and returns how many are. The churn scenario opens 120,000
+    loopback connections in a few seconds; their ports stay in TIME_WAIT for
+    60 s, and a measurement started meanwhile can find no local port for a
+    new connection (an instance's connection to Redis failed with
+    `EADDRNOTAVAIL`, and its stream was refused `503 store_unavailable`)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = time_wait_sockets()
+    while waiting >= limit and time.monotonic() < deadline:
+        time.sleep(1.0)
+        waiting = time_wait_sockets()
+    return waiting
+
+
 def failover_time(mode: str) -> dict[str, Any]:
     """Two sse-hub instances on one Redis, one client on each for a stream
     (FAILOVER_INTERVAL_MS, --lease-ms REDIS_LEASE_MS). Each trial finds the
@@ -1103,6 +1132,9 @@ def failover_time(mode: str) -> dict[str, Any]:
     restarts = 0
     chance = random.Random(17)
     try:
+        waiting = wait_for_local_ports()
+        if waiting:
+            print(f"    ({waiting:,} sockets still in TIME_WAIT)", flush=True)
         redis.start()
         for instance in instances:
             instance.start(settle_s=0.2)
