@@ -114,12 +114,12 @@ impl AllowedHosts {
             }
         };
         let text = String::from_utf8_lossy(host);
-        if !is_host_and_port(host) {
+        let Some(name) = host_without_port(host) else {
             return Err(AppError::InvalidHost(format!(
                 "the Host header {text:?} is not a host name or address with an optional port"
             )));
-        }
-        let name = normalise(host_name(&text));
+        };
+        let name = normalise(&String::from_utf8_lossy(name));
         let is_ip = name
             .strip_prefix('[')
             .and_then(|inner| inner.strip_suffix(']'))
@@ -134,39 +134,20 @@ impl AllowedHosts {
     }
 }
 
-/// The name part of a `Host` value: without its port, IPv6 in brackets.
-fn host_name(host: &str) -> &str {
-    let host = host.trim();
-    if host.starts_with('[') {
-        return match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        };
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    }
-}
-
-/// Whether `value` is `host [":" port]` (RFC 9110 7.2 with RFC 3986's
-/// `host`): a name of RFC 3986's reg-name characters, or an IPv6 address in
-/// brackets; the port, if any, digits.
-fn is_host_and_port(value: &[u8]) -> bool {
+/// The host of `value` (IPv6 in brackets), without its port, when `value`
+/// is `host [":" port]` (RFC 9110 7.2 with RFC 3986's `host`): a name of
+/// RFC 3986's reg-name characters, or an IPv6 address in brackets; the
+/// port, if any, digits. `None` for anything else.
+fn host_without_port(value: &[u8]) -> Option<&[u8]> {
     let (host, port) = match value.strip_prefix(b"[") {
-        Some(rest) => match rest.iter().position(|&b| b == b']') {
-            Some(end) => {
-                let inner = std::str::from_utf8(&rest[..end]).ok();
-                if inner
-                    .and_then(|ip| ip.parse::<std::net::Ipv6Addr>().ok())
-                    .is_none()
-                {
-                    return false;
-                }
-                (&value[..end + 2], &rest[end + 1..])
-            }
-            None => return false,
-        },
+        Some(rest) => {
+            let end = rest.iter().position(|&b| b == b']')?;
+            std::str::from_utf8(&rest[..end])
+                .ok()?
+                .parse::<std::net::Ipv6Addr>()
+                .ok()?;
+            (&value[..end + 2], &rest[end + 1..])
+        }
         None => match value.iter().position(|&b| b == b':') {
             Some(colon) => (&value[..colon], &value[colon..]),
             None => (value, &value[value.len()..]),
@@ -178,7 +159,10 @@ fn is_host_and_port(value: &[u8]) -> bool {
         Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
         Some(_) => false,
     };
-    !host.is_empty() && (host.starts_with(b"[") || host.iter().all(|&b| reg_name(b))) && port_ok
+    let well_formed = !host.is_empty()
+        && (host.starts_with(b"[") || host.iter().all(|&b| reg_name(b)))
+        && port_ok;
+    well_formed.then_some(host)
 }
 
 /// Lower case, without a final dot.
